@@ -1,0 +1,23 @@
+"""Trusted job-side code of aegis-sandbox.
+
+Imported once by the zygote; each job child forked from it calls run() after
+the C side has confined it.  Nothing here decides a verdict: it runs a phase
+and reports facts on the report fd; the supervisor decides.
+"""
+
+import json as _json
+
+
+def run(request_json):
+    """Run the phase named in the request; return the exit code."""
+    req = _json.loads(request_json)
+    phase = req.get("phase")
+    if phase in ("static", "build"):
+        from aegis_job import build
+        return build.run(req)
+    if phase == "validate":
+        from aegis_job import validate
+        return validate.run(req)
+    from aegis_job import report
+    report.harness_error("unknown phase %r" % (phase,))
+    return 1

@@ -1,0 +1,289 @@
+"""The build phase: static check, then run the candidate and export it.
+
+Runs in a confined job child.  Everything up to arm() is trusted; after it
+the process belongs to the candidate, so what this module reports can only
+cost the candidate (an error, a violation), never earn it acceptance: that
+is the validate child's job, on the exported archive.
+"""
+
+import ast
+import inspect
+import linecache
+import sys
+import traceback
+import types
+
+import torch
+import torch.nn as nn
+
+import _aegis_host
+from aegis_job import guard, inputs, report, static
+
+CANDIDATE = "candidate.py"
+
+
+def candidate_line(tb):
+    """Line of the innermost candidate frame in traceback TB, or 0."""
+    line = 0
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == CANDIDATE:
+            line = lineno
+    return line
+
+
+def describe(exc, module_path=None):
+    """The error dict of the result contract for exception EXC."""
+    msg = str(exc)
+    if len(msg) > 4000:
+        msg = msg[:4000] + "..."
+    tb_lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    tail = "".join(tb_lines)[-4000:]
+    err = {"type": type(exc).__name__, "message": msg,
+           "line": candidate_line(exc.__traceback__) or getattr(exc, "lineno", None) or None,
+           "traceback": tail}
+    if module_path:
+        err["module"] = module_path
+    return err
+
+
+def pick_class(mod, wanted):
+    """The model class: WANTED, else 'Model', else the last top-level
+    nn.Module subclass defined by the candidate.  (cls, None) or (None, why)."""
+    ns = mod.__dict__
+    if wanted:
+        cls = ns.get(wanted)
+        if cls is None:
+            return None, "class '%s' is not defined by the candidate" % wanted
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            return None, "'%s' is not an nn.Module subclass" % wanted
+        return cls, None
+    cls = ns.get("Model")
+    if isinstance(cls, type) and issubclass(cls, nn.Module):
+        return cls, None
+    last = None
+    for value in ns.values():
+        if (isinstance(value, type) and issubclass(value, nn.Module)
+                and value.__module__ == "candidate"):
+            last = value
+    if last is None:
+        return None, "the candidate defines no nn.Module subclass"
+    return last, None
+
+
+def required_args(cls):
+    try:
+        sig = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return []
+    req = []
+    for i, p in enumerate(sig.parameters.values()):
+        if i == 0:
+            continue  # self
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is p.empty:
+            req.append(p.name)
+    return req
+
+
+def first_tensor(out):
+    """The primary output: a tensor, or the first tensor inside a tuple,
+    list or dict (depth-first)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            t = first_tensor(item)
+            if t is not None:
+                return t
+    return None
+
+
+class ModuleTracker:
+    """Forward pre-hooks that remember which submodule was running when a
+    forward pass failed (for error messages and the shape fixers)."""
+
+    def __init__(self, model):
+        self.stack = []
+        self.failed = None
+        self.handles = []
+        for name, m in model.named_modules():
+            self.handles.append(m.register_forward_pre_hook(self._pre(name or "<root>", m)))
+            self.handles.append(m.register_forward_hook(self._post()))
+
+    def _pre(self, name, m):
+        def hook(module, args):
+            self.stack.append("%s (%s)" % (name, type(m).__name__))
+        return hook
+
+    def _post(self):
+        def hook(module, args, out):
+            if self.stack:
+                self.stack.pop()
+        return hook
+
+    def innermost(self):
+        return self.stack[-1] if self.stack else None
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+def export(model, x, path):
+    """Trace (or script) MODEL and save it.  Returns (method, None) or
+    (None, why)."""
+    errors = []
+    try:
+        traced = torch.jit.trace(model, (x,), check_trace=False, strict=False)
+        torch.jit.save(traced, path)
+        return "trace", None
+    except Exception as e:  # noqa: BLE001 - any failure means "try script"
+        errors.append("trace: %s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    try:
+        scripted = torch.jit.script(model)
+        torch.jit.save(scripted, path)
+        return "script", None
+    except Exception as e:  # noqa: BLE001
+        errors.append("script: %s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    return None, "; ".join(errors)
+
+
+def run(req):
+    py = req["python"]
+    rules = py["static"]
+    try:
+        with open(req["source"], "rb") as f:
+            raw = f.read()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        report.result(ok=False, stage="static", error={"type": "SourceError", "message": str(e),
+                                                       "line": None})
+        return 1
+    try:
+        tree = ast.parse(text, CANDIDATE)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+        report.result(ok=False, stage="static",
+                      error={"type": type(e).__name__, "message": str(e),
+                             "line": getattr(e, "lineno", None)})
+        return 1
+    optional = set()
+    if rules["enabled"]:
+        hits, optional = static.check(tree, rules, py["allowed_imports"])
+        if hits:
+            for h in hits:
+                report.emit({"violation": h})
+            first = hits[0]
+            report.result(ok=False, stage="static",
+                          error={"type": "PolicyViolation", "message": first["message"],
+                                 "line": first["line"], "rule": first["rule"]})
+            return 3
+    if req["phase"] == "static":
+        report.result(ok=True, stage="static")
+        return 0
+    try:
+        code = compile(tree, CANDIDATE, "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+        report.result(ok=False, stage="static",
+                      error={"type": type(e).__name__, "message": str(e),
+                             "line": getattr(e, "lineno", None)})
+        return 1
+
+    torch.set_num_threads(int(req.get("threads", 1)))
+    try:
+        x = inputs.make(req["input"])
+    except Exception as e:  # noqa: BLE001
+        report.result(ok=False, stage="build",
+                      error={"type": "InputError", "message": "cannot build the test input: %s" % e,
+                             "line": None})
+        return 1
+
+    mod = types.ModuleType("candidate")
+    mod.__file__ = CANDIDATE
+    mod.__builtins__ = guard.make_builtins(rules["banned_builtins"], py["allowed_imports"],
+                                           optional)
+    sys.modules["candidate"] = mod
+    lines = text.splitlines(True)
+    linecache.cache[CANDIDATE] = (len(text), None, lines, CANDIDATE)
+
+    if py["audit"]:
+        _aegis_host.arm(list(py["deny_events"]), py["workdir"], list(py["ro_roots"]), CANDIDATE)
+    torch.manual_seed(0)
+    try:
+        exec(code, mod.__dict__)  # noqa: S102 - this is the point of the sandbox
+    except BaseException as e:  # noqa: BLE001
+        report.result(ok=False, stage="build", error=describe(e))
+        return 1
+
+    cls, why = pick_class(mod, req.get("class"))
+    if cls is None:
+        report.result(ok=False, stage="build",
+                      error={"type": "ClassError", "message": why, "line": None})
+        return 1
+    missing = required_args(cls)
+    if missing:
+        report.result(ok=False, stage="build",
+                      error={"type": "ClassError",
+                             "message": "%s.__init__ requires arguments (%s); the sandbox "
+                                        "instantiates the model without arguments"
+                                        % (cls.__name__, ", ".join(missing)),
+                             "line": getattr(getattr(cls.__init__, "__code__", None),
+                                             "co_firstlineno", None)})
+        return 1
+    try:
+        model = cls()
+    except BaseException as e:  # noqa: BLE001
+        report.result(ok=False, stage="build", error=describe(e))
+        return 1
+    if not isinstance(model, nn.Module):
+        report.result(ok=False, stage="build",
+                      error={"type": "ClassError", "message": "%s() is not an nn.Module"
+                             % cls.__name__, "line": None})
+        return 1
+
+    tracker = ModuleTracker(model)
+    torch.manual_seed(0)
+    try:
+        out = model(x)
+    except BaseException as e:  # noqa: BLE001
+        report.result(ok=False, stage="build", error=describe(e, tracker.innermost()),
+                      metrics={"class": cls.__name__})
+        return 1
+    finally:
+        tracker.remove()
+    primary = first_tensor(out)
+    metrics = {"class": cls.__name__,
+               "parameters": int(sum(p.numel() for p in model.parameters()))}
+    if primary is None:
+        report.result(ok=False, stage="build", metrics=metrics,
+                      error={"type": "OutputError",
+                             "message": "forward() returned %s, which holds no tensor"
+                                        % type(out).__name__, "line": None})
+        return 1
+    metrics["output_shape"] = list(primary.shape)
+    if primary.is_floating_point() and not bool(torch.isfinite(primary).all()):
+        report.result(ok=False, stage="build", metrics=metrics,
+                      error={"type": "NonFiniteOutput",
+                             "message": "the output contains NaN or Inf", "line": None})
+        return 1
+
+    method, why = export(model, x, req["artifact"])
+    if method is None:
+        if req["validation"]["export_failure"] == "in-process":
+            from aegis_job import validate
+            ok, vm, checks, err = validate.validate_model(model, req["input"], req["validation"])
+            metrics.update(vm)
+            report.result(ok=True, stage="validate", integrity="in-process", validated=ok,
+                          metrics=metrics, checks=checks, error=err)
+            return 0
+        report.result(ok=False, stage="build", metrics=metrics,
+                      error={"type": "ExportError",
+                             "message": "the model cannot be exported to TorchScript, so it "
+                                        "cannot be validated apart from its code: " + why,
+                             "line": None})
+        return 1
+    metrics["export"] = method
+    report.result(ok=True, stage="build", metrics=metrics)
+    return 0

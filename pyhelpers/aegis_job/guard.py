@@ -1,0 +1,55 @@
+"""The candidate's globals: builtins without the banned names and an
+__import__ that enforces python.allowed_imports on every call, also for
+modules that are already loaded."""
+
+import builtins
+import sys
+import types
+
+from aegis_job import report
+from aegis_job.static import module_allowed
+
+_real_import = builtins.__import__
+_ModuleType = types.ModuleType
+
+
+class ImportDenied(ModuleNotFoundError):
+    """Raised for an import the policy does not allow."""
+
+
+def make_builtins(banned, allowed, optional):
+    """A fresh builtins dict for candidate code.  Modules in OPTIONAL
+    (imported in try/except ImportError) fail quietly as if missing."""
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level:
+            report.violation("guard.import", "import", "relative import of %r" % name)
+            raise ImportDenied("aegis-sandbox: relative imports are not allowed")
+        if not module_allowed(name, allowed):
+            if name not in optional:
+                report.violation("guard.import", "import", name, line=_caller_line())
+            raise ImportDenied("aegis-sandbox: import of '%s' is not allowed by the policy"
+                               % name)
+        mod = _real_import(name, globals, locals, fromlist, level)
+        for item in fromlist or ():
+            sub = getattr(mod, item, None)
+            if isinstance(sub, _ModuleType) and not module_allowed(sub.__name__, allowed):
+                report.violation("guard.import", "import", sub.__name__, line=_caller_line())
+                raise ImportDenied("aegis-sandbox: import of '%s' is not allowed by the "
+                                   "policy" % sub.__name__)
+        return mod
+
+    b = dict(builtins.__dict__)
+    for n in banned:
+        b.pop(n, None)
+    b["__import__"] = guarded_import
+    return b
+
+
+def _caller_line():
+    f = sys._getframe(1)
+    while f is not None:
+        if f.f_code.co_filename == "candidate.py":
+            return f.f_lineno
+        f = f.f_back
+    return 0

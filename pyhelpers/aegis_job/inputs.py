@@ -1,0 +1,41 @@
+"""Test inputs built from a parsed input spec (parsed in C, see inputspec.c)."""
+
+import torch
+
+SEED = 0
+
+
+def make(spec, seed=SEED):
+    """Return the input tensor for SPEC, reproducibly from SEED."""
+    g = torch.Generator().manual_seed(seed)
+    kind = spec["kind"]
+    shape = tuple(int(d) for d in spec.get("shape", []))
+    if kind == "tokens":
+        return torch.randint(0, int(spec["vocab"]), shape, generator=g,
+                             dtype=torch.long)
+    if kind == "float":
+        return torch.randn(shape, generator=g)
+    if kind == "file":
+        return load_file(spec["file"], spec["format"])
+    raise ValueError("unknown input kind %r" % (kind,))
+
+
+def load_file(path, fmt):
+    """Load a tensor file without unpickling arbitrary objects."""
+    if fmt == "npy":
+        import numpy
+        arr = numpy.load(path, allow_pickle=False)
+        return torch.from_numpy(numpy.ascontiguousarray(arr))
+    t = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(t, torch.Tensor):
+        raise ValueError("%s does not hold a single tensor" % (path,))
+    return t
+
+
+def vocab_of(spec, x):
+    """Vocabulary size for token inputs, else None."""
+    if spec["kind"] == "tokens":
+        return int(spec["vocab"])
+    if not x.is_floating_point() and x.numel():
+        return int(x.max()) + 1
+    return None

@@ -1,0 +1,320 @@
+"""The validate phase: architecture and trainability checks on the
+exported TorchScript archive, in a child that never ran candidate Python.
+
+Every fact of the verdict comes from here.  The archive is loaded with
+torch.jit.load (TorchScript, not pickle: no candidate class is imported or
+unpickled).  Checks report pass / fail / warn / skipped with a reason.
+"""
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from aegis_job import inputs, report
+
+PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skipped"
+
+
+def first_tensor(out):
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            t = first_tensor(item)
+            if t is not None:
+                return t
+    return None
+
+
+def forward(model, x, seed=0):
+    """One forward pass with a fixed RNG (dropout draws the same masks)."""
+    torch.manual_seed(seed)
+    return first_tensor(model(x))
+
+
+def leaf_modules(model):
+    leaves, depth = 0, 0
+    for name, m in model.named_modules():
+        if not any(True for _ in m.children()):
+            leaves += 1
+        if name:
+            depth = max(depth, name.count(".") + 1)
+    return leaves, depth
+
+
+def activation_bytes(model, x):
+    """Bytes autograd saves for backward in one forward pass."""
+    total = [0]
+
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        torch.manual_seed(0)
+        model(x)
+    return total[0]
+
+
+def loss_kind(out, x, vocab):
+    """'ce' when OUT looks like logits over the vocabulary for token input
+    X: (B, V) or (B, T, V); else 'mse'."""
+    if vocab is None or x.is_floating_point() or not out.is_floating_point():
+        return "mse"
+    if out.dim() == 2 and out.shape[0] == x.shape[0] and out.shape[1] == vocab:
+        return "ce"
+    if (out.dim() == 3 and x.dim() == 2 and out.shape[0] == x.shape[0]
+            and out.shape[1] == x.shape[1] and out.shape[2] == vocab):
+        return "ce"
+    return "mse"
+
+
+def make_batches(spec, x, out, kind, vocab, n):
+    """A small fixed synthetic training set: N (input, target) pairs."""
+    g = torch.Generator().manual_seed(1234)
+    batches = []
+    for i in range(n):
+        xi = x if i == 0 else inputs.make(spec, seed=1000 + i)
+        if kind == "ce":
+            tgt = torch.randint(0, vocab, tuple(out.shape[:-1]), generator=g, dtype=torch.long)
+        else:
+            tgt = torch.randn(tuple(out.shape), generator=g)
+        batches.append((xi, tgt))
+    return batches
+
+
+def compute_loss(out, tgt, kind):
+    if kind == "ce":
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), tgt.reshape(-1))
+    return F.mse_loss(out.float(), tgt)
+
+
+def check_causality(model, x, vocab):
+    """Perturb the tokens after position t; outputs at <= t must not move."""
+    T = x.shape[1]
+    t = T // 2
+    x2 = x.clone()
+    g = torch.Generator().manual_seed(77)
+    noise = torch.randint(1, vocab, tuple(x2[:, t + 1:].shape), generator=g, dtype=torch.long)
+    x2[:, t + 1:] = (x2[:, t + 1:] + noise) % vocab
+    with torch.no_grad():
+        a = forward(model, x)
+        b = forward(model, x2)
+    diff = float((a[:, :t + 1] - b[:, :t + 1]).abs().max())
+    tol = 1e-4 * (1.0 + float(a[:, :t + 1].abs().max()))
+    if diff > tol:
+        return FAIL, ("outputs at positions <= %d changed by %.3g when only later tokens "
+                      "changed: the model reads future tokens" % (t, diff))
+    return PASS, "outputs at positions <= %d unchanged when tokens after %d change" % (t, t)
+
+
+def validate_model(model, spec, cfg, x=None):
+    """Run every check on MODEL.  Returns (ok, metrics, checks, error)."""
+    arch, tr, ck = cfg["architecture"], cfg["training"], cfg["checks"]
+    metrics, checks = {}, {}
+    failures = []
+
+    def record(name, status, detail):
+        checks[name] = {"status": status, "detail": detail}
+        if status == FAIL:
+            failures.append((name, detail))
+
+    if x is None:
+        x = inputs.make(spec)
+    vocab = inputs.vocab_of(spec, x)
+
+    params = list(model.parameters())
+    n_params = int(sum(p.numel() for p in params))
+    leaves, depth = leaf_modules(model)
+    metrics.update(parameters=n_params, layers=leaves, depth=depth)
+    if n_params > arch["max_parameters"]:
+        record("parameters", FAIL, "%d parameters exceed validation.architecture.max_parameters = %d"
+               % (n_params, arch["max_parameters"]))
+    else:
+        record("parameters", PASS, "%d <= %d" % (n_params, arch["max_parameters"]))
+    if leaves > arch["max_layers"]:
+        record("layers", FAIL, "%d leaf modules exceed validation.architecture.max_layers = %d"
+               % (leaves, arch["max_layers"]))
+    else:
+        record("layers", PASS, "%d <= %d" % (leaves, arch["max_layers"]))
+    if depth > arch["max_depth"]:
+        record("depth", FAIL, "module depth %d exceeds validation.architecture.max_depth = %d"
+               % (depth, arch["max_depth"]))
+    else:
+        record("depth", PASS, "%d <= %d" % (depth, arch["max_depth"]))
+
+    model.train()
+    with torch.no_grad():
+        out = forward(model, x)
+    if out is None:
+        record("output", FAIL, "forward() returned no tensor")
+        return _finish(metrics, checks, failures)
+    metrics["output_shape"] = list(out.shape)
+    finite_out = (not out.is_floating_point()) or bool(torch.isfinite(out).all())
+    record("finite_output", PASS if finite_out else FAIL,
+           "outputs are finite" if finite_out else "the output contains NaN or Inf")
+    bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    record("finite_parameters", FAIL if bad else PASS,
+           ("non-finite parameters: " + ", ".join(bad[:10])) if bad else "all parameters finite")
+    if failures:
+        return _finish(metrics, checks, failures)
+
+    # memory: parameters + gradients + two Adam moments + saved activations
+    pbytes = sum(p.numel() * p.element_size() for p in params)
+    try:
+        abytes = activation_bytes(model, x)
+    except Exception:  # noqa: BLE001 - a model that cannot record is caught below
+        abytes = 0
+    est_mb = (4 * pbytes + abytes) / 1048576.0
+    metrics["estimated_training_memory_mb"] = round(est_mb, 3)
+    if est_mb > arch["max_memory_mb"]:
+        record("memory", FAIL, "estimated training memory %.1f MiB exceeds "
+               "validation.architecture.max_memory_mb = %d" % (est_mb, arch["max_memory_mb"]))
+    else:
+        record("memory", PASS, "%.1f MiB <= %d MiB" % (est_mb, arch["max_memory_mb"]))
+
+    kind = loss_kind(out, x, vocab)
+    metrics["loss"] = "cross_entropy" if kind == "ce" else "mse"
+
+    if ck["causality"]:
+        if (vocab is not None and not x.is_floating_point() and x.dim() == 2 and x.shape[1] > 1
+                and out.dim() >= 3 and out.shape[:2] == x.shape[:2]):
+            status, detail = check_causality(model, x, vocab)
+            record("causality", status, detail)
+        else:
+            record("causality", SKIP, "needs token input (B, T) and per-position output (B, T, ...)")
+
+    if not tr["enabled"]:
+        record("trainability", SKIP, "training disabled (--no-train or validation.training.enabled)")
+        return _finish(metrics, checks, failures)
+    if not params or not any(p.requires_grad for p in params):
+        record("trainability", FAIL, "the model has no trainable parameters")
+        metrics["trainable"] = False
+        return _finish(metrics, checks, failures)
+
+    steps = int(tr["steps"])
+    batches = make_batches(spec, x, out, kind, vocab, int(tr["batches"]))
+    opt = torch.optim.Adam(params, lr=tr["learning_rate"])
+    losses, max_gn = [], 0.0
+    touched = set()
+    names = [n for n, _ in model.named_parameters()]
+    problem = None
+    t0 = time.perf_counter()
+    for step in range(steps):
+        xb, tb = batches[step % len(batches)]
+        opt.zero_grad(set_to_none=True)
+        torch.manual_seed(step)
+        o = first_tensor(model(xb))
+        loss = compute_loss(o, tb, kind)
+        lv = float(loss.detach())
+        losses.append(lv)
+        if not math.isfinite(lv):
+            problem = ("finite_loss", "loss is %s at step %d" % (lv, step))
+            break
+        if step and lv > tr["explode_factor"] * max(losses[0], 1e-8):
+            problem = ("no_explosion", "loss %.4g at step %d is more than %g x the initial %.4g"
+                       % (lv, step, tr["explode_factor"], losses[0]))
+            break
+        loss.backward()
+        sq = 0.0
+        for n, p in zip(names, model.parameters()):
+            if p.grad is None:
+                continue
+            g = p.grad.detach()
+            if not bool(torch.isfinite(g).all()):
+                problem = ("finite_gradients", "non-finite gradient in %s at step %d" % (n, step))
+                break
+            gs = float(g.pow(2).sum())
+            if gs > 0:
+                touched.add(n)
+            sq += gs
+        if problem:
+            break
+        max_gn = max(max_gn, math.sqrt(sq))
+        opt.step()
+    elapsed = time.perf_counter() - t0
+    done = len(losses)
+    metrics.update(training_steps=done, loss_curve=[round(v, 6) if math.isfinite(v) else None
+                                                    for v in losses],
+                   initial_loss=losses[0] if losses else None,
+                   final_loss=losses[-1] if losses else None,
+                   avg_loss=(sum(losses) / done) if done else None,
+                   max_grad_norm=max_gn,
+                   steps_per_second=(done / elapsed) if elapsed > 0 else None)
+    if problem:
+        record(problem[0], FAIL, problem[1])
+        metrics["trainable"] = False
+        return _finish(metrics, checks, failures)
+    record("finite_loss", PASS, "finite at all %d steps" % done)
+    record("finite_gradients", PASS, "finite at all %d steps" % done)
+    record("no_explosion", PASS, "never above %g x the initial loss" % tr["explode_factor"])
+    if not touched:
+        record("backward", FAIL, "no parameter ever received a non-zero gradient")
+    else:
+        record("backward", PASS, "%d of %d parameter tensors received gradients"
+               % (len(touched), len(names)))
+    init, final = losses[0], losses[-1]
+    drop = (init - final) / abs(init) if init else 0.0
+    metrics["loss_drop"] = drop
+    if drop + 1e-12 < tr["min_loss_drop"]:
+        record("loss_decrease", FAIL, "loss fell by %.1f%% (%.4g -> %.4g) in %d steps; "
+               "validation.training.min_loss_drop asks for %.1f%%"
+               % (100 * drop, init, final, done, 100 * tr["min_loss_drop"]))
+    else:
+        record("loss_decrease", PASS, "loss fell by %.1f%% (%.4g -> %.4g)"
+               % (100 * drop, init, final))
+    if ck["gradient_coverage"]:
+        dead = [n for n in names if n not in touched]
+        if dead:
+            record("gradient_coverage", WARN, "parameters that never received a gradient: "
+                   + ", ".join(dead[:20]) + (" ..." if len(dead) > 20 else ""))
+            metrics["dead_parameters"] = dead[:100]
+        else:
+            record("gradient_coverage", PASS, "every parameter received a gradient")
+    if ck["low_loss"]:
+        if kind == "ce" and vocab and vocab > 1:
+            floor = ck["low_loss_fraction"] * math.log(vocab)
+            if init < floor:
+                record("low_loss", FAIL, "initial loss %.4g on random targets is below %.4g "
+                       "(%g x ln(%d)): the model sees its targets" % (init, floor,
+                                                                   ck["low_loss_fraction"], vocab))
+            else:
+                record("low_loss", PASS, "initial loss %.4g vs ln(V) = %.4g"
+                       % (init, math.log(vocab)))
+        else:
+            record("low_loss", SKIP, "only for cross-entropy on token input")
+    metrics["trainable"] = not any(name in ("loss_decrease", "backward") for name, _ in failures)
+    return _finish(metrics, checks, failures)
+
+
+def _finish(metrics, checks, failures):
+    if failures:
+        name, detail = failures[0]
+        return False, metrics, checks, {"type": "ValidationError",
+                                        "message": "%s: %s" % (name, detail), "line": None,
+                                        "check": name}
+    return True, metrics, checks, None
+
+
+def run(req):
+    torch.set_num_threads(int(req.get("threads", 1)))
+    try:
+        model = torch.jit.load(req["artifact"], map_location="cpu")
+    except Exception as e:  # noqa: BLE001
+        report.result(ok=False, stage="validate",
+                      error={"type": "ArtifactError",
+                             "message": "cannot load the exported model: %s: %s"
+                                        % (type(e).__name__, str(e)[:500]), "line": None})
+        return 1
+    try:
+        ok, metrics, checks, err = validate_model(model, req["input"], req["validation"])
+    except Exception as e:  # noqa: BLE001 - the model itself raised
+        report.result(ok=False, stage="validate",
+                      error={"type": type(e).__name__, "message": str(e)[:2000], "line": None})
+        return 1
+    report.result(ok=ok, stage="validate", metrics=metrics, checks=checks, error=err)
+    return 0

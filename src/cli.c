@@ -1,0 +1,445 @@
+/* cli.c - commands, options, and the human-readable output.
+ *
+ * Exit codes (DESIGN.md): the verdict's code for run/check (0 accepted,
+ * 1 rejected, 3 violation, 4 timeout, 5 memory, 6 crash, 7 error), 2 for
+ * usage and policy-file errors, 0/2 for policy commands. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "confine.h"
+#include "inputspec.h"
+#include "json.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "supervise.h"
+#include "util.h"
+
+static const char top_usage[] =
+	"Usage: aegis-sandbox [--help] [--version] COMMAND [ARGS]\n"
+	"\n"
+	"Run machine-generated PyTorch model code in a confined sandbox and decide\n"
+	"whether it is safe, runnable and trainable.\n"
+	"\n"
+	"Commands:\n"
+	"  run MODEL.py        static check, build, validate and train one candidate\n"
+	"  check MODEL.py      only the static safety check\n"
+	"  policy check FILE   validate a policy file\n"
+	"  policy show [FILE]  print the effective policy (defaults applied)\n"
+	"  batch               (not available yet) many candidates from a JSON-lines file\n"
+	"  serve               (not available yet) a warm server for the Python client\n"
+	"  pool                (not available yet) the code pool database\n"
+	"  approvals           (not available yet) the human approval gate\n"
+	"\n"
+	"Run 'aegis-sandbox COMMAND --help' for a command's options.\n"
+	"Exit codes: 0 accepted, 1 rejected, 2 usage or policy error, 3 violation,\n"
+	"4 timeout, 5 memory, 6 crash, 7 sandbox error.  See aegis-sandbox(1).\n";
+
+static const char run_usage[] =
+	"Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
+	"       aegis-sandbox check [OPTIONS] MODEL.py\n"
+	"\n"
+	"  -p, --policy FILE      policy file (default: built-in defaults, see 'policy show')\n"
+	"  -c, --class NAME       model class (default: Model, else the last nn.Module)\n"
+	"  -i, --input SPEC       tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file\n"
+	"                         (default: validation.input)\n"
+	"  -t, --timeout SECONDS  wall-clock and CPU limit per job child\n"
+	"  -m, --memory-mb N      memory limit per job child, in MiB\n"
+	"      --no-train         skip the trainability check\n"
+	"      --train-steps N    optimizer steps for the trainability check\n"
+	"  -a, --arch-id ID       architecture id reported in the result\n"
+	"      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
+	"  -k, --keep-workdir     keep the job's work directory (and the exported model)\n"
+	"  -j, --json             print the result as one JSON document\n"
+	"  -h, --help             this help\n";
+
+static const char policy_usage[] =
+	"Usage: aegis-sandbox policy check FILE...\n"
+	"       aegis-sandbox policy show [FILE]\n"
+	"\n"
+	"'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
+	"error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", aegis_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'aegis-sandbox --help'.\n");
+	return AEGIS_EXIT_USAGE;
+}
+
+/* Where the trusted Python helpers live: $AEGIS_PYHELPERS, else the
+ * source tree when this is the uninstalled build, else the installed copy. */
+static const char *pyhelpers_dir(void)
+{
+	const char *env = getenv("AEGIS_PYHELPERS");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if (!strcmp(exe, AEGIS_BUILD_EXE) && access(AEGIS_SRC_PYHELPERS, R_OK) == 0)
+			return AEGIS_SRC_PYHELPERS;
+	}
+	return AEGIS_PYHELPERS_DIR;
+}
+
+static int load_policy(struct policy *pol, const char *path)
+{
+	char err[1024];
+
+	policy_init_defaults(pol);
+	if (path && policy_load_file(pol, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- human output ----------------------------------------------------- */
+
+
+static void print_shape(const struct json *arr)
+{
+	printf("[");
+	for (size_t i = 0; arr && arr->type == JSON_ARRAY && i < arr->count; i++)
+		printf("%s%.0f", i ? ", " : "", arr->items[i]->n);
+	printf("]");
+}
+
+static void print_human(const char *path, const struct json *res)
+{
+	const char *status = json_get_str(res, "status"), *stage = json_get_str(res, "stage");
+	const struct json *err = json_get(res, "error"), *m = json_get(res, "metrics");
+	const struct json *checks = json_get(res, "checks"), *sb = json_get(res, "sandbox");
+	const struct json *viol = json_get(res, "violations");
+	const char *arch = json_get_str(res, "architecture_id");
+	double t = 0;
+
+	printf("%s: %s (stage %s)%s%s\n", path, status ? status : "?", stage ? stage : "?",
+	       arch && *arch ? ", architecture " : "", arch && *arch ? arch : "");
+	if (err && err->type == JSON_OBJECT) {
+		double line;
+		const char *mod = json_get_str(err, "module");
+
+		printf("  %-12s %s: %s", "error", json_get_str(err, "type") ? json_get_str(err, "type") : "Error",
+		       json_get_str(err, "message") ? json_get_str(err, "message") : "");
+		if (json_get_num(err, "line", &line))
+			printf(" (line %.0f)", line);
+		if (mod)
+			printf(" [in %s]", mod);
+		printf("\n");
+	}
+	for (size_t i = 0; viol && viol->type == JSON_ARRAY && i < viol->count && i < 10; i++) {
+		const struct json *v = viol->items[i];
+		double line = 0;
+
+		json_get_num(v, "line", &line);
+		printf("  %-12s %s %s%s%s", i ? "" : "violations", json_get_str(v, "rule") ? json_get_str(v, "rule") : "?",
+		       json_get_str(v, "syscall") ? json_get_str(v, "syscall") : json_get_str(v, "event") ? json_get_str(v, "event") : "",
+		       json_get_str(v, "message") && *json_get_str(v, "message") ? ": " : "",
+		       json_get_str(v, "message") ? json_get_str(v, "message") : "");
+		if (line > 0)
+			printf(" (line %.0f)", line);
+		printf("\n");
+	}
+	if (m && m->count) {
+		double v;
+
+		if (json_get_num(m, "parameters", &v))
+			printf("  %-12s %.0f\n", "parameters", v);
+		if (json_get(m, "output_shape")) {
+			printf("  %-12s ", "output");
+			print_shape(json_get(m, "output_shape"));
+			printf("\n");
+		}
+		if (json_get_num(m, "layers", &v))
+			printf("  %-12s %.0f leaf modules\n", "layers", v);
+		if (json_get_num(m, "training_steps", &v)) {
+			double a = NAN, b = NAN;
+
+			json_get_num(m, "initial_loss", &a);
+			json_get_num(m, "final_loss", &b);
+			printf("  %-12s %.0f steps, loss %.4g -> %.4g, %s\n", "training", v, a, b,
+			       json_get_bool(m, "trainable", false) ? "trainable" : "not trainable");
+		}
+		if (json_get_num(m, "estimated_training_memory_mb", &v))
+			printf("  %-12s %.1f MiB estimated for training\n", "memory", v);
+	}
+	for (size_t i = 0; checks && checks->type == JSON_OBJECT && i < checks->count; i++) {
+		const char *st = json_get_str(checks->items[i], "status");
+
+		if (st && (!strcmp(st, "fail") || !strcmp(st, "warn")))
+			printf("  %-12s %s %s: %s\n", i ? "" : "checks", st, checks->keys[i],
+			       json_get_str(checks->items[i], "detail") ? json_get_str(checks->items[i], "detail") : "");
+	}
+	if (sb && sb->type == JSON_OBJECT) {
+		const struct json *ns = json_get(sb, "namespaces");
+		double abi = 0;
+
+		json_get_num(sb, "landlock_abi", &abi);
+		printf("  %-12s seccomp %s, landlock %s%.0f, namespaces", "sandbox",
+		       json_get_bool(sb, "seccomp", false) ? "on" : "off", abi > 0 ? "ABI " : "off", abi > 0 ? abi : 0);
+		for (size_t i = 0; ns && ns->type == JSON_OBJECT && i < ns->count; i++)
+			if (ns->items[i]->type == JSON_BOOL && ns->items[i]->b)
+				printf(" %s", ns->keys[i]);
+		printf(", cgroup %s\n", json_get_bool(sb, "cgroup", false) ? "yes" : "no (rlimits)");
+	}
+	json_get_num(res, "execution_time", &t);
+	printf("  %-12s %.2f s\n", "time", t);
+}
+
+/* ---- run / check ---------------------------------------------------------- */
+
+static int cmd_run(int argc, char **argv, bool static_only)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "class", required_argument, NULL, 'c' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "memory-mb", required_argument, NULL, 'm' },
+		{ "no-train", no_argument, NULL, 'N' },
+		{ "train-steps", required_argument, NULL, 'S' },
+		{ "arch-id", required_argument, NULL, 'a' },
+		{ "set", required_argument, NULL, 's' },
+		{ "keep-workdir", no_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *policy_path = NULL, *class_name = NULL, *input = NULL, *arch_id = NULL;
+	double timeout = -1;
+	long memory = -1, steps = -1;
+	bool no_train = false, keep = false, as_json = false;
+	struct strv sets = { 0 };
+	struct policy pol = { 0 };
+	struct inputspec spec = { 0 };
+	struct supervisor sup;
+	struct candidate cand = { 0 };
+	char err[1024], *code = NULL;
+	size_t code_len = 0;
+	struct json *res = NULL;
+	int c, rc = AEGIS_EXIT_USAGE;
+
+	optind = 0; /* full re-initialisation of getopt for the sub-command */
+	while ((c = getopt_long(argc, argv, "p:c:i:t:m:a:kjh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'c': class_name = optarg; break;
+		case 'i': input = optarg; break;
+		case 't':
+			if (!util_parse_double(optarg, &timeout) || timeout <= 0 || timeout > 86400)
+				return usage_error("--timeout: expected seconds in (0, 86400], got '%s'", optarg);
+			break;
+		case 'm':
+			if (!util_parse_long(optarg, &memory) || memory < 16 || memory > 1048576)
+				return usage_error("--memory-mb: expected MiB in [16, 1048576], got '%s'", optarg);
+			break;
+		case 'N': no_train = true; break;
+		case 'S':
+			if (!util_parse_long(optarg, &steps) || steps < 1 || steps > 1000000)
+				return usage_error("--train-steps: expected an integer in [1, 1000000], got '%s'", optarg);
+			break;
+		case 'a': arch_id = optarg; break;
+		case 's': strv_push(&sets, optarg); break;
+		case 'k': keep = true; break;
+		case 'j': as_json = true; break;
+		case 'h': fputs(run_usage, stdout); return 0;
+		default: strv_clear(&sets); return usage_error("bad option for '%s'", static_only ? "check" : "run");
+		}
+	}
+	if (optind != argc - 1) {
+		strv_clear(&sets);
+		return usage_error("%s: expected exactly one MODEL.py", static_only ? "check" : "run");
+	}
+	if (load_policy(&pol, policy_path) < 0) {
+		strv_clear(&sets);
+		return AEGIS_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sets.n; i++) {
+		if (policy_set(&pol, sets.v[i], err, sizeof(err)) < 0) {
+			rc = usage_error("%s", err);
+			goto out;
+		}
+	}
+	if (timeout > 0)
+		pol.limits.wall_timeout_s = pol.limits.cpu_time_s = timeout;
+	if (memory > 0)
+		pol.limits.memory_mb = memory;
+	if (steps > 0)
+		pol.validation.training.steps = steps;
+	if (no_train)
+		pol.validation.training.enabled = false;
+	if (inputspec_parse(input ? input : pol.validation.input, &spec, err, sizeof(err)) < 0) {
+		rc = usage_error("%s", err);
+		goto out;
+	}
+	{
+		int r = util_read_file(argv[optind], (size_t)pol.limits.code_max_bytes + 1, &code, &code_len);
+
+		if (r == -EFBIG) {
+			/* judged like any other bad source: a verdict, not a usage error */
+			code = xmalloc((size_t)pol.limits.code_max_bytes + 2);
+			code_len = (size_t)pol.limits.code_max_bytes + 1;
+			memset(code, '#', code_len);
+		} else if (r < 0) {
+			rc = usage_error("cannot read %s: %s", argv[optind], strerror(-r));
+			goto out;
+		}
+	}
+	if (supervise_start(&sup, &pol, pyhelpers_dir(), err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_ERROR;
+		goto out;
+	}
+	cand.code = code;
+	cand.code_len = code_len;
+	cand.class_name = class_name;
+	cand.input = &spec;
+	cand.arch_id = arch_id;
+	cand.keep_workdir = keep;
+	cand.static_only = static_only;
+	res = pipeline_run(&sup, &cand);
+	supervise_stop(&sup);
+	if (as_json) {
+		struct sbuf sb = SBUF_INIT;
+
+		json_write(res, &sb, 2);
+		sbuf_addc(&sb, '\n');
+		fwrite(sb.buf, 1, sb.len, stdout);
+		sbuf_release(&sb);
+	} else {
+		print_human(argv[optind], res);
+	}
+	rc = verdict_exit_code(verdict_from_name(json_get_str(res, "status")));
+out:
+	json_free(res);
+	free(code);
+	inputspec_release(&spec);
+	policy_release(&pol);
+	strv_clear(&sets);
+	return rc;
+}
+
+/* ---- policy ---------------------------------------------------------------- */
+
+static int cmd_policy(int argc, char **argv)
+{
+	struct policy pol = { 0 };
+	char err[1024];
+	int rc = 0;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(policy_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? AEGIS_EXIT_USAGE : 0;
+	}
+	if (!strcmp(argv[1], "check")) {
+		if (argc < 3)
+			return usage_error("policy check: expected at least one FILE");
+		for (int i = 2; i < argc; i++) {
+			policy_init_defaults(&pol);
+			if (policy_load_file(&pol, argv[i], err, sizeof(err)) < 0) {
+				fprintf(stderr, "%s\n", err);
+				rc = AEGIS_EXIT_USAGE;
+			} else {
+				printf("%s: ok\n", argv[i]);
+			}
+			policy_release(&pol);
+		}
+		return rc;
+	}
+	if (!strcmp(argv[1], "show")) {
+		struct sbuf sb = SBUF_INIT;
+
+		if (argc > 3)
+			return usage_error("policy show: expected at most one FILE");
+		if (load_policy(&pol, argc == 3 && strcmp(argv[2], "--commented") ? argv[2] : NULL) < 0)
+			return AEGIS_EXIT_USAGE;
+		policy_dump(&pol, &sb, argc == 3 && !strcmp(argv[2], "--commented"));
+		fwrite(sb.buf, 1, sb.len, stdout);
+		sbuf_release(&sb);
+		policy_release(&pol);
+		return 0;
+	}
+	if (!strcmp(argv[1], "reference")) {
+		/* used by the build to keep aegis-sandbox-policy(5) in step */
+		struct sbuf sb = SBUF_INIT;
+
+		policy_dump_reference(&sb);
+		fwrite(sb.buf, 1, sb.len, stdout);
+		sbuf_release(&sb);
+		return 0;
+	}
+	if (!strcmp(argv[1], "seccomp")) {
+		/* the seccomp filter as libseccomp's pseudo-filter text */
+		fflush(stdout);
+		return confine_seccomp_export(argc > 2 && !strcmp(argv[2], "--unix"), 1) < 0 ? AEGIS_EXIT_ERROR : 0;
+	}
+	return usage_error("policy: unknown subcommand '%s'", argv[1]);
+}
+
+static int cmd_unavailable(const char *name)
+{
+	fprintf(stderr, "%s: '%s' is not available in this version yet\n", aegis_progname, name);
+	return AEGIS_EXIT_USAGE;
+}
+
+int cli_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd;
+	int c;
+
+	/* the supervisor must outlive a reader that goes away */
+	signal(SIGPIPE, SIG_IGN);
+	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': fputs(top_usage, stdout); return 0;
+		case 'V': printf("aegis-sandbox %s\n", PACKAGE_VERSION); return 0;
+		default: return usage_error("unknown option");
+		}
+	}
+	if (optind >= argc) {
+		fputs(top_usage, stderr);
+		return AEGIS_EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc, argv, false);
+	if (!strcmp(cmd, "check"))
+		return cmd_run(argc, argv, true);
+	if (!strcmp(cmd, "policy"))
+		return cmd_policy(argc, argv);
+	if (!strcmp(cmd, "batch") || !strcmp(cmd, "serve") || !strcmp(cmd, "pool") || !strcmp(cmd, "approvals"))
+		return cmd_unavailable(cmd);
+	if (!strcmp(cmd, "help")) {
+		fputs(top_usage, stdout);
+		return 0;
+	}
+	return usage_error("unknown command '%s'", cmd);
+}

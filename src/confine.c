@@ -1,0 +1,660 @@
+/* confine.c - confinement of one job child.
+ *
+ * confine_apply() is the only entry point and lists every step in the order
+ * it runs.  Each step is a small function returning 0 or -1 with a message.
+ * The order matters:
+ *
+ *   1. session        setsid() and a parent-death SIGKILL, so the job is a
+ *                     process group of its own and dies with the zygote
+ *   2. fds            exactly stdin (/dev/null), stdout, stderr, report
+ *   3. environment    the policy's KEY=VALUE list and nothing else
+ *   4. workdir        chdir into the job's private directory
+ *   5. rlimits        CPU, file size, open files, no core dumps, and the
+ *                     memory / process fallbacks when no cgroup is usable
+ *   6. cgroups        join the job's memory and pids cgroups (needs write
+ *                     access to cgroupfs, so before Landlock)
+ *   7. namespaces     user (only when unprivileged), net, ipc, mount (with
+ *                     an empty /tmp and /dev/shm), pid
+ *   8. no_new_privs   required for seccomp and Landlock as non-root, and
+ *                     makes set-uid binaries useless anyway
+ *   9. landlock       read-only Python/torch/pyhelpers, read-write workdir,
+ *                     no TCP, scoped signals and abstract sockets
+ *  10. seccomp        last: every step above needs syscalls the filter
+ *                     forbids (unshare, mount, landlock_*, prctl, open on
+ *                     cgroupfs), and nothing after it may widen it.
+ *
+ * The child is single-threaded here (the zygote never starts threads), so
+ * unshare(CLONE_NEWUSER) and the filters apply to the whole process. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "util.h"
+
+/* ---- Landlock UAPI, defined here so older headers still build ---------- */
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+#define LL_FS_EXECUTE (1ULL << 0)
+#define LL_FS_WRITE_FILE (1ULL << 1)
+#define LL_FS_READ_FILE (1ULL << 2)
+#define LL_FS_READ_DIR (1ULL << 3)
+#define LL_FS_REMOVE_DIR (1ULL << 4)
+#define LL_FS_REMOVE_FILE (1ULL << 5)
+#define LL_FS_MAKE_CHAR (1ULL << 6)
+#define LL_FS_MAKE_DIR (1ULL << 7)
+#define LL_FS_MAKE_REG (1ULL << 8)
+#define LL_FS_MAKE_SOCK (1ULL << 9)
+#define LL_FS_MAKE_FIFO (1ULL << 10)
+#define LL_FS_MAKE_BLOCK (1ULL << 11)
+#define LL_FS_MAKE_SYM (1ULL << 12)
+#define LL_FS_REFER (1ULL << 13)     /* ABI 2 */
+#define LL_FS_TRUNCATE (1ULL << 14)  /* ABI 3 */
+#define LL_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
+#define LL_NET_BIND_TCP (1ULL << 0)  /* ABI 4 */
+#define LL_NET_CONNECT_TCP (1ULL << 1)
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+#define LL_RULE_PATH_BENEATH 1
+
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+
+struct ll_path_beneath_attr {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
+
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#define __NR_landlock_add_rule 445
+#define __NR_landlock_restrict_self 446
+#endif
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	if (n && err[n - 1] == ':')
+		snprintf(err + n, errlen - n, " %s", strerror(saved));
+	return -1;
+}
+
+/* 1 */
+static int confine_session(char *err, size_t errlen)
+{
+	pid_t parent = getppid();
+
+	if (setsid() < 0)
+		return fail(err, errlen, "setsid:");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return fail(err, errlen, "PR_SET_PDEATHSIG:");
+	if (getppid() != parent) /* the zygote died before we armed the signal */
+		return fail(err, errlen, "the zygote exited during setup");
+	return 0;
+}
+
+static int move_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) < 0 ? -1 : 0;
+}
+
+/* 2 */
+static int confine_fds(const struct confine_config *c, char *err, size_t errlen)
+{
+	int fds[3] = { c->fd_stdout, c->fd_stderr, c->fd_report };
+	int devnull;
+
+	/* first lift the three out of the way of 0..3 */
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] <= JOB_FD_REPORT) {
+			int n = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+
+			if (n < 0)
+				return fail(err, errlen, "dup:");
+			fds[i] = n;
+		}
+	}
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0)
+		return fail(err, errlen, "open /dev/null:");
+	if (move_fd(devnull, JOB_FD_STDIN) < 0 || move_fd(fds[0], JOB_FD_STDOUT) < 0 ||
+	    move_fd(fds[1], JOB_FD_STDERR) < 0 || move_fd(fds[2], JOB_FD_REPORT) < 0)
+		return fail(err, errlen, "dup2:");
+	/* the report fd must stay close-on-exec free but nothing else survives */
+#ifdef HAVE_CLOSE_RANGE
+	if (close_range(JOB_FD_REPORT + 1, ~0U, 0) < 0)
+#endif
+	{
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (long fd = JOB_FD_REPORT + 1; fd < (max > 0 ? max : 65536); fd++)
+			close((int)fd);
+	}
+	return 0;
+}
+
+/* 3 */
+static int confine_environment(const struct confine_config *c, char *err, size_t errlen)
+{
+	if (clearenv() != 0)
+		return fail(err, errlen, "clearenv failed");
+	for (char *const *e = c->env; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char *key;
+
+		if (!eq)
+			continue;
+		key = xstrndup(*e, (size_t)(eq - *e));
+		if (setenv(key, eq + 1, 1) < 0) {
+			free(key);
+			return fail(err, errlen, "setenv:");
+		}
+		free(key);
+	}
+	return 0;
+}
+
+/* 4 */
+static int confine_workdir(const struct confine_config *c, char *err, size_t errlen)
+{
+	if (chdir(c->workdir) < 0)
+		return fail(err, errlen, "chdir %s:", c->workdir);
+	umask(077);
+	return 0;
+}
+
+static int set_rlimit(int res, rlim_t soft, rlim_t hard)
+{
+	struct rlimit rl = { soft, hard };
+
+	return setrlimit(res, &rl);
+}
+
+/* 5 */
+static int confine_rlimits(const struct confine_config *c, char *err, size_t errlen)
+{
+	rlim_t cpu = (rlim_t)(c->cpu_time_s + 0.999);
+
+	/* soft: SIGXCPU; hard one second later: SIGKILL, whatever it ignores */
+	if (set_rlimit(RLIMIT_CPU, cpu, cpu + 1) < 0)
+		return fail(err, errlen, "RLIMIT_CPU:");
+	if (set_rlimit(RLIMIT_FSIZE, (rlim_t)c->max_file_bytes, (rlim_t)c->max_file_bytes) < 0)
+		return fail(err, errlen, "RLIMIT_FSIZE:");
+	if (set_rlimit(RLIMIT_NOFILE, (rlim_t)c->max_open_files, (rlim_t)c->max_open_files) < 0)
+		return fail(err, errlen, "RLIMIT_NOFILE:");
+	if (set_rlimit(RLIMIT_CORE, 0, 0) < 0)
+		return fail(err, errlen, "RLIMIT_CORE:");
+	if (set_rlimit(RLIMIT_MEMLOCK, 0, 0) < 0)
+		return fail(err, errlen, "RLIMIT_MEMLOCK:");
+	/* RLIMIT_AS would also count torch's thread stacks and reserved-but-
+	 * untouched mappings and break at realistic values; RLIMIT_DATA counts
+	 * private writable memory, which is what a memory bomb grows. */
+	if (c->memory_rlimit) {
+		rlim_t bytes = (rlim_t)c->memory_mb * 1024 * 1024;
+		struct rlimit cur;
+
+		/* the zygote's own data segment is inherited and counts */
+		if (getrlimit(RLIMIT_DATA, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && cur.rlim_max < bytes)
+			bytes = cur.rlim_max;
+		if (set_rlimit(RLIMIT_DATA, bytes, bytes) < 0)
+			return fail(err, errlen, "RLIMIT_DATA:");
+	}
+	if (c->pids_rlimit && getuid() != 0) {
+		/* per user, so only a backstop; seccomp forbids fork anyway */
+		if (set_rlimit(RLIMIT_NPROC, (rlim_t)c->max_pids + 64, (rlim_t)c->max_pids + 64) < 0)
+			return fail(err, errlen, "RLIMIT_NPROC:");
+	}
+	return 0;
+}
+
+/* 6 */
+static int confine_cgroups(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	for (size_t i = 0; i < c->ncgroups; i++) {
+		char *path = xasprintf("%s/cgroup.procs", c->cgroup_dirs[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
+			int rc = fail(err, errlen, "joining cgroup %s:", path);
+
+			if (fd >= 0)
+				close(fd);
+			free(path);
+			return rc;
+		}
+		close(fd);
+		free(path);
+	}
+	st->cgroup = c->ncgroups > 0;
+	return 0;
+}
+
+static int write_proc(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, strlen(text)) < 0)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/* 7 */
+static int confine_namespaces(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
+{
+	int flags = 0;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+
+	if (uid != 0 && c->ns_user) {
+		char map[64];
+
+		if (unshare(CLONE_NEWUSER) < 0)
+			return fail(err, errlen, "unshare(CLONE_NEWUSER):");
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+		if (write_proc("/proc/self/uid_map", map) < 0)
+			return fail(err, errlen, "writing uid_map:");
+		write_proc("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+		if (write_proc("/proc/self/gid_map", map) < 0)
+			return fail(err, errlen, "writing gid_map:");
+		st->ns_user = true;
+	}
+	if (uid != 0 && !st->ns_user)
+		return 0; /* unprivileged without a user namespace: nothing more */
+	if (c->ns_net)
+		flags |= CLONE_NEWNET;
+	if (c->ns_ipc)
+		flags |= CLONE_NEWIPC;
+	if (c->ns_mount)
+		flags |= CLONE_NEWNS;
+	if (c->ns_pid)
+		flags |= CLONE_NEWPID;
+	if (flags && unshare(flags) < 0)
+		return fail(err, errlen, "unshare(0x%x):", (unsigned)flags);
+	st->ns_net = c->ns_net;
+	st->ns_ipc = c->ns_ipc;
+	st->ns_pid = c->ns_pid;
+	if (c->ns_mount) {
+		/* nothing we mount may propagate back to the host */
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			return fail(err, errlen, "making / private:");
+		/* an empty /dev/shm and /tmp; our cwd (the workdir) stays reachable
+		 * even when it lives under the /tmp we cover */
+		if (mount("aegis-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=700") < 0 &&
+		    errno != ENOENT)
+			return fail(err, errlen, "mounting /dev/shm:");
+		if (mount("aegis-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=700") < 0)
+			return fail(err, errlen, "mounting /tmp:");
+		st->ns_mount = true;
+	}
+	return 0;
+}
+
+/* 8 */
+static int confine_no_new_privs(struct confine_status *st, char *err, size_t errlen)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail(err, errlen, "PR_SET_NO_NEW_PRIVS:");
+	st->no_new_privs = true;
+	return 0;
+}
+
+int confine_landlock_abi(void)
+{
+	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+
+	return abi < 0 ? 0 : (int)abi;
+}
+
+/* Rights that make sense on a file (not a directory) */
+#define LL_FS_FILE_RIGHTS (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+
+static int ll_add_path(int ruleset, int fd, uint64_t access, uint64_t handled)
+{
+	struct ll_path_beneath_attr pb = { access & handled, fd };
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+		pb.allowed_access &= LL_FS_FILE_RIGHTS;
+
+	return (int)syscall(__NR_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &pb, 0);
+}
+
+/* 9 */
+static int confine_landlock(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
+{
+	int abi = confine_landlock_abi(), ruleset, wd;
+	struct ll_ruleset_attr attr = { 0 };
+	size_t attr_size;
+	uint64_t ro = LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_EXECUTE;
+	uint64_t rw = LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_WRITE_FILE | LL_FS_REMOVE_FILE |
+		      LL_FS_REMOVE_DIR | LL_FS_MAKE_REG | LL_FS_MAKE_DIR | LL_FS_TRUNCATE;
+
+	if (abi <= 0)
+		return 0; /* reported as not applied */
+	attr.handled_access_fs = (LL_FS_MAKE_SYM << 1) - 1; /* ABI 1 rights */
+	if (abi >= 2)
+		attr.handled_access_fs |= LL_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LL_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.handled_access_fs |= LL_FS_IOCTL_DEV;
+	attr_size = sizeof(uint64_t);
+	if (abi >= 4) {
+		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP; /* no rule: none allowed */
+		attr_size = 2 * sizeof(uint64_t);
+	}
+	if (abi >= 6) {
+		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+		attr_size = sizeof(attr);
+	}
+	ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, attr_size, 0);
+	if (ruleset < 0)
+		return fail(err, errlen, "landlock_create_ruleset:");
+	for (const char *const *p = c->ro_paths; p && *p; p++) {
+		int fd = open(*p, O_PATH | O_CLOEXEC);
+
+		if (fd < 0)
+			continue; /* a path this host does not have grants nothing */
+		if (ll_add_path(ruleset, fd, ro, attr.handled_access_fs) < 0) {
+			int rc = fail(err, errlen, "landlock_add_rule %s:", *p);
+
+			close(fd);
+			close(ruleset);
+			return rc;
+		}
+		close(fd);
+	}
+	/* /dev/null stays usable for writing (Python opens it in some paths) */
+	{
+		int fd = open("/dev/null", O_PATH | O_CLOEXEC);
+
+		if (fd >= 0) {
+			ll_add_path(ruleset, fd, LL_FS_READ_FILE | LL_FS_WRITE_FILE, attr.handled_access_fs);
+			close(fd);
+		}
+	}
+	wd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (wd < 0 || ll_add_path(ruleset, wd, c->workdir_writable ? rw : (LL_FS_READ_FILE | LL_FS_READ_DIR),
+				  attr.handled_access_fs) < 0) {
+		int rc = fail(err, errlen, "landlock rule for the work directory:");
+
+		if (wd >= 0)
+			close(wd);
+		close(ruleset);
+		return rc;
+	}
+	close(wd);
+	if (syscall(__NR_landlock_restrict_self, ruleset, 0) < 0) {
+		int rc = fail(err, errlen, "landlock_restrict_self:");
+
+		close(ruleset);
+		return rc;
+	}
+	close(ruleset);
+	st->landlock_abi = abi;
+	return 0;
+}
+
+/* ---- seccomp --------------------------------------------------------------
+ *
+ * Default action: SIGSYS (SCMP_ACT_TRAP).  Our handler writes the syscall
+ * number to the report fd and ends the process, so a denied syscall shows up
+ * by name in the verdict.  The candidate cannot replace the handler:
+ * rt_sigaction(SIGSYS, ...) is itself denied.  A few syscalls that the
+ * runtime merely probes get a quiet errno instead. */
+
+static const char *const seccomp_allow[] = {
+	/* I/O on fds it already has or opens (Landlock decides which paths) */
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+	"pwritev2", "lseek", "close", "openat", "open", "creat", "fcntl", "dup", "dup2", "dup3",
+	"pipe", "pipe2", "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl",
+	"epoll_wait", "epoll_pwait", "eventfd2", "fsync", "fdatasync", "ftruncate", "truncate",
+	"fallocate", "sendfile", "copy_file_range", "splice",
+	/* metadata */
+	"stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat",
+	"faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
+	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+	"umask", "utimensat", "fchmod", "fadvise64",
+	/* memory (RWX mappings are refused below) */
+	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mincore", "msync", "mlock",
+	"munlock", "get_mempolicy", "membarrier",
+	/* threads, futexes, scheduling */
+	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
+	"sched_yield", "sched_getaffinity", "sched_setaffinity", "sched_getparam", "sched_setparam",
+	"sched_getscheduler", "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min",
+	"nanosleep", "clock_nanosleep", "getpriority", "setpriority",
+	/* identity and time */
+	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
+	"getresuid", "getresgid", "getpgrp", "getpgid", "getsid", "uname", "sysinfo", "getrusage",
+	"times", "clock_gettime", "clock_getres", "gettimeofday", "time", "getrandom", "getrlimit",
+	"arch_prctl",
+	/* signals (kill/tgkill/rt_sigaction are conditional, below) */
+	"rt_sigprocmask", "rt_sigreturn", "sigaltstack", "rt_sigpending", "rt_sigtimedwait",
+	"rt_sigsuspend", "pause", "alarm", "setitimer", "getitimer", "restart_syscall",
+	/* ending */
+	"exit", "exit_group",
+	NULL,
+};
+
+/* Refused with an errno, not reported: the runtime probes these. */
+static const struct {
+	const char *name;
+	int err;
+} seccomp_quiet[] = {
+	{ "clone3", ENOSYS },  /* glibc then falls back to clone(), filtered below */
+	{ "ioctl", ENOTTY },   /* except the few terminal queries allowed below */
+	{ "prctl", EPERM },    /* except the harmless options allowed below */
+	{ "sched_setattr", EPERM },
+	{ "sched_getattr", EPERM },
+	{ "memfd_create", EPERM },
+	{ "mbind", EPERM },
+	{ "set_mempolicy", EPERM },
+	{ NULL, 0 },
+};
+
+static void sigsys_handler(int sig, siginfo_t *si, void *uctx)
+{
+	char buf[96];
+	int n;
+
+	(void)sig;
+	(void)uctx;
+	n = snprintf(buf, sizeof(buf), "{\"seccomp\":{\"nr\":%d,\"arch\":%u}}\n", si->si_syscall, si->si_arch);
+	if (n > 0)
+		(void)!write(JOB_FD_REPORT, buf, (size_t)n);
+	syscall(SYS_exit_group, CONFINE_EXIT_SECCOMP);
+}
+
+static int build_filter(scmp_filter_ctx *out, bool allow_unix)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	int rc = 0;
+	pid_t self = getpid();
+
+	if (!ctx)
+		return -ENOMEM;
+	/* a foreign architecture (i386 via int 0x80, x32) is killed outright */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
+		goto out;
+	for (const char *const *n = seccomp_allow; *n; n++) {
+		int nr = seccomp_syscall_resolve_name(*n);
+
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not on this architecture */
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; seccomp_quiet[i].name; i++) {
+		int nr = seccomp_syscall_resolve_name(seccomp_quiet[i].name);
+
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(seccomp_quiet[i].err), nr, 0)) < 0)
+			goto out;
+	}
+#define ADD(action, name, ...)                                                                    \
+	do {                                                                                      \
+		if ((rc = seccomp_rule_add(ctx, action, SCMP_SYS(name), __VA_ARGS__)) < 0)        \
+			goto out;                                                                 \
+	} while (0)
+	/* threads only: clone must carry CLONE_THREAD (fork, vfork: denied) */
+	ADD(SCMP_ACT_ALLOW, clone, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	/* signals to itself only (raise, abort, thread wakeups) */
+	ADD(SCMP_ACT_ALLOW, kill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	ADD(SCMP_ACT_ALLOW, tgkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	ADD(SCMP_ACT_ALLOW, tkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	/* any handler but SIGSYS's */
+	ADD(SCMP_ACT_ALLOW, rt_sigaction, 1, SCMP_A0(SCMP_CMP_NE, SIGSYS));
+	/* reading limits, never raising them */
+	ADD(SCMP_ACT_ALLOW, prlimit64, 1, SCMP_A2(SCMP_CMP_EQ, 0));
+	/* no writable+executable memory */
+	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
+	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
+	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
+	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
+	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
+	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
+	/* terminal queries (isatty) */
+	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5401 /* TCGETS */));
+	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x541B /* FIONREAD */));
+	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5421 /* FIONBIO */));
+	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5451 /* FIOCLEX */));
+	/* thread names and dumpable queries only */
+	ADD(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	ADD(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+	ADD(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_DUMPABLE));
+	if (allow_unix)
+		ADD(SCMP_ACT_ALLOW, socket, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+#undef ADD
+	*out = ctx;
+	return 0;
+out:
+	seccomp_release(ctx);
+	return rc;
+}
+
+/* 10 */
+static int confine_seccomp(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx = NULL;
+	struct sigaction sa;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigsys_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return fail(err, errlen, "sigaction(SIGSYS):");
+	{
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGSYS);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+	}
+	rc = build_filter(&ctx, c->allow_unix_sockets);
+	if (rc < 0) {
+		errno = -rc;
+		return fail(err, errlen, "building the seccomp filter:");
+	}
+	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc < 0) {
+		errno = -rc;
+		return fail(err, errlen, "loading the seccomp filter:");
+	}
+	st->seccomp = true;
+	return 0;
+}
+
+int confine_apply(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	if (confine_session(err, errlen) < 0)
+		return -1;
+	if (confine_fds(c, err, errlen) < 0)
+		return -1;
+	st->fds_moved = true;
+	if (confine_environment(c, err, errlen) < 0)
+		return -1;
+	if (confine_workdir(c, err, errlen) < 0)
+		return -1;
+	if (confine_rlimits(c, err, errlen) < 0)
+		return -1;
+	if (confine_cgroups(c, st, err, errlen) < 0)
+		return -1;
+	if (confine_namespaces(c, st, err, errlen) < 0)
+		return -1;
+	if (confine_no_new_privs(st, err, errlen) < 0)
+		return -1;
+	if (c->landlock && confine_landlock(c, st, err, errlen) < 0)
+		return -1;
+	if (c->seccomp && confine_seccomp(c, st, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+int confine_seccomp_export(bool allow_unix_sockets, int fd)
+{
+	scmp_filter_ctx ctx = NULL;
+	int rc = build_filter(&ctx, allow_unix_sockets);
+
+	if (rc < 0)
+		return rc;
+	rc = seccomp_export_pfc(ctx, fd);
+	seccomp_release(ctx);
+	return rc;
+}
+
+char *confine_syscall_name(int nr)
+{
+	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+	if (!name)
+		return xasprintf("syscall#%d", nr);
+	return name;
+}

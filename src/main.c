@@ -1,0 +1,9 @@
+/* main.c - entry point; everything happens in cli.c. */
+#include "config.h"
+
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}

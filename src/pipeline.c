@@ -1,0 +1,547 @@
+/* pipeline.c - see pipeline.h.
+ *
+ * The supervisor decides every verdict here, from two kinds of facts:
+ * what it observed itself (exit status, timer, OOM counter, CPU time,
+ * output volume) and the JSON lines a job child wrote to its own report
+ * pipe.  The build child's report is the candidate's process talking, so it
+ * can only ever make things worse for the candidate (an error, a violation);
+ * "accepted" needs the validate child's report, from a process that never
+ * ran candidate Python. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "pipeline.h"
+#include "sha256.h"
+#include "util.h"
+
+static const char *const verdict_names[] = { "accepted", "rejected", "violation", "timeout",
+					     "memory", "crash", "error" };
+
+const char *verdict_name(enum verdict v)
+{
+	return verdict_names[v];
+}
+
+enum verdict verdict_from_name(const char *name)
+{
+	for (int i = 0; i <= VERDICT_ERROR; i++)
+		if (name && !strcmp(name, verdict_names[i]))
+			return (enum verdict)i;
+	return VERDICT_ERROR;
+}
+
+int verdict_exit_code(enum verdict v)
+{
+	static const int codes[] = { AEGIS_EXIT_ACCEPTED, AEGIS_EXIT_REJECTED, AEGIS_EXIT_VIOLATION,
+				     AEGIS_EXIT_TIMEOUT, AEGIS_EXIT_MEMORY, AEGIS_EXIT_CRASH, AEGIS_EXIT_ERROR };
+
+	return codes[v];
+}
+
+/* The parsed report of one job. */
+struct report {
+	struct json *sandbox;     /* layers the child applied */
+	struct json *violations;  /* array */
+	struct json *result;      /* the phase's result line */
+	char *setup_error;
+	char *harness_error;
+	size_t bad_lines;
+};
+
+static void report_release(struct report *r)
+{
+	json_free(r->sandbox);
+	json_free(r->violations);
+	json_free(r->result);
+	free(r->setup_error);
+	free(r->harness_error);
+	memset(r, 0, sizeof(*r));
+}
+
+static void report_parse(const struct sbuf *raw, struct report *r)
+{
+	const char *p = sbuf_str(raw), *end = p + raw->len;
+
+	memset(r, 0, sizeof(*r));
+	r->violations = json_array();
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		struct json *j = len ? json_parse(p, len, NULL, 0) : NULL;
+		struct json *v;
+
+		p += len + 1;
+		if (!j || j->type != JSON_OBJECT) {
+			if (len)
+				r->bad_lines++;
+			json_free(j);
+			continue;
+		}
+		if ((v = json_take(j, "sandbox")) && !r->sandbox)
+			r->sandbox = v;
+		else
+			json_free(v);
+		if ((v = json_take(j, "violation"))) {
+			if (r->violations->count < 100)
+				json_append(r->violations, v);
+			else
+				json_free(v);
+		}
+		if ((v = json_take(j, "seccomp"))) {
+			double nr = -1;
+			struct json *viol = json_object();
+			char *name;
+
+			json_get_num(v, "nr", &nr);
+			name = confine_syscall_name((int)nr);
+			json_set(viol, "rule", json_str("seccomp"));
+			json_set(viol, "event", json_str("syscall"));
+			json_set(viol, "syscall", json_str(name));
+			json_set(viol, "args", json_str(""));
+			json_set(viol, "line", json_num(0));
+			free(name);
+			json_append(r->violations, viol);
+			json_free(v);
+		}
+		if ((v = json_take(j, "result"))) {
+			json_free(r->result); /* the last one counts */
+			r->result = v;
+		}
+		if ((v = json_take(j, "setup_error"))) {
+			if (v->type == JSON_STRING && !r->setup_error)
+				r->setup_error = xstrdup(v->s);
+			json_free(v);
+		}
+		if ((v = json_take(j, "harness_error"))) {
+			if (v->type == JSON_STRING && !r->harness_error)
+				r->harness_error = xstrdup(v->s);
+			json_free(v);
+		}
+		json_free(j);
+	}
+}
+
+static struct json *error_obj(const char *type, const char *message, long line)
+{
+	struct json *e = json_object();
+
+	json_set(e, "type", json_str(type));
+	json_set(e, "message", json_str(message));
+	json_set(e, "line", line > 0 ? json_num((double)line) : json_null());
+	return e;
+}
+
+static bool is_memory_error(const struct json *err)
+{
+	const char *type = json_get_str(err, "type"), *msg = json_get_str(err, "message");
+
+	if (type && !strcmp(type, "MemoryError"))
+		return true;
+	return msg && (strstr(msg, "DefaultCPUAllocator: can't allocate memory") ||
+		       strstr(msg, "DefaultCPUAllocator: not enough memory"));
+}
+
+/* The verdict of one job from what the supervisor saw.  Returns true when
+ * the job decided the candidate's fate (and fills *V and *ERR); false when
+ * the phase ran to its end and its result line decides. */
+static bool judge_job(const struct policy *pol, const struct job_outcome *o, const struct report *r,
+		      enum verdict *v, struct json **err)
+{
+	char msg[512];
+
+	if (o->failure) {
+		*v = VERDICT_ERROR;
+		*err = error_obj("SandboxError", o->failure, 0);
+		return true;
+	}
+	if (r->setup_error) {
+		snprintf(msg, sizeof(msg), "confinement failed: %s", r->setup_error);
+		*v = VERDICT_ERROR;
+		*err = error_obj("SandboxError", msg, 0);
+		return true;
+	}
+	if (r->violations->count) {
+		const struct json *first = r->violations->items[0];
+		const char *rule = json_get_str(first, "rule"), *ev = json_get_str(first, "event");
+		const char *sc = json_get_str(first, "syscall");
+		double line = 0;
+
+		json_get_num(first, "line", &line);
+		if (sc)
+			snprintf(msg, sizeof(msg), "denied system call '%s' (seccomp)", sc);
+		else
+			snprintf(msg, sizeof(msg), "%s: %s%s%s", rule ? rule : "policy", ev ? ev : "",
+				 json_get_str(first, "args") && *json_get_str(first, "args") ? " " : "",
+				 json_get_str(first, "args") ? json_get_str(first, "args") : "");
+		*v = VERDICT_VIOLATION;
+		*err = error_obj("PolicyViolation", msg, (long)line);
+		return true;
+	}
+	if (o->killed_wall) {
+		snprintf(msg, sizeof(msg), "wall-clock limit of %g s exceeded", pol->limits.wall_timeout_s);
+		*v = VERDICT_TIMEOUT;
+		*err = error_obj("Timeout", msg, 0);
+		return true;
+	}
+	if (o->oom || o->killed_memory) {
+		snprintf(msg, sizeof(msg), "memory limit of %ld MiB exceeded", pol->limits.memory_mb);
+		*v = VERDICT_MEMORY;
+		*err = error_obj("MemoryLimit", msg, 0);
+		return true;
+	}
+	if (o->exited && WIFSIGNALED(o->wstatus) &&
+	    (WTERMSIG(o->wstatus) == SIGXCPU ||
+	     (WTERMSIG(o->wstatus) == SIGKILL && o->cpu_s >= pol->limits.cpu_time_s - 0.05))) {
+		snprintf(msg, sizeof(msg), "CPU time limit of %g s exceeded", pol->limits.cpu_time_s);
+		*v = VERDICT_TIMEOUT;
+		*err = error_obj("Timeout", msg, 0);
+		return true;
+	}
+	if (o->killed_flood) {
+		snprintf(msg, sizeof(msg), "output flood: more than %d times the %ld-byte cap", 64,
+			 pol->limits.max_output_bytes);
+		*v = VERDICT_REJECTED;
+		*err = error_obj("OutputFlood", msg, 0);
+		return true;
+	}
+	if (o->exited && WIFSIGNALED(o->wstatus)) {
+		snprintf(msg, sizeof(msg), "killed by signal %d (%s)", WTERMSIG(o->wstatus), strsignal(WTERMSIG(o->wstatus)));
+		*v = VERDICT_CRASH;
+		*err = error_obj("Crash", msg, 0);
+		return true;
+	}
+	if (o->exited && WIFEXITED(o->wstatus) && WEXITSTATUS(o->wstatus) == CONFINE_EXIT_SECCOMP) {
+		*v = VERDICT_VIOLATION;
+		*err = error_obj("PolicyViolation", "denied system call", 0);
+		return true;
+	}
+	if (r->result) {
+		const struct json *e = json_get(r->result, "error");
+
+		if (e && is_memory_error(e)) {
+			*v = VERDICT_MEMORY;
+			*err = json_dup(e);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void add_output(struct json *res, const char *key, const struct sbuf *sb, size_t dropped)
+{
+	struct sbuf tmp = SBUF_INIT;
+
+	sbuf_add(&tmp, sbuf_str(sb), sb->len);
+	if (dropped)
+		sbuf_addf(&tmp, "\n[aegis-sandbox: %zu more bytes of %s dropped]\n", dropped, key);
+	json_set(res, key, json_strn(tmp.buf ? tmp.buf : "", tmp.len));
+	sbuf_release(&tmp);
+}
+
+static struct json *strv_json(const struct strv *sv)
+{
+	struct json *a = json_array();
+
+	for (size_t i = 0; i < sv->n; i++)
+		json_append(a, json_str(sv->v[i]));
+	return a;
+}
+
+static struct json *python_section(const struct supervisor *s, const char *workdir)
+{
+	const struct policy *p = s->pol;
+	struct json *py = json_object(), *st = json_object(), *ro = json_array();
+
+	json_set(py, "allowed_imports", strv_json(&p->python.allowed_imports));
+	json_set(py, "audit", json_bool(p->python.audit.enabled));
+	json_set(py, "deny_events", strv_json(&p->python.audit.deny_events));
+	json_set(st, "enabled", json_bool(p->python.static_check.enabled));
+	json_set(st, "banned_builtins", strv_json(&p->python.static_check.banned_builtins));
+	json_set(st, "banned_attributes", strv_json(&p->python.static_check.banned_attributes));
+	json_set(st, "allowed_dunders", strv_json(&p->python.static_check.allowed_dunders));
+	json_set(st, "max_nesting", json_num((double)p->python.static_check.max_nesting));
+	json_set(st, "max_ast_nodes", json_num((double)p->python.static_check.max_ast_nodes));
+	json_set(py, "static", st);
+	for (const char *const *r = supervise_ro_roots(s); *r; r++)
+		json_append(ro, json_str(*r));
+	json_set(py, "ro_roots", ro);
+	json_set(py, "workdir", json_str(workdir));
+	return py;
+}
+
+static struct json *validation_section(const struct policy *p)
+{
+	struct json *v = json_object(), *a = json_object(), *t = json_object(), *c = json_object();
+
+	json_set(a, "max_parameters", json_num((double)p->validation.architecture.max_parameters));
+	json_set(a, "max_layers", json_num((double)p->validation.architecture.max_layers));
+	json_set(a, "max_depth", json_num((double)p->validation.architecture.max_depth));
+	json_set(a, "max_memory_mb", json_num((double)p->validation.architecture.max_memory_mb));
+	json_set(v, "architecture", a);
+	json_set(t, "enabled", json_bool(p->validation.training.enabled));
+	json_set(t, "steps", json_num((double)p->validation.training.steps));
+	json_set(t, "learning_rate", json_num(p->validation.training.learning_rate));
+	json_set(t, "batches", json_num((double)p->validation.training.batches));
+	json_set(t, "min_loss_drop", json_num(p->validation.training.min_loss_drop));
+	json_set(t, "explode_factor", json_num(p->validation.training.explode_factor));
+	json_set(v, "training", t);
+	json_set(c, "causality", json_bool(p->validation.checks.causality));
+	json_set(c, "gradient_coverage", json_bool(p->validation.checks.gradient_coverage));
+	json_set(c, "low_loss", json_bool(p->validation.checks.low_loss));
+	json_set(c, "low_loss_fraction", json_num(p->validation.checks.low_loss_fraction));
+	json_set(v, "checks", c);
+	json_set(v, "export_failure", json_str(p->validation.export_failure));
+	return v;
+}
+
+/* Copy SRC into DIR/NAME; 0 or -errno. */
+static int copy_into(const char *src, const char *dir, const char *name)
+{
+	char *buf, *dst;
+	size_t len;
+	int rc = util_read_file(src, 1u << 30, &buf, &len);
+
+	if (rc < 0)
+		return rc;
+	dst = xasprintf("%s/%s", dir, name);
+	rc = util_write_file(dst, buf, len, 0600);
+	free(dst);
+	free(buf);
+	return rc;
+}
+
+static void set_failure(struct json *res, enum verdict v, const char *stage, struct json *err)
+{
+	json_set(res, "status", json_str(verdict_name(v)));
+	json_set(res, "stage", json_str(stage));
+	json_set(res, "success", json_bool(v == VERDICT_ACCEPTED));
+	json_set(res, "error", err ? err : json_null());
+}
+
+/* Merge every key of SRC's object KEY into DST's object KEY. */
+static void merge_obj(struct json *dst, const char *key, const struct json *src)
+{
+	struct json *d = json_get(dst, key);
+	const struct json *s = json_get(src, key);
+
+	if (!s || s->type != JSON_OBJECT)
+		return;
+	if (!d || d->type != JSON_OBJECT)
+		d = json_set(dst, key, json_object());
+	for (size_t i = 0; i < s->count; i++)
+		json_set(d, s->keys[i], json_dup(s->items[i]));
+}
+
+struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
+{
+	const struct policy *pol = s->pol;
+	struct json *res = json_object(), *attempts = json_array(), *req = NULL, *timings = json_object();
+	struct job_outcome bo = { 0 }, vo = { 0 };
+	struct report br = { 0 }, vr = { 0 };
+	char sha[65], err[512], digest[65];
+	char *workdir = NULL;
+	double t0 = util_now();
+	enum verdict v;
+	struct json *e = NULL;
+	bool build_ok = false;
+
+	sha256_hex(cand->code, cand->code_len, sha);
+	policy_digest(pol, digest);
+	json_set(res, "architecture_id", json_str(cand->arch_id ? cand->arch_id : ""));
+	json_set(res, "status", json_str("error"));
+	json_set(res, "stage", json_str("static"));
+	json_set(res, "success", json_bool(false));
+	json_set(res, "error", json_null());
+	json_set(res, "violations", json_array());
+	json_set(res, "stdout", json_str(""));
+	json_set(res, "stderr", json_str(""));
+	json_set(res, "execution_time", json_num(0));
+	json_set(res, "attempts", attempts);
+	json_set(res, "metrics", json_object());
+	json_set(res, "checks", json_object());
+	json_set(res, "code_sha256", json_str(sha));
+	json_set(res, "final_code", json_strn(cand->code, cand->code_len));
+	json_set(res, "artifact", json_null());
+	json_set(res, "policy_digest", json_str(digest));
+
+	/* the source itself: checked here, before any process sees it */
+	if (cand->code_len == 0 || cand->code_len > (size_t)pol->limits.code_max_bytes ||
+	    memchr(cand->code, '\0', cand->code_len) || !util_utf8_valid(cand->code, cand->code_len)) {
+		const char *why = cand->code_len == 0 ? "the source is empty"
+				  : cand->code_len > (size_t)pol->limits.code_max_bytes ? "the source is larger than limits.code_max_bytes"
+				  : memchr(cand->code, '\0', cand->code_len) ? "the source contains a NUL byte"
+				  : "the source is not valid UTF-8";
+
+		json_set(res, "final_code", json_str(""));
+		set_failure(res, VERDICT_REJECTED, "static", error_obj("SourceError", why, 0));
+		goto out;
+	}
+	workdir = supervise_make_workdir(pol, err, sizeof(err));
+	if (!workdir) {
+		set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
+		goto out;
+	}
+	{
+		char *src = xasprintf("%s/candidate.py", workdir);
+		int rc = util_write_file(src, cand->code, cand->code_len, 0600);
+
+		free(src);
+		if (rc == 0 && cand->input->kind == INPUT_FILE)
+			rc = copy_into(cand->input->path, workdir,
+				       !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");
+		if (rc < 0) {
+			snprintf(err, sizeof(err), "preparing the work directory: %s", strerror(-rc));
+			set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
+			goto out;
+		}
+	}
+
+	/* ---- static check + build, one job child ---- */
+	req = json_object();
+	json_set(req, "phase", json_str(cand->static_only ? "static" : "build"));
+	json_set(req, "source", json_str("candidate.py"));
+	json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
+	json_set(req, "input", inputspec_to_json(cand->input, cand->input->kind == INPUT_FILE ?
+						 (!strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy") : NULL));
+	json_set(req, "python", python_section(s, workdir));
+	json_set(req, "validation", validation_section(pol));
+	json_set(req, "threads", json_num((double)pol->sandbox.threads));
+	json_set(req, "artifact", json_str("model.pt"));
+	supervise_job(s, req, workdir, true, &bo);
+	report_parse(&bo.report, &br);
+	json_set(timings, "build_s", json_num(bo.wall_s));
+	add_output(res, "stdout", &bo.out, bo.out_dropped);
+	add_output(res, "stderr", &bo.err, bo.err_dropped);
+	if (br.sandbox)
+		json_set(res, "sandbox", json_dup(br.sandbox));
+	json_set(res, "violations", json_dup(br.violations));
+	{
+		const char *stage = br.result && json_get_str(br.result, "stage") ? json_get_str(br.result, "stage") : "build";
+		struct json *att = json_object();
+
+		if (judge_job(pol, &bo, &br, &v, &e)) {
+			/* a static-rule violation is reported at stage static */
+			const struct json *fv = br.violations->count ? br.violations->items[0] : NULL;
+			const char *rule = json_get_str(fv, "rule");
+
+			if (v == VERDICT_VIOLATION && rule && !strncmp(rule, "static", 6))
+				stage = "static";
+			set_failure(res, v, stage, e);
+		} else if (!br.result) {
+			snprintf(err, sizeof(err), "the build child ended (%s %d) without a result%s%s",
+				 WIFEXITED(bo.wstatus) ? "exit" : "signal",
+				 WIFEXITED(bo.wstatus) ? WEXITSTATUS(bo.wstatus) : WTERMSIG(bo.wstatus),
+				 br.harness_error ? ": " : "", br.harness_error ? br.harness_error : "");
+			set_failure(res, VERDICT_REJECTED, "build", error_obj("NoResult", err, 0));
+		} else if (!json_get_bool(br.result, "ok", false)) {
+			const struct json *re = json_get(br.result, "error");
+
+			set_failure(res, VERDICT_REJECTED, stage,
+				    re ? json_dup(re) : error_obj("BuildError", "the build failed", 0));
+		} else if (cand->static_only) {
+			set_failure(res, VERDICT_ACCEPTED, "static", NULL);
+		} else {
+			build_ok = true;
+		}
+		if (br.result) {
+			merge_obj(res, "metrics", br.result);
+			merge_obj(res, "checks", br.result);
+		}
+		json_set(att, "attempt", json_num(1));
+		json_set(att, "status", json_str(build_ok ? "ok" : json_get_str(res, "status")));
+		json_set(att, "error", json_dup(json_get(res, "error")));
+		json_set(att, "fixes", json_array());
+		json_set(att, "time", json_num(bo.wall_s));
+		json_append(attempts, att);
+	}
+	if (!build_ok)
+		goto out;
+
+	/* ---- validate: a fresh child that sees only the artifact ---- */
+	{
+		const char *integrity = json_get_str(br.result, "integrity");
+
+		if (integrity && !strcmp(integrity, "in-process")) {
+			/* the policy allowed validating a model that cannot be
+			 * exported in the build child; say so loudly */
+			json_set(res, "integrity", json_str("in-process"));
+			if (json_get_bool(br.result, "validated", false)) {
+				set_failure(res, VERDICT_ACCEPTED, "validate", NULL);
+			} else {
+				const struct json *re = json_get(br.result, "error");
+
+				set_failure(res, VERDICT_REJECTED, "validate",
+					    re ? json_dup(re) : error_obj("ValidationError", "validation failed", 0));
+			}
+			goto out;
+		}
+	}
+	json_set(req, "phase", json_str("validate"));
+	json_set(req, "python", python_section(s, workdir));
+	json_set(req, "build_metrics", json_dup(json_get(br.result, "metrics")));
+	supervise_job(s, req, workdir, false, &vo);
+	report_parse(&vo.report, &vr);
+	json_set(timings, "validate_s", json_num(vo.wall_s));
+	json_set(res, "integrity", json_str("artifact"));
+	if (vr.violations->count) {
+		struct json *all = json_get(res, "violations");
+
+		for (size_t i = 0; i < vr.violations->count; i++)
+			json_append(all, json_dup(vr.violations->items[i]));
+	}
+	if (judge_job(pol, &vo, &vr, &v, &e)) {
+		set_failure(res, v, "validate", e);
+	} else if (!vr.result) {
+		snprintf(err, sizeof(err), "the validate child ended without a result%s%s",
+			 vr.harness_error ? ": " : "", vr.harness_error ? vr.harness_error : "");
+		set_failure(res, VERDICT_ERROR, "validate", error_obj("SandboxError", err, 0));
+	} else {
+		const struct json *re = json_get(vr.result, "error");
+		bool ok = json_get_bool(vr.result, "ok", false);
+
+		/* metrics and checks come from the validate child only */
+		json_set(res, "metrics", json_object());
+		json_set(res, "checks", json_object());
+		merge_obj(res, "metrics", vr.result);
+		merge_obj(res, "checks", vr.result);
+		if (vo.peak_bytes > 0)
+			json_set(json_get(res, "metrics"), "peak_memory_mb", json_num((double)vo.peak_bytes / 1048576.0));
+		set_failure(res, ok ? VERDICT_ACCEPTED : VERDICT_REJECTED, "validate",
+			    ok ? NULL : re ? json_dup(re) : error_obj("ValidationError", "validation failed", 0));
+		if (vo.err.len && !ok)
+			add_output(res, "validate_stderr", &vo.err, vo.err_dropped);
+	}
+	if (cand->keep_workdir) {
+		char *art = xasprintf("%s/model.pt", workdir);
+
+		if (access(art, F_OK) == 0)
+			json_set(res, "artifact", json_str(art));
+		free(art);
+	}
+out:
+	json_set(timings, "total_s", json_num(util_now() - t0));
+	json_set(timings, "zygote_warm_s", json_num(s->warm_s));
+	json_set(res, "timings", timings);
+	json_set(res, "execution_time", json_num(util_now() - t0));
+	if (workdir) {
+		if (cand->keep_workdir)
+			json_set(res, "workdir", json_str(workdir));
+		else
+			util_rm_rf(workdir);
+	}
+	report_release(&br);
+	report_release(&vr);
+	job_outcome_release(&bo);
+	job_outcome_release(&vo);
+	json_free(req);
+	free(workdir);
+	return res;
+}

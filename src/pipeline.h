@@ -1,0 +1,39 @@
+/* pipeline.h - one candidate through static check, build, validate; the
+ * verdict and the result document (DESIGN.md "Result contract"). */
+#ifndef AEGIS_PIPELINE_H
+#define AEGIS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inputspec.h"
+#include "json.h"
+#include "supervise.h"
+
+enum verdict {
+	VERDICT_ACCEPTED,
+	VERDICT_REJECTED,
+	VERDICT_VIOLATION,
+	VERDICT_TIMEOUT,
+	VERDICT_MEMORY,
+	VERDICT_CRASH,
+	VERDICT_ERROR,
+};
+
+struct candidate {
+	const char *code;        /* not necessarily NUL-free or UTF-8: checked */
+	size_t code_len;
+	const char *class_name;  /* NULL: Model, else the last nn.Module */
+	const struct inputspec *input;
+	const char *arch_id;
+	bool keep_workdir;
+	bool static_only;        /* the "check" command */
+};
+
+/* Run CAND under S's policy.  Returns the result document (the caller's). */
+struct json *pipeline_run(struct supervisor *s, const struct candidate *cand);
+const char *verdict_name(enum verdict v);
+enum verdict verdict_from_name(const char *name);
+int verdict_exit_code(enum verdict v);
+
+#endif

@@ -1,0 +1,892 @@
+/* policy.c - YAML policy files: schema, defaults, parser, dump.
+ *
+ * The parser loads the whole document with libyaml's document API (every
+ * node keeps its start mark, so each error can say FILE:LINE:COL) and walks
+ * it against the schema table below.  Nothing is silently ignored: an
+ * unknown key, a duplicate key, a wrong type, a value out of range, a
+ * quoted number, an alias, a missing "version" are all errors. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "policy.h"
+#include "sha256.h"
+#include "util.h"
+
+enum ktype { K_SECTION, K_BOOL, K_INT, K_NUM, K_STR, K_ENUM, K_LIST };
+
+/* List item syntax checks. */
+enum kcheck { C_NONE, C_MODULE, C_EVENT, C_ENVVAR, C_IDENT, C_ARGV };
+
+struct key {
+	const char *path;
+	enum ktype type;
+	size_t off;
+	const char *def;    /* lists: items separated by '|' */
+	double min, max;
+	const char *choices; /* K_ENUM: '|'-separated */
+	enum kcheck check;
+	const char *doc;
+};
+
+#define OFF(f) offsetof(struct policy, f)
+#define SEC(p, d) { p, K_SECTION, 0, NULL, 0, 0, NULL, C_NONE, d }
+
+static const struct key schema[] = {
+	{ "version", K_INT, 0, "1", 1, 1, NULL, C_NONE,
+	  "Schema version of the file. Must be 1. Required." },
+
+	SEC("limits", "Hard limits the supervisor enforces on every job child."),
+	{ "limits.wall_timeout_s", K_NUM, OFF(limits.wall_timeout_s), "120", 0.1, 86400, NULL, C_NONE,
+	  "Wall-clock seconds one job child may run before the supervisor kills it (status timeout)." },
+	{ "limits.cpu_time_s", K_NUM, OFF(limits.cpu_time_s), "120", 0.1, 86400, NULL, C_NONE,
+	  "CPU seconds one job child may use (RLIMIT_CPU and the supervisor's accounting; status timeout)." },
+	{ "limits.memory_mb", K_INT, OFF(limits.memory_mb), "4096", 16, 1048576, NULL, C_NONE,
+	  "Memory one job child may use, in MiB (cgroup memory limit, else RLIMIT_DATA and an RSS watch; status memory)." },
+	{ "limits.max_pids", K_INT, OFF(limits.max_pids), "64", 1, 100000, NULL, C_NONE,
+	  "Processes and threads one job child may hold (cgroup pids controller)." },
+	{ "limits.max_output_bytes", K_INT, OFF(limits.max_output_bytes), "1048576", 1024, 1073741824, NULL, C_NONE,
+	  "Bytes of stdout and of stderr kept per job; the rest is dropped with a marker, and a child that floods past 64 times this is killed." },
+	{ "limits.max_file_bytes", K_INT, OFF(limits.max_file_bytes), "268435456", 4096, 68719476736.0, NULL, C_NONE,
+	  "Largest file a job child may write (RLIMIT_FSIZE); must hold the exported model." },
+	{ "limits.max_open_files", K_INT, OFF(limits.max_open_files), "256", 16, 65536, NULL, C_NONE,
+	  "Open file descriptors per job child (RLIMIT_NOFILE)." },
+	{ "limits.code_max_bytes", K_INT, OFF(limits.code_max_bytes), "1048576", 16, 67108864, NULL, C_NONE,
+	  "Largest candidate source accepted, in bytes." },
+
+	SEC("python", "The Python-level tripwires: import allowlist, audit hook and static check."),
+	{ "python.allowed_imports", K_LIST, OFF(python.allowed_imports),
+	  "torch|torch.nn|torch.nn.*|torch.nn.functional|torch.autograd|torch.fft|torch.linalg|torch.special|"
+	  "math|typing|typing_extensions|dataclasses|functools|collections|collections.abc|itertools|numbers|"
+	  "enum|abc|copy|operator|warnings|__future__|random|string|re|numpy",
+	  0, 0, NULL, C_MODULE,
+	  "Modules candidate code may import. \"pkg.*\" allows every submodule of pkg; anything else is exact. "
+	  "Enforced statically and at run time, also for modules already loaded." },
+	SEC("python.audit", "Runtime audit hook (PEP 578), armed just before candidate code runs."),
+	{ "python.audit.enabled", K_BOOL, OFF(python.audit.enabled), "true", 0, 0, NULL, C_NONE,
+	  "Install the audit-hook rules. The hook is a tripwire for clear errors; the kernel layer is the boundary." },
+	{ "python.audit.deny_events", K_LIST, OFF(python.audit.deny_events),
+	  "os.system|os.exec|os.posix_spawn|os.spawn|os.fork|os.forkpty|subprocess.Popen|pty.spawn|"
+	  "socket.*|ctypes.*|code.__new__|function.__new__|marshal.*|pickle.find_class|gc.get_objects|"
+	  "gc.get_referrers|gc.get_referents|sys._getframe|sys._current_frames|sys.setrecursionlimit|"
+	  "sys.addaudithook|os.kill|os.killpg|signal.pthread_kill|os.putenv|os.unsetenv|os.chdir|"
+	  "os.chmod|os.chown|os.remove|os.rename|os.rmdir|os.mkdir|os.symlink|os.link|os.truncate|"
+	  "shutil.*|resource.setrlimit|resource.prlimit|builtins.input|open|mmap.__new__|"
+	  "torch.ops.load_library|torch.classes.load_library|import",
+	  0, 0, NULL, C_EVENT,
+	  "Audit events denied once candidate code runs. \"x.*\" matches every event starting with \"x.\". "
+	  "\"open\" is denied only outside the job's work directory; \"import\" only outside allowed_imports; "
+	  "\"sys._getframe\" only from candidate frames." },
+	SEC("python.static_check", "AST rules checked before the candidate is compiled."),
+	{ "python.static_check.enabled", K_BOOL, OFF(python.static_check.enabled), "true", 0, 0, NULL, C_NONE,
+	  "Run the static check." },
+	{ "python.static_check.banned_builtins", K_LIST, OFF(python.static_check.banned_builtins),
+	  "eval|exec|compile|__import__|open|breakpoint|input|globals|locals|vars|delattr|exit|quit|help|"
+	  "memoryview|__builtins__|__loader__|__spec__",
+	  0, 0, NULL, C_IDENT,
+	  "Names that may not appear in candidate code." },
+	{ "python.static_check.banned_attributes", K_LIST, OFF(python.static_check.banned_attributes),
+	  "f_back|f_globals|f_locals|f_builtins|f_code|gi_frame|gi_code|cr_frame|cr_code|ag_frame|ag_code|"
+	  "tb_frame|tb_next|func_globals|co_code|mro",
+	  0, 0, NULL, C_IDENT,
+	  "Attribute names that may not be used (besides every dunder not in allowed_dunders)." },
+	{ "python.static_check.allowed_dunders", K_LIST, OFF(python.static_check.allowed_dunders),
+	  "__init__|__name__|__class__|__call__|__len__|__getitem__|__setitem__|__iter__|__next__|"
+	  "__enter__|__exit__|__repr__|__str__|__doc__|__module__|__qualname__|__post_init__|"
+	  "__constants__|__version__|__annotations__|__setstate__|__add__|__mul__|__eq__|__hash__|__contains__",
+	  0, 0, NULL, C_IDENT,
+	  "Dunder attributes (x.__name__) that candidate code may use; every other dunder attribute is a violation." },
+	{ "python.static_check.max_nesting", K_INT, OFF(python.static_check.max_nesting), "50", 1, 1000, NULL, C_NONE,
+	  "Deepest statement/expression nesting allowed." },
+	{ "python.static_check.max_ast_nodes", K_INT, OFF(python.static_check.max_ast_nodes), "200000", 10, 100000000, NULL, C_NONE,
+	  "Most AST nodes allowed in one candidate." },
+
+	SEC("sandbox", "Kernel-level confinement of job children."),
+	{ "sandbox.seccomp", K_BOOL, OFF(sandbox.seccomp), "true", 0, 0, NULL, C_NONE,
+	  "Load the seccomp allowlist (default deny) last in the confinement order." },
+	{ "sandbox.landlock", K_BOOL, OFF(sandbox.landlock), "true", 0, 0, NULL, C_NONE,
+	  "Apply a Landlock ruleset: read-only Python/torch/pyhelpers, read-write work directory, no TCP, scoped signals." },
+	{ "sandbox.allow_unix_sockets", K_BOOL, OFF(sandbox.allow_unix_sockets), "false", 0, 0, NULL, C_NONE,
+	  "Let job children create AF_UNIX sockets (seccomp)." },
+	SEC("sandbox.namespaces", "Namespaces unshared by each job child (when the host allows)."),
+	{ "sandbox.namespaces.net", K_BOOL, OFF(sandbox.namespaces.net), "true", 0, 0, NULL, C_NONE,
+	  "A network namespace with no interfaces." },
+	{ "sandbox.namespaces.ipc", K_BOOL, OFF(sandbox.namespaces.ipc), "true", 0, 0, NULL, C_NONE,
+	  "A private IPC namespace." },
+	{ "sandbox.namespaces.mount", K_BOOL, OFF(sandbox.namespaces.mount), "true", 0, 0, NULL, C_NONE,
+	  "A private mount namespace with an empty /dev/shm and /tmp." },
+	{ "sandbox.namespaces.pid", K_BOOL, OFF(sandbox.namespaces.pid), "true", 0, 0, NULL, C_NONE,
+	  "A pid namespace for anything the child manages to start." },
+	{ "sandbox.namespaces.user", K_BOOL, OFF(sandbox.namespaces.user), "true", 0, 0, NULL, C_NONE,
+	  "A user namespace, used only when running unprivileged (it lets the other namespaces be created)." },
+	{ "sandbox.cgroups", K_ENUM, OFF(sandbox.cgroups), "auto", 0, 0, "auto|v1|v2|off", C_NONE,
+	  "Which cgroup hierarchy enforces memory and pids: auto-detect, force one, or off (rlimits and RSS watch)." },
+	{ "sandbox.environment", K_LIST, OFF(sandbox.environment),
+	  "LANG=C.UTF-8|OMP_NUM_THREADS=1|MKL_NUM_THREADS=1|OPENBLAS_NUM_THREADS=1|PYTHONHASHSEED=0",
+	  0, 0, NULL, C_ENVVAR,
+	  "The whole environment of a job child (KEY=VALUE items); nothing else is inherited." },
+	{ "sandbox.threads", K_INT, OFF(sandbox.threads), "1", 1, 256, NULL, C_NONE,
+	  "torch intra-op threads in a job child (the zygote itself always stays single-threaded)." },
+	{ "sandbox.workdir_base", K_STR, OFF(sandbox.workdir_base), "", 0, 0, NULL, C_NONE,
+	  "Directory under which job work directories are made; empty means $TMPDIR or /tmp." },
+
+	SEC("validation", "What the validate child checks on the exported model."),
+	{ "validation.input", K_STR, OFF(validation.input), "tokens:2x20:1000", 0, 0, NULL, C_NONE,
+	  "Default test input: tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy tensor file." },
+	{ "validation.export_failure", K_ENUM, OFF(validation.export_failure), "reject", 0, 0, "reject|in-process", C_NONE,
+	  "When the model cannot be exported to TorchScript: reject, or validate in the build child (integrity in-process)." },
+	SEC("validation.architecture", "Architecture limits."),
+	{ "validation.architecture.max_parameters", K_INT, OFF(validation.architecture.max_parameters), "100000000", 0, 1e15, NULL, C_NONE,
+	  "Most parameters a model may have." },
+	{ "validation.architecture.max_layers", K_INT, OFF(validation.architecture.max_layers), "1000", 1, 1e9, NULL, C_NONE,
+	  "Most leaf modules a model may have." },
+	{ "validation.architecture.max_depth", K_INT, OFF(validation.architecture.max_depth), "32", 1, 10000, NULL, C_NONE,
+	  "Deepest module nesting allowed." },
+	{ "validation.architecture.max_memory_mb", K_INT, OFF(validation.architecture.max_memory_mb), "4096", 1, 1048576, NULL, C_NONE,
+	  "Most training memory (parameters + gradients + Adam state + activation peak), in MiB." },
+	SEC("validation.training", "The trainability check."),
+	{ "validation.training.enabled", K_BOOL, OFF(validation.training.enabled), "true", 0, 0, NULL, C_NONE,
+	  "Run the trainability check (the CLI's --no-train turns it off)." },
+	{ "validation.training.steps", K_INT, OFF(validation.training.steps), "100", 1, 1000000, NULL, C_NONE,
+	  "Optimizer steps." },
+	{ "validation.training.learning_rate", K_NUM, OFF(validation.training.learning_rate), "0.001", 1e-9, 10, NULL, C_NONE,
+	  "Adam learning rate." },
+	{ "validation.training.batches", K_INT, OFF(validation.training.batches), "1", 1, 1000, NULL, C_NONE,
+	  "Size of the fixed synthetic training set, in batches of the test input's shape (reused every epoch)." },
+	{ "validation.training.min_loss_drop", K_NUM, OFF(validation.training.min_loss_drop), "0.05", 0, 1, NULL, C_NONE,
+	  "Fraction by which the loss must fall from the first to the last step (0 accepts a stable loss)." },
+	{ "validation.training.explode_factor", K_NUM, OFF(validation.training.explode_factor), "10", 1, 1e9, NULL, C_NONE,
+	  "A loss above this multiple of the initial loss is an explosion." },
+	SEC("validation.checks", "Extra integrity checks."),
+	{ "validation.checks.causality", K_BOOL, OFF(validation.checks.causality), "true", 0, 0, NULL, C_NONE,
+	  "For token models with per-position outputs: outputs at positions <= t must not change when later tokens do (failure rejects)." },
+	{ "validation.checks.gradient_coverage", K_BOOL, OFF(validation.checks.gradient_coverage), "true", 0, 0, NULL, C_NONE,
+	  "List parameters that never receive a gradient (a flag, not a rejection)." },
+	{ "validation.checks.low_loss", K_BOOL, OFF(validation.checks.low_loss), "true", 0, 0, NULL, C_NONE,
+	  "Reject a model whose initial loss on random targets is suspiciously low (label leakage)." },
+	{ "validation.checks.low_loss_fraction", K_NUM, OFF(validation.checks.low_loss_fraction), "0.25", 0, 1, NULL, C_NONE,
+	  "Initial cross-entropy below this fraction of ln(vocab) is suspicious." },
+
+	SEC("debug", "The debug loop."),
+	{ "debug.max_attempts", K_INT, OFF(debug.max_attempts), "3", 1, 20, NULL, C_NONE,
+	  "Build attempts in total, the first included." },
+	{ "debug.builtin_fixers", K_BOOL, OFF(debug.builtin_fixers), "true", 0, 0, NULL, C_NONE,
+	  "Use the rule-based and AST fixers between attempts." },
+	{ "debug.fixer_command", K_LIST, OFF(debug.fixer_command), "", 0, 0, NULL, C_ARGV,
+	  "argv of an operator's fixer program (e.g. an LLM client), run outside the sandbox; empty means none." },
+	{ "debug.fixer_timeout_s", K_NUM, OFF(debug.fixer_timeout_s), "60", 0.1, 3600, NULL, C_NONE,
+	  "Seconds the fixer command may take." },
+
+	SEC("approval", "The human approval gate."),
+	{ "approval.required", K_BOOL, OFF(approval.required), "false", 0, 0, NULL, C_NONE,
+	  "Open a pending approval request for every accepted candidate." },
+
+	SEC("storage", "Where results are kept."),
+	{ "storage.db", K_STR, OFF(storage.db), "", 0, 0, NULL, C_NONE,
+	  "SQLite database of the code pool; empty means no recording unless --db is given." },
+};
+
+#define NKEYS (sizeof(schema) / sizeof(schema[0]))
+
+static const struct key *find_key(const char *path)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(schema[i].path, path))
+			return &schema[i];
+	return NULL;
+}
+
+static void *field(struct policy *p, const struct key *k)
+{
+	return (char *)p + k->off;
+}
+
+static const void *cfield(const struct policy *p, const struct key *k)
+{
+	return (const char *)p + k->off;
+}
+
+static bool choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+
+	for (const char *c = choices; *c;) {
+		const char *bar = strchr(c, '|');
+		size_t len = bar ? (size_t)(bar - c) : strlen(c);
+
+		if (len == n && !strncmp(c, v, n))
+			return true;
+		if (!bar)
+			break;
+		c = bar + 1;
+	}
+	return false;
+}
+
+static bool check_item(enum kcheck check, const char *s)
+{
+	size_t n = strlen(s);
+
+	switch (check) {
+	case C_NONE:
+	case C_ARGV:
+		return n > 0;
+	case C_IDENT:
+		if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+				return false;
+		return true;
+	case C_MODULE:
+	case C_EVENT: {
+		/* dotted identifiers, optionally ending in ".*" */
+		bool start = true;
+
+		if (!n)
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			char c = s[i];
+
+			if (c == '*' && i == n - 1 && i > 0 && s[i - 1] == '.')
+				return true;
+			if (start) {
+				if (!(isalpha((unsigned char)c) || c == '_'))
+					return false;
+				start = false;
+			} else if (c == '.') {
+				start = true;
+			} else if (!isalnum((unsigned char)c) && c != '_') {
+				return false;
+			}
+		}
+		return !start;
+	}
+	case C_ENVVAR: {
+		const char *eq = strchr(s, '=');
+
+		if (!eq || eq == s)
+			return false;
+		for (const char *q = s; q < eq; q++)
+			if (!isalnum((unsigned char)*q) && *q != '_')
+				return false;
+		return !isdigit((unsigned char)s[0]);
+	}
+	}
+	return false;
+}
+
+static const char *check_desc(enum kcheck c)
+{
+	switch (c) {
+	case C_MODULE: return "a dotted module name, optionally ending in \".*\"";
+	case C_EVENT: return "an audit event name, optionally ending in \".*\"";
+	case C_ENVVAR: return "KEY=VALUE with KEY made of letters, digits and '_'";
+	case C_IDENT: return "a Python identifier";
+	case C_ARGV: return "a non-empty argument";
+	default: return "a non-empty string";
+	}
+}
+
+/* Set a scalar key from text.  MSG gets a reason on failure. */
+static int set_scalar(struct policy *p, const struct key *k, const char *v, char *msg, size_t msglen)
+{
+	switch (k->type) {
+	case K_BOOL: {
+		bool *b = field(p, k);
+
+		if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) {
+			*b = true;
+		} else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) {
+			*b = false;
+		} else {
+			snprintf(msg, msglen, "expected true or false, got '%s'", v);
+			return -1;
+		}
+		return 0;
+	}
+	case K_INT: {
+		long l;
+		double d;
+
+		if (!util_parse_long(v, &l)) {
+			/* allow 1e6-style only when it is integral */
+			if (!util_parse_double(v, &d) || d != floor(d) || fabs(d) > 9.2e18) {
+				snprintf(msg, msglen, "expected an integer, got '%s'", v);
+				return -1;
+			}
+			l = (long)d;
+		}
+		if ((double)l < k->min || (double)l > k->max) {
+			snprintf(msg, msglen, "%ld is out of range [%.15g, %.15g]", l, k->min, k->max);
+			return -1;
+		}
+		if (k->off)
+			*(long *)field(p, k) = l;
+		return 0;
+	}
+	case K_NUM: {
+		double d;
+
+		if (!util_parse_double(v, &d)) {
+			snprintf(msg, msglen, "expected a number, got '%s'", v);
+			return -1;
+		}
+		if (d < k->min || d > k->max) {
+			snprintf(msg, msglen, "%g is out of range [%g, %g]", d, k->min, k->max);
+			return -1;
+		}
+		*(double *)field(p, k) = d;
+		return 0;
+	}
+	case K_ENUM:
+		if (!choice_ok(k->choices, v)) {
+			snprintf(msg, msglen, "expected one of %s, got '%s'", k->choices, v);
+			return -1;
+		}
+		/* fall through */
+	case K_STR: {
+		char **s = field(p, k);
+
+		if (strlen(v) > 4096) {
+			snprintf(msg, msglen, "value longer than 4096 bytes");
+			return -1;
+		}
+		free(*s);
+		*s = xstrdup(v);
+		return 0;
+	}
+	default:
+		snprintf(msg, msglen, "internal: not a scalar key");
+		return -1;
+	}
+}
+
+static void set_list_default(struct policy *p, const struct key *k)
+{
+	struct strv *sv = field(p, k);
+	const char *c = k->def;
+
+	strv_clear(sv);
+	while (c && *c) {
+		const char *bar = strchr(c, '|');
+		size_t len = bar ? (size_t)(bar - c) : strlen(c);
+		char *item = xstrndup(c, len);
+
+		strv_push(sv, item);
+		free(item);
+		if (!bar)
+			break;
+		c = bar + 1;
+	}
+}
+
+void policy_init_defaults(struct policy *p)
+{
+	char msg[256];
+
+	policy_release(p);
+	p->source = xstrdup("<defaults>");
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &schema[i];
+
+		if (k->type == K_SECTION || k->off == 0)
+			continue;
+		if (k->type == K_LIST)
+			set_list_default(p, k);
+		else if (set_scalar(p, k, k->def, msg, sizeof(msg)) < 0)
+			die("internal: bad default for %s: %s", k->path, msg);
+	}
+}
+
+void policy_release(struct policy *p)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &schema[i];
+
+		if (k->off == 0)
+			continue;
+		if (k->type == K_LIST)
+			strv_clear(field(p, k));
+		else if (k->type == K_STR || k->type == K_ENUM) {
+			char **s = field(p, k);
+
+			free(*s);
+			*s = NULL;
+		}
+	}
+	free(p->source);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- the YAML walk ------------------------------------------------------ */
+
+struct walk {
+	yaml_document_t *doc;
+	struct policy *p;
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(w->err, w->errlen, "%s:%zu:%zu: %s", w->name,
+		 n ? (size_t)n->start_mark.line + 1 : 1, n ? (size_t)n->start_mark.column + 1 : 1, msg);
+	return -1;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE: return "a mapping";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_SCALAR_NODE: return "a scalar";
+	default: return "nothing";
+	}
+}
+
+static bool scalar_is_null(const yaml_node_t *n)
+{
+	const char *v = (const char *)n->data.scalar.value;
+
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (!*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL"));
+}
+
+static bool scalar_is_quoted(const yaml_node_t *n)
+{
+	return n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+	       n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+}
+
+static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
+{
+	char msg[384];
+
+	if (k->type == K_SECTION) {
+		if (v->type != YAML_MAPPING_NODE)
+			return node_error(w, v, "key '%s': expected a mapping (a section), got %s", k->path, node_kind(v));
+		return 0; /* the caller recurses */
+	}
+	if (k->type == K_LIST) {
+		struct strv *sv = field(w->p, k);
+
+		if (v->type != YAML_SEQUENCE_NODE)
+			return node_error(w, v, "key '%s': expected a list, got %s", k->path, node_kind(v));
+		strv_clear(sv);
+		for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+			const char *s;
+
+			if (!item || item->type != YAML_SCALAR_NODE)
+				return node_error(w, item, "key '%s': list items must be scalars, got %s", k->path,
+						  item ? node_kind(item) : "nothing");
+			s = (const char *)item->data.scalar.value;
+			if (scalar_is_null(item) || !check_item(k->check, s))
+				return node_error(w, item, "key '%s': item '%s' is not %s", k->path, s, check_desc(k->check));
+			if (strv_contains(sv, s))
+				return node_error(w, item, "key '%s': duplicate item '%s'", k->path, s);
+			strv_push(sv, s);
+		}
+		return 0;
+	}
+	if (v->type != YAML_SCALAR_NODE)
+		return node_error(w, v, "key '%s': expected a %s, got %s", k->path,
+				  k->type == K_BOOL ? "boolean" : k->type == K_INT ? "integer" :
+				  k->type == K_NUM ? "number" : "string", node_kind(v));
+	if (scalar_is_null(v) && k->type != K_STR)
+		return node_error(w, v, "key '%s': missing value", k->path);
+	if (scalar_is_quoted(v) && (k->type == K_BOOL || k->type == K_INT || k->type == K_NUM))
+		return node_error(w, v, "key '%s': expected a %s, got a quoted string", k->path,
+				  k->type == K_BOOL ? "boolean" : k->type == K_INT ? "integer" : "number");
+	if (set_scalar(w->p, k, scalar_is_null(v) ? "" : (const char *)v->data.scalar.value, msg, sizeof(msg)) < 0)
+		return node_error(w, v, "key '%s': %s", k->path, msg);
+	return 0;
+}
+
+static int walk_mapping(struct walk *w, yaml_node_t *map, const char *prefix)
+{
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = yaml_document_get_node(w->doc, pr->key);
+		yaml_node_t *vn = yaml_document_get_node(w->doc, pr->value);
+		char path[256];
+		const struct key *k;
+
+		if (!kn || kn->type != YAML_SCALAR_NODE)
+			return node_error(w, kn, "keys must be plain strings, got %s", kn ? node_kind(kn) : "nothing");
+		if (snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+			     (const char *)kn->data.scalar.value) >= (int)sizeof(path))
+			return node_error(w, kn, "key too long");
+		/* duplicate keys: libyaml keeps them, so look back */
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+			yaml_node_t *qk = yaml_document_get_node(w->doc, q->key);
+
+			if (qk && qk->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)qk->data.scalar.value, (const char *)kn->data.scalar.value))
+				return node_error(w, kn, "duplicate key '%s' (first at line %zu)", path,
+						  (size_t)qk->start_mark.line + 1);
+		}
+		k = find_key(path);
+		if (!k)
+			return node_error(w, kn, "unknown key '%s'", path);
+		if (!vn)
+			return node_error(w, kn, "key '%s': missing value", path);
+		if (walk_value(w, k, vn) < 0)
+			return -1;
+		if (k->type == K_SECTION && walk_mapping(w, vn, path) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Anchors and aliases would let one node appear under two keys; refuse
+ * them so every value has exactly one position to report. */
+static int reject_aliases(struct walk *w, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		die("cannot initialise libyaml");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break; /* the loader reports syntax errors */
+		if (ev.type == YAML_ALIAS_EVENT ||
+		    (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+		    (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor) ||
+		    (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor)) {
+			snprintf(w->err, w->errlen, "%s:%zu:%zu: anchors and aliases are not allowed in policy files",
+				 w->name, (size_t)ev.start_mark.line + 1, (size_t)ev.start_mark.column + 1);
+			rc = -1;
+		}
+		if (ev.type == YAML_DOCUMENT_END_EVENT && rc == 0) {
+			/* a second document is checked by the loader below */
+		}
+		{
+			bool end = ev.type == YAML_STREAM_END_EVENT;
+
+			yaml_event_delete(&ev);
+			if (end || rc)
+				break;
+		}
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int policy_load_buffer(struct policy *p, const char *name, const char *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, doc2;
+	struct walk w = { &doc, p, name, err, errlen };
+	yaml_node_t *root;
+	int rc = -1;
+	bool have_version = false;
+
+	if (!util_utf8_valid(buf, len) || memchr(buf, '\0', len)) {
+		snprintf(err, errlen, "%s:1:1: the file is not UTF-8 text", name);
+		return -1;
+	}
+	if (reject_aliases(&w, buf, len) < 0)
+		return -1;
+	if (!yaml_parser_initialize(&parser))
+		die("cannot initialise libyaml");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+			 (size_t)parser.problem_mark.line + 1, (size_t)parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "unknown problem",
+			 parser.context ? " " : "", parser.context ? parser.context : "");
+		goto out_parser;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		snprintf(err, errlen, "%s:1:1: empty policy: at least 'version: 1' is required", name);
+		goto out_doc;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		node_error(&w, root, "the document must be a mapping, got %s", node_kind(root));
+		goto out_doc;
+	}
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = yaml_document_get_node(&doc, pr->key);
+
+		if (kn && kn->type == YAML_SCALAR_NODE && !strcmp((const char *)kn->data.scalar.value, "version"))
+			have_version = true;
+	}
+	if (!have_version) {
+		node_error(&w, root, "missing required key 'version' (this program reads version: 1)");
+		goto out_doc;
+	}
+	if (walk_mapping(&w, root, "") < 0)
+		goto out_doc;
+	/* exactly one document */
+	if (!yaml_parser_load(&parser, &doc2)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", name,
+			 (size_t)parser.problem_mark.line + 1, (size_t)parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "unknown problem");
+		goto out_doc;
+	}
+	root = yaml_document_get_root_node(&doc2);
+	if (root) {
+		node_error(&w, root, "a policy file holds one YAML document; found a second");
+		yaml_document_delete(&doc2);
+		goto out_doc;
+	}
+	yaml_document_delete(&doc2);
+	free(p->source);
+	p->source = xstrdup(name);
+	rc = 0;
+out_doc:
+	yaml_document_delete(&doc);
+out_parser:
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int policy_load_file(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc = util_read_file(path, 1 << 20, &buf, &len);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "%s:0:0: cannot read the policy: %s", path,
+			 rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
+		return -1;
+	}
+	rc = policy_load_buffer(p, path, buf, len, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int policy_set(struct policy *p, const char *assignment, char *err, size_t errlen)
+{
+	const char *eq = strchr(assignment, '=');
+	char path[256], msg[384];
+	const struct key *k;
+
+	if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof(path)) {
+		snprintf(err, errlen, "--set '%s': expected KEY=VALUE", assignment);
+		return -1;
+	}
+	memcpy(path, assignment, (size_t)(eq - assignment));
+	path[eq - assignment] = '\0';
+	k = find_key(path);
+	if (!k || k->type == K_SECTION || k->off == 0) {
+		snprintf(err, errlen, "--set: unknown key '%s'", path);
+		return -1;
+	}
+	if (k->type == K_LIST) {
+		struct strv *sv = field(p, k);
+		const char *c = eq + 1;
+
+		strv_clear(sv);
+		while (*c) {
+			const char *comma = strchr(c, ',');
+			size_t len = comma ? (size_t)(comma - c) : strlen(c);
+			char *item = xstrndup(c, len);
+
+			if (!check_item(k->check, item)) {
+				snprintf(err, errlen, "--set %s: item '%s' is not %s", path, item, check_desc(k->check));
+				free(item);
+				return -1;
+			}
+			strv_push(sv, item);
+			free(item);
+			if (!comma)
+				break;
+			c = comma + 1;
+		}
+		return 0;
+	}
+	if (set_scalar(p, k, eq + 1, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "--set %s: %s", path, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static void yaml_quote(struct sbuf *out, const char *s)
+{
+	sbuf_addc(out, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sbuf_addf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			sbuf_addf(out, "\\x%02x", (unsigned char)*s);
+		else
+			sbuf_addc(out, *s);
+	}
+	sbuf_addc(out, '"');
+}
+
+static int depth_of(const char *path)
+{
+	int d = 0;
+
+	for (; *path; path++)
+		d += *path == '.';
+	return d;
+}
+
+static const char *leaf_of(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	return dot ? dot + 1 : path;
+}
+
+static void dump_value(const struct policy *p, const struct key *k, struct sbuf *out, int depth)
+{
+	switch (k->type) {
+	case K_BOOL:
+		sbuf_adds(out, *(const bool *)cfield(p, k) ? "true" : "false");
+		break;
+	case K_INT:
+		sbuf_addf(out, "%ld", k->off ? *(const long *)cfield(p, k) : 1L);
+		break;
+	case K_NUM:
+		sbuf_addf(out, "%.17g", *(const double *)cfield(p, k));
+		break;
+	case K_STR:
+	case K_ENUM: {
+		const char *s = *(char *const *)cfield(p, k);
+
+		yaml_quote(out, s ? s : "");
+		break;
+	}
+	case K_LIST: {
+		const struct strv *sv = cfield(p, k);
+
+		if (!sv->n) {
+			sbuf_adds(out, "[]");
+			break;
+		}
+		for (size_t i = 0; i < sv->n; i++) {
+			sbuf_addf(out, "\n%*s- ", 2 * (depth + 1), "");
+			yaml_quote(out, sv->v[i]);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Write DOC as '#' comment lines of at most ~76 columns at indent D. */
+static void dump_comment(struct sbuf *out, int d, const char *doc)
+{
+	const char *w = doc;
+
+	while (*w) {
+		int col = 2 * d + 2;
+		const char *line = w, *brk = NULL;
+
+		while (*w && (col < 78 || !brk)) {
+			if (*w == ' ')
+				brk = w;
+			w++;
+			col++;
+		}
+		if (!*w)
+			brk = w;
+		sbuf_addf(out, "%*s# %.*s\n", 2 * d, "", (int)(brk - line), line);
+		w = *brk ? brk + 1 : brk;
+	}
+}
+
+void policy_dump(const struct policy *p, struct sbuf *out, bool comments)
+{
+	if (comments)
+		sbuf_adds(out, "# aegis-sandbox policy.  Every key is optional except 'version'; a key left\n"
+			       "# out keeps the default shown here.  Reference: aegis-sandbox-policy(5).\n");
+	else
+		sbuf_addf(out, "# effective policy (source: %s)\n", p->source ? p->source : "<defaults>");
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &schema[i];
+		int d = depth_of(k->path);
+
+		if (comments) {
+			if (k->type == K_SECTION && d == 0)
+				sbuf_addc(out, '\n');
+			dump_comment(out, d, k->doc);
+		}
+
+		sbuf_addf(out, "%*s%s:", 2 * d, "", leaf_of(k->path));
+		if (k->type != K_SECTION) {
+			if (k->type != K_LIST || !((const struct strv *)cfield(p, k))->n)
+				sbuf_addc(out, ' ');
+			dump_value(p, k, out, d);
+		}
+		sbuf_addc(out, '\n');
+	}
+}
+
+void policy_dump_reference(struct sbuf *out)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &schema[i];
+
+		if (k->type == K_SECTION) {
+			sbuf_addf(out, ".SS %s\n%s\n", k->path, k->doc);
+			continue;
+		}
+		sbuf_addf(out, ".TP\n.B %s\n(%s", k->path,
+			  k->type == K_BOOL ? "boolean" : k->type == K_INT ? "integer" : k->type == K_NUM ? "number" :
+			  k->type == K_STR ? "string" : k->type == K_ENUM ? "one of" : "list");
+		if (k->type == K_ENUM)
+			sbuf_addf(out, " %s", k->choices);
+		if (k->type == K_INT || k->type == K_NUM)
+			sbuf_addf(out, ", %.15g to %.15g", k->min, k->max);
+		if (k->type == K_LIST) {
+			sbuf_adds(out, "; default:");
+			if (!k->def || !*k->def)
+				sbuf_adds(out, " empty");
+			for (const char *c = k->def; c && *c; c++)
+				sbuf_addc(out, *c == '|' ? ',' : *c), (void)0;
+			sbuf_adds(out, ")\n");
+		} else {
+			sbuf_addf(out, "; default: %s)\n", *k->def ? k->def : "empty");
+		}
+		for (const char *c = k->doc; *c; c++) {
+			if (*c == '\\')
+				sbuf_adds(out, "\\e");
+			else
+				sbuf_addc(out, *c);
+		}
+		sbuf_addc(out, '\n');
+	}
+}
+
+void policy_digest(const struct policy *p, char out[65])
+{
+	struct sbuf sb = SBUF_INIT;
+	struct policy copy = *p;
+
+	copy.source = NULL; /* the digest is about content, not where it came from */
+	policy_dump(&copy, &sb, false);
+	sha256_hex(sb.buf, sb.len, out);
+	sbuf_release(&sb);
+}

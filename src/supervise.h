@@ -1,0 +1,64 @@
+/* supervise.h - the supervisor: owns the zygote, every job's limits and
+ * timers, and the raw facts each verdict is built from. */
+#ifndef AEGIS_SUPERVISE_H
+#define AEGIS_SUPERVISE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "json.h"
+#include "policy.h"
+#include "sbuf.h"
+
+struct supervisor {
+	const struct policy *pol;
+	char *pyhelpers_dir;
+	pid_t zygote;
+	int ctl;
+	enum cgroup_mode cg_mode;
+	long serial;
+	double warm_s;
+	int zygote_threads;
+};
+
+/* Everything the supervisor observed about one job child. */
+struct job_outcome {
+	pid_t pid;
+	bool exited;          /* we have its wait status */
+	int wstatus;
+	double wall_s;
+	double cpu_s;
+	long maxrss_kb;
+	long long peak_bytes; /* cgroup peak, -1 when unknown */
+	bool killed_wall;     /* the wall-clock timer fired */
+	bool killed_memory;   /* the RSS watch fired (no cgroup) */
+	bool killed_flood;    /* output far past the cap */
+	bool oom;             /* the cgroup's OOM killer acted */
+	struct sbuf out, err; /* captured, capped */
+	size_t out_dropped, err_dropped;
+	struct sbuf report;   /* JSON lines from the report fd, capped */
+	char *failure;        /* the supervisor could not run the job at all */
+};
+
+/* Start the zygote and wait until it is warm.  0 or -1 with ERR. */
+int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir,
+		    char *err, size_t errlen);
+/* Stop the zygote and wait for it.  Accepts a supervisor never started. */
+void supervise_stop(struct supervisor *s);
+/* Run one job child for PHASE with REQUEST (borrowed) in WORKDIR, enforce
+ * the policy's limits, and fill OUT (release it with job_outcome_release).
+ * Returns 0 when the job ran (whatever it did), -1 when it could not be run
+ * (OUT->failure says why). */
+int supervise_job(struct supervisor *s, const struct json *request, const char *workdir, bool writable,
+		  struct job_outcome *out);
+void job_outcome_release(struct job_outcome *o);
+/* Make a private work directory under the policy's base; the path is the
+ * caller's.  NULL with ERR on failure. */
+char *supervise_make_workdir(const struct policy *pol, char *err, size_t errlen);
+/* Remove work directories of supervisors that no longer run. */
+void supervise_reclaim_workdirs(const struct policy *pol);
+/* The read-only roots a job child may read: Python, torch, pyhelpers. */
+const char *const *supervise_ro_roots(const struct supervisor *s);
+
+#endif

@@ -1,0 +1,73 @@
+/* util.h - process-wide helpers: the "we failed" path and checked allocation.
+ *
+ * Two kinds of failure exist in aegis-sandbox.  "We failed" (the host, a
+ * broken install, our bug) goes through die(), which prints and exits with
+ * AEGIS_EXIT_ERROR.  "The candidate failed" is never an error of ours: it is
+ * a verdict, built in result.c.  Forked children never call die(): they
+ * report over their error pipe and _exit(). */
+#ifndef AEGIS_UTIL_H
+#define AEGIS_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Exit codes, DESIGN.md "Result contract". */
+enum aegis_exit {
+	AEGIS_EXIT_ACCEPTED = 0,
+	AEGIS_EXIT_REJECTED = 1,
+	AEGIS_EXIT_USAGE = 2,
+	AEGIS_EXIT_VIOLATION = 3,
+	AEGIS_EXIT_TIMEOUT = 4,
+	AEGIS_EXIT_MEMORY = 5,
+	AEGIS_EXIT_CRASH = 6,
+	AEGIS_EXIT_ERROR = 7,
+};
+
+extern const char *aegis_progname;
+
+/* Print "aegis-sandbox: MSG[: strerror(errno)]" and exit(AEGIS_EXIT_ERROR).
+ * errno is saved on entry; ": %m" style suffix is added when it is nonzero
+ * and FMT ends with ':'. */
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+/* Print a warning to stderr (supervisor only). */
+__attribute__((format(printf, 1, 2))) void warnx_(const char *fmt, ...);
+
+/* Allocation that cannot fail (dies instead).  Memory is the caller's. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* asprintf that dies on failure.  The string is the caller's. */
+__attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
+
+/* Read a whole file into a NUL-terminated heap buffer (the caller's).
+ * Returns 0 or a negative errno; -EFBIG when it is larger than MAX. */
+int util_read_file(const char *path, size_t max, char **out, size_t *out_len);
+/* Write all of BUF to FD, retrying on EINTR/short writes; 0 or -errno. */
+int util_write_all(int fd, const void *buf, size_t len);
+/* Write a whole file atomically enough for our use (O_TRUNC); 0 or -errno. */
+int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Remove a directory tree without following symlinks; 0 or -errno. */
+int util_rm_rf(const char *path);
+/* Monotonic time in seconds. */
+double util_now(void);
+/* Parse a decimal integer / number fully; false on garbage or overflow. */
+bool util_parse_long(const char *s, long *out);
+bool util_parse_double(const char *s, double *out);
+/* True when BUF is valid UTF-8 (no overlongs, no surrogates). */
+bool util_utf8_valid(const char *buf, size_t len);
+
+/* A NULL-terminated vector of owned strings. */
+struct strv {
+	char **v;
+	size_t n;
+};
+void strv_push(struct strv *sv, const char *s);
+void strv_clear(struct strv *sv);
+bool strv_contains(const struct strv *sv, const char *s);
+void strv_copy(struct strv *dst, const struct strv *src);
+
+#endif

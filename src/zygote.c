@@ -1,0 +1,416 @@
+/* zygote.c - see zygote.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "json.h"
+#include "pyhost.h"
+#include "util.h"
+#include "zygote.h"
+
+int zygote_send(int sock, const char *msg, size_t len, const int *fds, size_t nfds)
+{
+	struct iovec iov = { (void *)msg, len };
+	struct msghdr mh = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+
+	if (nfds > 8)
+		return -EINVAL;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	for (;;) {
+		if (sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int zygote_recv(int sock, char *buf, size_t cap, size_t *len, int *fds, size_t *nfds)
+{
+	struct iovec iov = { buf, cap - 1 };
+	struct msghdr mh = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+	ssize_t n;
+	size_t want = nfds ? *nfds : 0;
+
+	if (nfds)
+		*nfds = 0;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int *in = (int *)CMSG_DATA(cm);
+
+			for (size_t i = 0; i < k; i++) {
+				if (nfds && *nfds < want)
+					fds[(*nfds)++] = in[i];
+				else
+					close(in[i]);
+			}
+		}
+	}
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
+
+/* ---- bookkeeping of live jobs, for cleanup ----------------------------- */
+
+struct zjob {
+	long id;
+	pid_t pid;
+	char *workdir;     /* removed at cleanup unless keep */
+	char *cgroups[2];
+	bool keep;
+};
+
+static struct zjob *jobs;
+static size_t njobs;
+
+static void send_json(int ctl, struct json *j)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	json_write(j, &sb, -1);
+	(void)zygote_send(ctl, sb.buf, sb.len, NULL, 0);
+	sbuf_release(&sb);
+	json_free(j);
+}
+
+static void forget_job(size_t i)
+{
+	free(jobs[i].workdir);
+	free(jobs[i].cgroups[0]);
+	free(jobs[i].cgroups[1]);
+	jobs[i] = jobs[--njobs];
+}
+
+/* The supervisor is gone: leave nothing behind. */
+static void __attribute__((noreturn)) cleanup_and_exit(void)
+{
+	for (size_t i = 0; i < njobs; i++) {
+		kill(-jobs[i].pid, SIGKILL);
+		kill(jobs[i].pid, SIGKILL);
+	}
+	for (size_t i = 0; i < njobs; i++)
+		while (waitpid(jobs[i].pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	for (size_t i = 0; i < njobs; i++) {
+		for (int k = 0; k < 2; k++) {
+			if (!jobs[i].cgroups[k])
+				continue;
+			for (int t = 0; t < 100 && rmdir(jobs[i].cgroups[k]) < 0 && errno == EBUSY; t++)
+				usleep(5000);
+		}
+		if (jobs[i].workdir && !jobs[i].keep)
+			util_rm_rf(jobs[i].workdir);
+	}
+	_exit(0);
+}
+
+static void reap(int ctl)
+{
+	for (;;) {
+		struct rusage ru;
+		int status;
+		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+		struct json *j;
+
+		if (pid <= 0)
+			return;
+		for (size_t i = 0; i < njobs; i++) {
+			if (jobs[i].pid != pid)
+				continue;
+			j = json_object();
+			json_set(j, "op", json_str("exited"));
+			json_set(j, "id", json_num((double)jobs[i].id));
+			json_set(j, "pid", json_num(pid));
+			json_set(j, "status", json_num(status));
+			json_set(j, "cpu_s", json_num((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+						       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
+			json_set(j, "maxrss_kb", json_num((double)ru.ru_maxrss));
+			send_json(ctl, j);
+			/* the supervisor owns the directories from here on */
+			forget_job(i);
+			break;
+		}
+	}
+}
+
+static const char **strv_from_json(const struct json *arr)
+{
+	const char **v;
+	size_t n = 0;
+
+	if (!arr || arr->type != JSON_ARRAY)
+		return xcalloc(1, sizeof(char *));
+	v = xcalloc(arr->count + 1, sizeof(char *));
+	for (size_t i = 0; i < arr->count; i++)
+		if (arr->items[i]->type == JSON_STRING)
+			v[n++] = arr->items[i]->s;
+	return v;
+}
+
+static double num_or(const struct json *o, const char *k, double def)
+{
+	double v;
+
+	return json_get_num(o, k, &v) ? v : def;
+}
+
+/* The job child, after fork: confine, then run the phase.  Never returns. */
+static void __attribute__((noreturn)) job_child(const struct json *msg, const int *fds)
+{
+	const struct json *cj = json_get(msg, "confine"), *req = json_get(msg, "request");
+	const struct json *ns = json_get(cj, "namespaces"), *cgs = json_get(cj, "cgroups");
+	struct confine_config c = { 0 };
+	struct confine_status st = { 0 };
+	char err[1024];
+	struct sbuf sb = SBUF_INIT;
+	sigset_t all;
+	const char **ro, **env;
+	int rc;
+
+	/* undo the zygote's signal state: nothing blocked, defaults, no SIGPIPE */
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+
+	c.workdir = json_get_str(cj, "workdir");
+	c.workdir_writable = json_get_bool(cj, "workdir_writable", false);
+	c.fd_stdout = fds[0];
+	c.fd_stderr = fds[1];
+	c.fd_report = fds[2];
+	for (size_t i = 0; cgs && cgs->type == JSON_ARRAY && i < cgs->count && i < 2; i++)
+		if (cgs->items[i]->type == JSON_STRING)
+			c.cgroup_dirs[c.ncgroups++] = cgs->items[i]->s;
+	c.cpu_time_s = num_or(cj, "cpu_time_s", 60);
+	c.memory_mb = (long)num_or(cj, "memory_mb", 4096);
+	c.memory_rlimit = json_get_bool(cj, "memory_rlimit", false);
+	c.max_file_bytes = (long)num_or(cj, "max_file_bytes", 1 << 28);
+	c.max_open_files = (long)num_or(cj, "max_open_files", 256);
+	c.max_pids = (long)num_or(cj, "max_pids", 64);
+	c.pids_rlimit = json_get_bool(cj, "pids_rlimit", false);
+	c.ns_net = json_get_bool(ns, "net", false);
+	c.ns_ipc = json_get_bool(ns, "ipc", false);
+	c.ns_mount = json_get_bool(ns, "mount", false);
+	c.ns_pid = json_get_bool(ns, "pid", false);
+	c.ns_user = json_get_bool(ns, "user", false);
+	c.landlock = json_get_bool(cj, "landlock", false);
+	ro = strv_from_json(json_get(cj, "ro_paths"));
+	c.ro_paths = ro;
+	c.seccomp = json_get_bool(cj, "seccomp", false);
+	c.allow_unix_sockets = json_get_bool(cj, "allow_unix_sockets", false);
+	env = strv_from_json(json_get(cj, "env"));
+	c.env = (char *const *)env;
+
+	if (!c.workdir || !req) {
+		snprintf(err, sizeof(err), "malformed job request");
+		rc = -1;
+	} else {
+		rc = confine_apply(&c, &st, err, sizeof(err));
+	}
+	if (rc < 0) {
+		int fd = st.fds_moved ? JOB_FD_REPORT : c.fd_report;
+
+		sbuf_adds(&sb, "{\"setup_error\":");
+		json_write_string(&sb, err, strlen(err));
+		sbuf_adds(&sb, "}\n");
+		(void)util_write_all(fd, sb.buf, sb.len);
+		_exit(CONFINE_EXIT_SETUP);
+	}
+	/* which layers hold, written before any candidate byte is read */
+	sbuf_addf(&sb, "{\"sandbox\":{\"seccomp\":%s,\"landlock_abi\":%d,\"no_new_privs\":%s,\"cgroup\":%s,"
+		       "\"namespaces\":{\"user\":%s,\"net\":%s,\"ipc\":%s,\"mount\":%s,\"pid\":%s}}}\n",
+		  st.seccomp ? "true" : "false", st.landlock_abi, st.no_new_privs ? "true" : "false",
+		  st.cgroup ? "true" : "false", st.ns_user ? "true" : "false", st.ns_net ? "true" : "false",
+		  st.ns_ipc ? "true" : "false", st.ns_mount ? "true" : "false", st.ns_pid ? "true" : "false");
+	(void)util_write_all(JOB_FD_REPORT, sb.buf, sb.len);
+	sbuf_release(&sb);
+	{
+		struct sbuf rq = SBUF_INIT;
+
+		json_write(req, &rq, -1);
+		rc = pyhost_run_job(rq.buf, rq.len);
+	}
+	_exit(rc);
+}
+
+static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
+{
+	struct json *reply = json_object();
+	double idd = -1;
+	pid_t pid;
+	const struct json *cj = json_get(msg, "confine");
+
+	json_get_num(msg, "id", &idd);
+	json_set(reply, "id", json_num(idd));
+	if (nfds != 3 || !cj) {
+		json_set(reply, "op", json_str("failed"));
+		json_set(reply, "error", json_str("job request without its three fds or confine section"));
+		goto out_send;
+	}
+	fflush(NULL);
+	pyhost_before_fork();
+	pid = fork();
+	if (pid == 0) {
+		pyhost_after_fork_child();
+		close(ctl);
+		job_child(msg, fds);
+	}
+	pyhost_after_fork_parent();
+	if (pid < 0) {
+		json_set(reply, "op", json_str("failed"));
+		json_set(reply, "error", json_str(strerror(errno)));
+		goto out_send;
+	}
+	jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
+	memset(&jobs[njobs], 0, sizeof(*jobs));
+	jobs[njobs].id = (long)idd;
+	jobs[njobs].pid = pid;
+	jobs[njobs].workdir = json_get_str(cj, "workdir") ? xstrdup(json_get_str(cj, "workdir")) : NULL;
+	jobs[njobs].keep = json_get_bool(cj, "keep_workdir", false);
+	{
+		const struct json *cgs = json_get(cj, "cgroups");
+
+		for (size_t i = 0; cgs && cgs->type == JSON_ARRAY && i < cgs->count && i < 2; i++)
+			if (cgs->items[i]->type == JSON_STRING)
+				jobs[njobs].cgroups[i] = xstrdup(cgs->items[i]->s);
+	}
+	njobs++;
+	json_set(reply, "op", json_str("started"));
+	json_set(reply, "pid", json_num(pid));
+out_send:
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	send_json(ctl, reply);
+}
+
+void zygote_main(int ctl, const char *pyhelpers_dir)
+{
+	char err[2048];
+	sigset_t mask;
+	int sfd, devnull;
+	double t0 = util_now();
+	char *buf;
+
+	/* die with the supervisor; SIGTERM is read from the signalfd below */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	prctl(PR_SET_NAME, "aegis-zygote");
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* the zygote has no business with the terminal */
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		close(devnull);
+	}
+	if (sfd < 0 || getppid() == 1)
+		_exit(1);
+	if (pyhost_init(pyhelpers_dir, err, sizeof(err)) < 0 || pyhost_warm(err, sizeof(err)) < 0) {
+		struct json *j = json_object();
+
+		json_set(j, "op", json_str("fatal"));
+		json_set(j, "error", json_str(err));
+		send_json(ctl, j);
+		_exit(1);
+	}
+	{
+		struct json *j = json_object();
+
+		json_set(j, "op", json_str("ready"));
+		json_set(j, "threads", json_num(pyhost_thread_count()));
+		json_set(j, "warm_s", json_num(util_now() - t0));
+		send_json(ctl, j);
+	}
+	buf = xmalloc(ZYGOTE_MSG_MAX);
+	for (;;) {
+		struct pollfd pfd[2] = { { ctl, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			cleanup_and_exit();
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo != SIGCHLD)
+					cleanup_and_exit();
+			}
+			reap(ctl);
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			int fds[8];
+			size_t nfds = 8, len;
+			int rc = zygote_recv(ctl, buf, ZYGOTE_MSG_MAX, &len, fds, &nfds);
+			struct json *msg;
+			const char *op;
+
+			if (rc == -EPIPE || rc == -ECONNRESET)
+				cleanup_and_exit();
+			if (rc < 0)
+				continue;
+			msg = json_parse(buf, len, NULL, 0);
+			op = json_get_str(msg, "op");
+			if (op && !strcmp(op, "job")) {
+				start_job(ctl, msg, fds, nfds);
+			} else {
+				for (size_t i = 0; i < nfds; i++)
+					close(fds[i]);
+				if (op && !strcmp(op, "exit")) {
+					json_free(msg);
+					cleanup_and_exit();
+				}
+			}
+			json_free(msg);
+		}
+	}
+}
