@@ -153,10 +153,13 @@ static void print_human(const char *path, const struct json *res)
 		double line = 0;
 
 		json_get_num(v, "line", &line);
+		const char *what = json_get_str(v, "syscall") ? json_get_str(v, "syscall") : json_get_str(v, "event");
+		const char *detail = json_get_str(v, "message");
+
+		if (!detail || !*detail)
+			detail = json_get_str(v, "args");
 		printf("  %-12s %s %s%s%s", i ? "" : "violations", json_get_str(v, "rule") ? json_get_str(v, "rule") : "?",
-		       json_get_str(v, "syscall") ? json_get_str(v, "syscall") : json_get_str(v, "event") ? json_get_str(v, "event") : "",
-		       json_get_str(v, "message") && *json_get_str(v, "message") ? ": " : "",
-		       json_get_str(v, "message") ? json_get_str(v, "message") : "");
+		       what ? what : "", detail && *detail ? ": " : "", detail ? detail : "");
 		if (line > 0)
 			printf(" (line %.0f)", line);
 		printf("\n");

@@ -212,6 +212,15 @@ static bool judge_job(const struct policy *pol, const struct job_outcome *o, con
 		*err = error_obj("OutputFlood", msg, 0);
 		return true;
 	}
+	if (o->exited && WIFSIGNALED(o->wstatus) && WTERMSIG(o->wstatus) == SIGSYS) {
+		/* only seccomp sends SIGSYS; when the process had it blocked (glibc's
+		 * posix_spawn blocks every signal around clone) the kernel kills it
+		 * before our handler can name the call */
+		*v = VERDICT_VIOLATION;
+		*err = error_obj("PolicyViolation",
+				 "denied system call (killed by SIGSYS with the signal blocked, so unnamed)", 0);
+		return true;
+	}
 	if (o->exited && WIFSIGNALED(o->wstatus)) {
 		snprintf(msg, sizeof(msg), "killed by signal %d (%s)", WTERMSIG(o->wstatus), strsignal(WTERMSIG(o->wstatus)));
 		*v = VERDICT_CRASH;

@@ -12,6 +12,7 @@ import linecache
 import sys
 import traceback
 import types
+import warnings
 
 import torch
 import torch.nn as nn
@@ -137,7 +138,10 @@ def export(model, x, path):
     (None, why)."""
     errors = []
     try:
-        traced = torch.jit.trace(model, (x,), check_trace=False, strict=False)
+        with warnings.catch_warnings():
+            # TracerWarnings are about our export, not the user's code
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model, (x,), check_trace=False, strict=False)
         torch.jit.save(traced, path)
         return "trace", None
     except Exception as e:  # noqa: BLE001 - any failure means "try script"
