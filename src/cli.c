@@ -418,6 +418,7 @@ int cli_main(int argc, char **argv)
 
 	/* the supervisor must outlive a reader that goes away */
 	signal(SIGPIPE, SIG_IGN);
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': fputs(top_usage, stdout); return 0;

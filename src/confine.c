@@ -206,6 +206,19 @@ static int set_rlimit(int res, rlim_t soft, rlim_t hard)
 	return setrlimit(res, &rl);
 }
 
+/* VmData of this process in bytes (0 when unknown).  Reads /proc before
+ * Landlock closes it. */
+static unsigned long long vm_data_bytes(void)
+{
+	char *buf = NULL, *p;
+	unsigned long long kb = 0;
+
+	if (util_read_file("/proc/self/status", 1 << 16, &buf, NULL) == 0 && (p = strstr(buf, "\nVmData:")))
+		kb = strtoull(p + 8, NULL, 10);
+	free(buf);
+	return kb * 1024;
+}
+
 /* 5 */
 static int confine_rlimits(const struct confine_config *c, char *err, size_t errlen)
 {
@@ -226,12 +239,10 @@ static int confine_rlimits(const struct confine_config *c, char *err, size_t err
 	 * untouched mappings and break at realistic values; RLIMIT_DATA counts
 	 * private writable memory, which is what a memory bomb grows. */
 	if (c->memory_rlimit) {
-		rlim_t bytes = (rlim_t)c->memory_mb * 1024 * 1024;
-		struct rlimit cur;
+		/* the zygote's data segment is inherited and already counts, so the
+		 * job's budget is on top of it */
+		rlim_t bytes = (rlim_t)c->memory_mb * 1024 * 1024 + (rlim_t)vm_data_bytes();
 
-		/* the zygote's own data segment is inherited and counts */
-		if (getrlimit(RLIMIT_DATA, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && cur.rlim_max < bytes)
-			bytes = cur.rlim_max;
 		if (set_rlimit(RLIMIT_DATA, bytes, bytes) < 0)
 			return fail(err, errlen, "RLIMIT_DATA:");
 	}

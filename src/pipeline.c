@@ -458,7 +458,17 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		} else if (cand->static_only) {
 			set_failure(res, VERDICT_ACCEPTED, "static", NULL);
 		} else {
-			build_ok = true;
+			char *art = xasprintf("%s/model.pt", workdir);
+			const char *integ = json_get_str(br.result, "integrity");
+
+			/* a success line without an archive is a forged report */
+			if ((!integ || strcmp(integ, "in-process")) && access(art, F_OK) != 0)
+				set_failure(res, VERDICT_REJECTED, "build",
+					    error_obj("NoArtifact", "the build child reported success but left no "
+						      "exported model (did the candidate forge its report?)", 0));
+			else
+				build_ok = true;
+			free(art);
 		}
 		if (br.result) {
 			merge_obj(res, "metrics", br.result);

@@ -507,14 +507,17 @@ static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
 		return 0;
 	}
 	if (v->type != YAML_SCALAR_NODE)
-		return node_error(w, v, "key '%s': expected a %s, got %s", k->path,
-				  k->type == K_BOOL ? "boolean" : k->type == K_INT ? "integer" :
-				  k->type == K_NUM ? "number" : "string", node_kind(v));
+		return node_error(w, v, "key '%s': expected %s, got %s", k->path,
+				  k->type == K_BOOL ? "a boolean" : k->type == K_INT ? "an integer" :
+				  k->type == K_NUM ? "a number" : "a string", node_kind(v));
 	if (scalar_is_null(v) && k->type != K_STR)
 		return node_error(w, v, "key '%s': missing value", k->path);
 	if (scalar_is_quoted(v) && (k->type == K_BOOL || k->type == K_INT || k->type == K_NUM))
-		return node_error(w, v, "key '%s': expected a %s, got a quoted string", k->path,
-				  k->type == K_BOOL ? "boolean" : k->type == K_INT ? "integer" : "number");
+		return node_error(w, v, "key '%s': expected %s, got a quoted string", k->path,
+				  k->type == K_BOOL ? "a boolean" : k->type == K_INT ? "an integer" : "a number");
+	if (!k->off && k->type == K_INT && strcmp((const char *)v->data.scalar.value, "1"))
+		return node_error(w, v, "unsupported policy version '%s' (this program reads version: 1)",
+				  (const char *)v->data.scalar.value);
 	if (set_scalar(w->p, k, scalar_is_null(v) ? "" : (const char *)v->data.scalar.value, msg, sizeof(msg)) < 0)
 		return node_error(w, v, "key '%s': %s", k->path, msg);
 	return 0;
@@ -603,7 +606,31 @@ int policy_load_buffer(struct policy *p, const char *name, const char *buf, size
 	bool have_version = false;
 
 	if (!util_utf8_valid(buf, len) || memchr(buf, '\0', len)) {
-		snprintf(err, errlen, "%s:1:1: the file is not UTF-8 text", name);
+		/* point at the first offending byte */
+		size_t line = 1, col = 1, i = 0;
+
+		while (i < len) {
+			size_t n = 1;
+			unsigned char c = (unsigned char)buf[i];
+
+			if (c >= 0xf0)
+				n = 4;
+			else if (c >= 0xe0)
+				n = 3;
+			else if (c >= 0xc0)
+				n = 2;
+			if (c == 0 || i + n > len || !util_utf8_valid(buf + i, n))
+				break;
+			if (c == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+			i += n;
+		}
+		snprintf(err, errlen, "%s:%zu:%zu: the file is not UTF-8 text (%s)", name, line, col,
+			 i < len && buf[i] == 0 ? "a NUL byte" : "an invalid byte sequence");
 		return -1;
 	}
 	if (reject_aliases(&w, buf, len) < 0)

@@ -1,1 +1,44 @@
-exit 0
+# cli.sh - the command line as a user meets it.
+. "$TOP_SRCDIR/tests/live/lib.sh"
+
+run_cmd "$AEGIS" --version
+expect "--version exits 0" "$RC" 0
+expect "--version names the program" "$(cut -d' ' -f1 "$TMP/out")" aegis-sandbox
+run_cmd "$AEGIS" --help
+expect "--help lists run" "$(grep -c '^  run MODEL.py' "$TMP/out")" 1
+for c in check batch serve pool approvals policy; do
+	expect "--help lists $c" "$(grep -c "^  $c" "$TMP/out" | tr -d ' ' | sed 's/^[1-9][0-9]*$/yes/')" yes
+done
+run_cmd "$AEGIS" run --help
+expect "run --help lists --no-train" "$(grep -c -- '--no-train' "$TMP/out")" 1
+run_cmd "$AEGIS" nosuchcommand
+expect "unknown command exits 2" "$RC" 2
+run_cmd "$AEGIS" serve
+expect "unavailable command exits 2" "$RC" 2
+expect "unavailable command says so" "$(grep -c 'not available' "$TMP/stderr")" 1
+run_cmd "$AEGIS" run /nonexistent/model.py
+expect "missing model file exits 2" "$RC" 2
+expect "missing model file message" "$(cat "$TMP/stderr")" "aegis-sandbox: cannot read /nonexistent/model.py: No such file or directory
+Try 'aegis-sandbox --help'."
+run_cmd "$AEGIS" run --input bogus "$EXAMPLES/seed_model.py"
+expect "bad input spec exits 2" "$RC" 2
+
+# human-readable output of a real run
+run_cmd "$AEGIS" run --no-train "$EXAMPLES/seed_model.py"
+expect "human run exits 0" "$RC" 0
+expect "human verdict line" "$(head -1 "$TMP/out")" "$EXAMPLES/seed_model.py: accepted (stage validate)"
+expect "human parameter line" "$(grep parameters "$TMP/out" | tr -s ' ')" " parameters 1674984"
+run_cmd "$AEGIS" run "$EXAMPLES/seed_broken.py"
+expect "human broken exits 1" "$RC" 1
+expect "human error line" "$(grep ' error ' "$TMP/out" | tr -s ' ')" " error RuntimeError: mat1 and mat2 must have the same dtype (line 14) [in layer1 (Linear)]"
+
+# check: the static check only
+run_cmd "$AEGIS" check "$EXAMPLES/seed_model.py"
+expect "check of clean code exits 0" "$RC" 0
+printf 'import os\nimport torch.nn as nn\nclass Model(nn.Module):\n    pass\n' >"$TMP/bad.py"
+"$AEGIS" check --json "$TMP/bad.py" >"$TMP/r.json"
+RC=$?
+expect "check of import os exits 3" "$RC" 3
+expect "check violation stage" "$(field 'r["stage"]')" static
+expect "check violation rule and line" "$(field '(r["violations"][0]["rule"], r["violations"][0]["line"], r["violations"][0]["col"])')" "('static.import', 1, 1)"
+finish

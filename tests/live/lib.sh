@@ -1,0 +1,91 @@
+# lib.sh - helpers for the live tests, which run the built binary on real
+# model files.  Sourced by every tests/live/*.sh.
+#
+#   run_model ARGS...      aegis-sandbox run ARGS --json; result in $TMP/r.json,
+#                          exit code in $RC
+#   field EXPR             evaluate a Python expression over the result r
+#   expect NAME GOT WANT   one assertion; finish prints "N passed, M failed"
+
+set -u
+: "${AEGIS:?run through make check (AEGIS is unset)}"
+: "${TOP_SRCDIR:?}"
+PY=${PYTHON:-/usr/bin/python3}
+MODELS=$TOP_SRCDIR/tests/models
+EXAMPLES=$TOP_SRCDIR/doc/examples
+TMP=$(mktemp -d /tmp/aegis-live.XXXXXX)
+chmod 755 "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+# job work directories go here, so a test can see what was left behind
+mkdir -m 1777 "$TMP/work"
+export TMPDIR="$TMP/work"
+PASSED=0
+FAILED=0
+RC=0
+
+run_model() {
+	"$AEGIS" run "$@" --json >"$TMP/r.json" 2>"$TMP/stderr"
+	RC=$?
+}
+
+run_cmd() {
+	"$@" >"$TMP/out" 2>"$TMP/stderr"
+	RC=$?
+}
+
+field() {
+	"$PY" - "$1" "$TMP/r.json" <<'PYEOF'
+import json, sys
+try:
+    r = json.load(open(sys.argv[2]))
+except Exception as e:
+    print("<no JSON: %s>" % e)
+    sys.exit(0)
+try:
+    v = eval(sys.argv[1], {"r": r})
+except Exception as e:
+    v = "<%s: %s>" % (type(e).__name__, e)
+print(json.dumps(v) if isinstance(v, (list, dict)) else v)
+PYEOF
+}
+
+expect() {
+	if [ "$2" = "$3" ]; then
+		PASSED=$((PASSED + 1))
+		echo "ok - $1"
+	else
+		FAILED=$((FAILED + 1))
+		echo "FAIL - $1"
+		echo "    got:  $2"
+		echo "    want: $3"
+		[ -s "$TMP/stderr" ] && sed 's/^/    stderr: /' "$TMP/stderr" | head -5
+	fi
+}
+
+# expect_true NAME COMMAND...: the command succeeds
+expect_true() {
+	name=$1
+	shift
+	if "$@"; then
+		expect "$name" yes yes
+	else
+		expect "$name" no yes
+	fi
+}
+
+# stale_cgroups: job cgroups whose supervisor no longer runs (should be none)
+stale_cgroups() {
+	n=0
+	for d in /sys/fs/cgroup/memory/aegis-sandbox/* /sys/fs/cgroup/pids/aegis-sandbox/* \
+		/sys/fs/cgroup/aegis-sandbox/*; do
+		[ -d "$d" ] || continue
+		pid=${d##*/}
+		pid=${pid%%-*}
+		kill -0 "$pid" 2>/dev/null || n=$((n + 1))
+	done
+	echo $n
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}

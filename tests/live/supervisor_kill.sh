@@ -1,1 +1,34 @@
-exit 0
+# supervisor_kill.sh - kill -9 of the supervisor mid-job leaves no job
+# process, no zygote, no cgroup and no work directory behind.
+. "$TOP_SRCDIR/tests/live/lib.sh"
+
+marker="aegis-kill-test-$$"
+"$AEGIS" run --timeout 60 --arch-id "$marker" --input float:2x4 "$MODELS/loop_forever.py" >/dev/null 2>&1 &
+sup=$!
+# wait until the job child is running: three processes carry the marker
+# (supervisor, zygote, job child) and a work directory exists
+i=0
+while [ $i -lt 150 ]; do
+	n=$(pgrep -f -- "$marker" | wc -l)
+	[ "$n" -ge 3 ] && [ -n "$(ls -A "$TMPDIR")" ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+expect "supervisor, zygote and job child were running" "$(pgrep -f -- "$marker" | wc -l)" 3
+kill -9 "$sup"
+wait "$sup" 2>/dev/null
+i=0
+while [ $i -lt 50 ] && pgrep -f -- "$marker" >/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+expect "no process left within 5 s" "$(pgrep -f -- "$marker" | wc -l)" 0
+expect "no cgroup of the dead supervisor left" "$(ls -d /sys/fs/cgroup/*/aegis-sandbox/"$sup"-* /sys/fs/cgroup/aegis-sandbox/"$sup"-* 2>/dev/null | wc -l)" 0
+expect "no work directory left" "$(ls -A "$TMPDIR" | wc -l)" 0
+
+# a stale directory from an earlier crash (a dead pid) is reclaimed at start
+mkdir "$TMPDIR/aegis-999999999-abcdef"
+run_model --no-train --input float:2x100 "$MODELS/mlp.py"
+expect "run after a crash still works" "$(field 'r["status"]')" accepted
+expect "stale work directory reclaimed" "$(test -e "$TMPDIR/aegis-999999999-abcdef" && echo left || echo gone)" gone
+finish

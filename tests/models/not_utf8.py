@@ -1,0 +1,2 @@
+import torch.nn as nn
+# café in latin-1
