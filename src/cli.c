@@ -395,7 +395,13 @@ static int cmd_policy(int argc, char **argv)
 	if (!strcmp(argv[1], "seccomp")) {
 		/* the seccomp filter as libseccomp's pseudo-filter text */
 		fflush(stdout);
-		return confine_seccomp_export(argc > 2 && !strcmp(argv[2], "--unix"), 1) < 0 ? AEGIS_EXIT_ERROR : 0;
+		bool unix_ok = false, rwx = false;
+
+		for (int i = 2; i < argc; i++) {
+			unix_ok |= !strcmp(argv[i], "--unix");
+			rwx |= !strcmp(argv[i], "--rwx");
+		}
+		return confine_seccomp_export(unix_ok, rwx, 1) < 0 ? AEGIS_EXIT_ERROR : 0;
 	}
 	return usage_error("policy: unknown subcommand '%s'", argv[1]);
 }

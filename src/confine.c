@@ -469,8 +469,8 @@ static const char *const seccomp_allow[] = {
 	"faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
 	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
 	"umask", "utimensat", "fchmod", "fadvise64",
-	/* memory (RWX mappings are refused below) */
-	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mincore", "msync", "mlock",
+	/* memory (mmap and mprotect are conditional: no RWX, below) */
+	"brk", "munmap", "mremap", "madvise", "mincore", "msync", "mlock",
 	"munlock", "get_mempolicy", "membarrier",
 	/* threads, futexes, scheduling */
 	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
@@ -519,7 +519,7 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uctx)
 	syscall(SYS_exit_group, CONFINE_EXIT_SECCOMP);
 }
 
-static int build_filter(scmp_filter_ctx *out, bool allow_unix)
+static int build_filter(scmp_filter_ctx *out, bool allow_unix, bool allow_rwx)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	int rc = 0;
@@ -561,13 +561,18 @@ static int build_filter(scmp_filter_ctx *out, bool allow_unix)
 	ADD(SCMP_ACT_ALLOW, rt_sigaction, 1, SCMP_A0(SCMP_CMP_NE, SIGSYS));
 	/* reading limits, never raising them */
 	ADD(SCMP_ACT_ALLOW, prlimit64, 1, SCMP_A2(SCMP_CMP_EQ, 0));
-	/* no writable+executable memory */
+	/* no writable+executable memory, unless the policy allows JIT code */
+	if (allow_rwx) {
+		ADD(SCMP_ACT_ALLOW, mmap, 0);
+		ADD(SCMP_ACT_ALLOW, mprotect, 0);
+	} else {
 	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
 	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
 	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
 	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
 	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
 	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
+	}
 	/* terminal queries (isatty) */
 	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5401 /* TCGETS */));
 	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x541B /* FIONREAD */));
@@ -607,7 +612,7 @@ static int confine_seccomp(const struct confine_config *c, struct confine_status
 		sigaddset(&set, SIGSYS);
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 	}
-	rc = build_filter(&ctx, c->allow_unix_sockets);
+	rc = build_filter(&ctx, c->allow_unix_sockets, c->allow_rwx_memory);
 	if (rc < 0) {
 		errno = -rc;
 		return fail(err, errlen, "building the seccomp filter:");
@@ -649,10 +654,10 @@ int confine_apply(const struct confine_config *c, struct confine_status *st, cha
 	return 0;
 }
 
-int confine_seccomp_export(bool allow_unix_sockets, int fd)
+int confine_seccomp_export(bool allow_unix_sockets, bool allow_rwx_memory, int fd)
 {
 	scmp_filter_ctx ctx = NULL;
-	int rc = build_filter(&ctx, allow_unix_sockets);
+	int rc = build_filter(&ctx, allow_unix_sockets, allow_rwx_memory);
 
 	if (rc < 0)
 		return rc;

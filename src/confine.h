@@ -41,6 +41,7 @@ struct confine_config {
 	/* seccomp */
 	bool seccomp;
 	bool allow_unix_sockets;
+	bool allow_rwx_memory;
 	/* environment: NULL-terminated KEY=VALUE list */
 	char *const *env;
 };
@@ -61,7 +62,7 @@ int confine_apply(const struct confine_config *c, struct confine_status *st, cha
 /* Highest Landlock ABI this kernel offers (0: none). */
 int confine_landlock_abi(void);
 /* The seccomp filter's allowlist as text (for docs and tests). */
-int confine_seccomp_export(bool allow_unix_sockets, int fd);
+int confine_seccomp_export(bool allow_unix_sockets, bool allow_rwx_memory, int fd);
 /* Name of syscall NR on the native architecture ("?" when unknown); the
  * string is the caller's. */
 char *confine_syscall_name(int nr);

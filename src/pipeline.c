@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,7 +357,7 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 	struct job_outcome bo = { 0 }, vo = { 0 };
 	struct report br = { 0 }, vr = { 0 };
 	char sha[65], err[512], digest[65];
-	char *workdir = NULL;
+	char *workdir = NULL, *artifact = NULL;
 	double t0 = util_now();
 	enum verdict v;
 	struct json *e = NULL;
@@ -423,7 +424,24 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 	json_set(req, "python", python_section(s, workdir));
 	json_set(req, "validation", validation_section(pol));
 	json_set(req, "threads", json_num((double)pol->sandbox.threads));
-	json_set(req, "artifact", json_str("model.pt"));
+	json_set(req, "environment", strv_json(&pol->sandbox.environment));
+	json_set(req, "jit_code", json_bool(pol->sandbox.allow_rwx_memory));
+	/* The archive's name is chosen here and only the trusted harness is
+	 * told it: a candidate that exits early with a forged success report
+	 * cannot have written the file the validate child will look for. */
+	{
+		unsigned char rnd[8];
+		char name[64];
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+			die("cannot read /dev/urandom:");
+		close(fd);
+		snprintf(name, sizeof(name), "model-%02x%02x%02x%02x%02x%02x%02x%02x.pt", rnd[0], rnd[1], rnd[2],
+			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		artifact = xstrdup(name);
+	}
+	json_set(req, "artifact", json_str(artifact));
 	supervise_job(s, req, workdir, true, &bo);
 	report_parse(&bo.report, &br);
 	json_set(timings, "build_s", json_num(bo.wall_s));
@@ -458,7 +476,7 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		} else if (cand->static_only) {
 			set_failure(res, VERDICT_ACCEPTED, "static", NULL);
 		} else {
-			char *art = xasprintf("%s/model.pt", workdir);
+			char *art = xasprintf("%s/%s", workdir, artifact);
 			const char *integ = json_get_str(br.result, "integrity");
 
 			/* a success line without an archive is a forged report */
@@ -539,7 +557,7 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 			add_output(res, "validate_stderr", &vo.err, vo.err_dropped);
 	}
 	if (cand->keep_workdir) {
-		char *art = xasprintf("%s/model.pt", workdir);
+		char *art = xasprintf("%s/%s", workdir, artifact);
 
 		if (access(art, F_OK) == 0)
 			json_set(res, "artifact", json_str(art));
@@ -561,6 +579,7 @@ out:
 	job_outcome_release(&bo);
 	job_outcome_release(&vo);
 	json_free(req);
+	free(artifact);
 	free(workdir);
 	return res;
 }

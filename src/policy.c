@@ -75,13 +75,14 @@ static const struct key schema[] = {
 	  "os.system|os.exec|os.posix_spawn|os.spawn|os.fork|os.forkpty|subprocess.Popen|pty.spawn|"
 	  "socket.*|ctypes.*|code.__new__|function.__new__|marshal.*|pickle.find_class|gc.get_objects|"
 	  "gc.get_referrers|gc.get_referents|sys._getframe|sys._current_frames|sys.setrecursionlimit|"
-	  "sys.addaudithook|os.kill|os.killpg|signal.pthread_kill|os.putenv|os.unsetenv|os.chdir|"
+	  "sys.addaudithook|sys.settrace|sys.setprofile|os.kill|os.killpg|signal.pthread_kill|os.putenv|os.unsetenv|os.chdir|"
 	  "os.chmod|os.chown|os.remove|os.rename|os.rmdir|os.mkdir|os.symlink|os.link|os.truncate|"
-	  "shutil.*|resource.setrlimit|resource.prlimit|builtins.input|open|mmap.__new__|"
+	  "shutil.*|resource.setrlimit|resource.prlimit|builtins.input|open|os.listdir|os.scandir|mmap.__new__|"
 	  "torch.ops.load_library|torch.classes.load_library|import",
 	  0, 0, NULL, C_EVENT,
 	  "Audit events denied once candidate code runs. \"x.*\" matches every event starting with \"x.\". "
-	  "\"open\" is denied only outside the job's work directory; \"import\" only outside allowed_imports; "
+	  "\"open\", \"os.listdir\" and \"os.scandir\" are denied only outside the work directory and the read-only "
+	  "Python roots; \"import\" only outside allowed_imports; "
 	  "\"sys._getframe\" only from candidate frames." },
 	SEC("python.static_check", "AST rules checked before the candidate is compiled."),
 	{ "python.static_check.enabled", K_BOOL, OFF(python.static_check.enabled), "true", 0, 0, NULL, C_NONE,
@@ -114,6 +115,9 @@ static const struct key schema[] = {
 	  "Apply a Landlock ruleset: read-only Python/torch/pyhelpers, read-write work directory, no TCP, scoped signals." },
 	{ "sandbox.allow_unix_sockets", K_BOOL, OFF(sandbox.allow_unix_sockets), "false", 0, 0, NULL, C_NONE,
 	  "Let job children create AF_UNIX sockets (seccomp)." },
+	{ "sandbox.allow_rwx_memory", K_BOOL, OFF(sandbox.allow_rwx_memory), "false", 0, 0, NULL, C_NONE,
+	  "Allow writable+executable memory (seccomp). Off: torch's oneDNN JIT, which needs it, is switched off "
+	  "in job children and convolutions use ATen's own kernels." },
 	SEC("sandbox.namespaces", "Namespaces unshared by each job child (when the host allows)."),
 	{ "sandbox.namespaces.net", K_BOOL, OFF(sandbox.namespaces.net), "true", 0, 0, NULL, C_NONE,
 	  "A network namespace with no interfaces." },
@@ -121,8 +125,10 @@ static const struct key schema[] = {
 	  "A private IPC namespace." },
 	{ "sandbox.namespaces.mount", K_BOOL, OFF(sandbox.namespaces.mount), "true", 0, 0, NULL, C_NONE,
 	  "A private mount namespace with an empty /dev/shm and /tmp." },
-	{ "sandbox.namespaces.pid", K_BOOL, OFF(sandbox.namespaces.pid), "true", 0, 0, NULL, C_NONE,
-	  "A pid namespace for anything the child manages to start." },
+	{ "sandbox.namespaces.pid", K_BOOL, OFF(sandbox.namespaces.pid), "false", 0, 0, NULL, C_NONE,
+	  "unshare(CLONE_NEWPID) for anything the child manages to start. Off by default: after it the kernel "
+	  "refuses CLONE_THREAD, so torch's thread pools cannot start (use only with sandbox.threads: 1); "
+	  "seccomp already forbids creating processes." },
 	{ "sandbox.namespaces.user", K_BOOL, OFF(sandbox.namespaces.user), "true", 0, 0, NULL, C_NONE,
 	  "A user namespace, used only when running unprivileged (it lets the other namespaces be created)." },
 	{ "sandbox.cgroups", K_ENUM, OFF(sandbox.cgroups), "auto", 0, 0, "auto|v1|v2|off", C_NONE,

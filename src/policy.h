@@ -44,6 +44,7 @@ struct policy {
 		bool seccomp;
 		bool landlock;
 		bool allow_unix_sockets;
+		bool allow_rwx_memory;
 		struct {
 			bool net, ipc, mount, pid, user;
 		} namespaces;

@@ -128,7 +128,7 @@ static bool path_under(const char *path, const char *root)
 	return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0');
 }
 
-/* open(path, mode, flags): allowed inside the work directory, and for
+/* open(path, mode, flags), os.listdir(path), os.scandir(path): allowed inside the work directory, and for
  * reading under the read-only roots.  Paths with ".." are refused. */
 static bool open_allowed(PyObject *args)
 {
@@ -138,11 +138,11 @@ static bool open_allowed(PyObject *args)
 	bool write;
 	char buf[4096];
 
-	if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 3)
+	if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1)
 		return false;
 	py_path = PyTuple_GET_ITEM(args, 0);
-	py_mode = PyTuple_GET_ITEM(args, 1);
-	py_flags = PyTuple_GET_ITEM(args, 2);
+	py_mode = PyTuple_GET_SIZE(args) > 1 ? PyTuple_GET_ITEM(args, 1) : Py_None;
+	py_flags = PyTuple_GET_SIZE(args) > 2 ? PyTuple_GET_ITEM(args, 2) : Py_None;
 	if (PyLong_Check(py_path))
 		return true; /* an fd it already holds */
 	if (PyUnicode_Check(py_path))
@@ -210,7 +210,7 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
 	if (!audit.armed || audit.in_hook || !event_listed(event))
 		return 0;
 	audit.in_hook = true;
-	if (!strcmp(event, "open"))
+	if (!strcmp(event, "open") || !strcmp(event, "os.listdir") || !strcmp(event, "os.scandir"))
 		deny = !open_allowed(args);
 	else if (!strcmp(event, "import"))
 		deny = false; /* enforced by the candidate's guarded __import__ */

@@ -274,6 +274,7 @@ static struct json *confine_json(const struct supervisor *s, const char *workdir
 		json_append(arr, json_str(*r));
 	json_set(c, "seccomp", json_bool(p->sandbox.seccomp));
 	json_set(c, "allow_unix_sockets", json_bool(p->sandbox.allow_unix_sockets));
+	json_set(c, "allow_rwx_memory", json_bool(p->sandbox.allow_rwx_memory));
 	arr = json_set(c, "env", json_array());
 	for (size_t i = 0; i < p->sandbox.environment.n; i++)
 		json_append(arr, json_str(p->sandbox.environment.v[i]));

@@ -215,6 +215,8 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
+	/* past RLIMIT_FSIZE a write fails with EFBIG instead of killing us */
+	signal(SIGXFSZ, SIG_IGN);
 
 	c.workdir = json_get_str(cj, "workdir");
 	c.workdir_writable = json_get_bool(cj, "workdir_writable", false);
@@ -241,6 +243,7 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	c.ro_paths = ro;
 	c.seccomp = json_get_bool(cj, "seccomp", false);
 	c.allow_unix_sockets = json_get_bool(cj, "allow_unix_sockets", false);
+	c.allow_rwx_memory = json_get_bool(cj, "allow_rwx_memory", false);
 	env = strv_from_json(json_get(cj, "env"));
 	c.env = (char *const *)env;
 
@@ -326,6 +329,18 @@ out_send:
 	send_json(ctl, reply);
 }
 
+/* The supervisor's environment (API keys, tokens) was copied into our
+ * memory by fork().  Job children are forked from us and native code in
+ * them could read our memory image, so wipe the strings themselves, not
+ * just the environ pointer, before the interpreter starts and copies them
+ * into os.environ.  Job children get exactly the policy's environment. */
+static void scrub_environment(void)
+{
+	for (char **e = environ; e && *e; e++)
+		explicit_bzero(*e, strlen(*e));
+	clearenv();
+}
+
 void zygote_main(int ctl, const char *pyhelpers_dir)
 {
 	char err[2048];
@@ -353,6 +368,9 @@ void zygote_main(int ctl, const char *pyhelpers_dir)
 	}
 	if (sfd < 0 || getppid() == 1)
 		_exit(1);
+	/* PYHELPERS_DIR may point into the environment we are about to wipe */
+	pyhelpers_dir = xstrdup(pyhelpers_dir);
+	scrub_environment();
 	if (pyhost_init(pyhelpers_dir, err, sizeof(err)) < 0 || pyhost_warm(err, sizeof(err)) < 0) {
 		struct json *j = json_object();
 

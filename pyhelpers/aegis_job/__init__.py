@@ -11,6 +11,11 @@ import json as _json
 def run(request_json):
     """Run the phase named in the request; return the exit code."""
     req = _json.loads(request_json)
+    _set_environment(req.get("environment", []))
+    if not req.get("jit_code", False):
+        # oneDNN generates its kernels in RWX memory, which seccomp refuses
+        import torch
+        torch.backends.mkldnn.enabled = False
     phase = req.get("phase")
     if phase in ("static", "build"):
         from aegis_job import build
@@ -21,3 +26,13 @@ def run(request_json):
     from aegis_job import report
     report.harness_error("unknown phase %r" % (phase,))
     return 1
+
+
+def _set_environment(items):
+    """os.environ was built in the zygote (from a scrubbed, empty
+    environment); give it the policy's variables, as the C side did."""
+    import os
+    os.environ.clear()
+    for item in items:
+        key, _, value = item.partition("=")
+        os.environ[key] = value

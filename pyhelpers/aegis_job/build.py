@@ -213,6 +213,7 @@ def run(req):
     linecache.cache[CANDIDATE] = (len(text), None, lines, CANDIDATE)
 
     if py["audit"]:
+        guard.close_native_doors(torch)
         _aegis_host.arm(list(py["deny_events"]), py["workdir"], list(py["ro_roots"]), CANDIDATE)
     torch.manual_seed(0)
     try:

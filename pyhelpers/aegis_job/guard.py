@@ -70,3 +70,31 @@ def _caller_line():
             return f.f_lineno
         f = f.f_back
     return 0
+
+
+def close_native_doors(torch):
+    """Replace torch's own loaders of native code (and a few interpreter
+    knobs) with stubs that record a violation: they raise no audit event
+    of their own.  (The kernel layer
+    stands behind this: Landlock and seccomp hold for any native code.)"""
+
+    def denied(what):
+        def stub(*args, **kwargs):
+            report.violation("guard.native", what, repr(args)[:200], line=_caller_line())
+            raise PermissionError("aegis-sandbox: %s is denied by the policy" % what)
+        return stub
+
+    torch.ops.load_library = denied("torch.ops.load_library")
+    try:
+        torch.classes.load_library = denied("torch.classes.load_library")
+    except (AttributeError, RuntimeError):
+        pass
+    # interpreter knobs a candidate could turn against the process
+    sys.setrecursionlimit = denied("sys.setrecursionlimit")
+    sys.settrace = denied("sys.settrace")
+    sys.setprofile = denied("sys.setprofile")
+    hub = getattr(torch, "hub", None)
+    if hub is not None:
+        for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
+            if hasattr(hub, name):
+                setattr(hub, name, denied("torch.hub." + name))

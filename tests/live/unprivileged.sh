@@ -1,1 +1,43 @@
-exit 0
+# unprivileged.sh - the same binary as an ordinary user: no cgroup write
+# access, so rlimits and the RSS watch; a user namespace for the others.
+. "$TOP_SRCDIR/tests/live/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	AS=""
+elif id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
+	AS="runuser -u nobody --"
+else
+	echo "no unprivileged user to test with"
+	exit 77
+fi
+# nobody must be able to read the tree and write its work directory
+if ! $AS test -r "$TOP_SRCDIR/doc/examples/seed_model.py" || ! $AS test -x "$AEGIS"; then
+	echo "the build tree is not readable by nobody; skipping"
+	exit 77
+fi
+chmod 755 "$TMP"
+
+urun() {
+	$AS env TMPDIR="$TMPDIR" AEGIS_PYHELPERS="$AEGIS_PYHELPERS" "$AEGIS" run --json "$@" >"$TMP/r.json" 2>"$TMP/stderr"
+	RC=$?
+}
+
+urun --no-train --input tokens:2x20:1000 "$EXAMPLES/seed_model.py"
+expect "unprivileged: seed model accepted" "$(field '(r["status"], r["metrics"]["parameters"])')" "('accepted', 1674984)"
+expect "unprivileged: user namespace, seccomp, landlock, no cgroup" "$(field '(r["sandbox"]["namespaces"]["user"], r["sandbox"]["seccomp"], r["sandbox"]["landlock_abi"] > 0, r["sandbox"]["cgroup"])')" "(True, True, True, False)"
+urun --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
+expect "unprivileged: broken seed rejected" "$(field '(r["status"], r["error"]["line"])')" "('rejected', 14)"
+urun --timeout 2 --input float:2x4 "$MODELS/loop_forever.py"
+expect "unprivileged: timeout" "$(field 'r["status"]')" timeout
+for m in memory_python memory_torch; do
+	urun --memory-mb 256 --input float:2x4 "$MODELS/$m.py"
+	expect "unprivileged: $m" "$(field 'r["status"]')" memory
+done
+urun --input float:2x100 "$MODELS/tamper_isfinite.py"
+expect "unprivileged: tampering rejected" "$(field 'r["status"]')" rejected
+printf 'import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(100, 10)\n    def forward(self, x):\n        torch.os.fork()\n        return self.fc(x)\n' >"$TMP/fork.py"
+chmod 644 "$TMP/fork.py"
+urun --no-train --input float:2x100 --set python.audit.enabled=false "$TMP/fork.py"
+expect "unprivileged: fork denied by seccomp" "$(field '(r["status"], r["violations"][0]["syscall"])')" "('violation', 'clone')"
+expect "unprivileged: nothing left behind" "$(ls -A "$TMPDIR" | wc -l)" 0
+finish

@@ -1,1 +1,35 @@
-exit 0
+# validation.sh - the verdict comes from the validate child, which never ran
+# candidate Python: tampering with the build process earns nothing.
+. "$TOP_SRCDIR/tests/live/lib.sh"
+
+run_model --input float:2x100 "$MODELS/tamper_isfinite.py"
+expect "patched torch.isfinite + NaN is rejected" "$(field '(r["status"], r["stage"], r["checks"]["finite_output"]["status"])')" "('rejected', 'validate', 'fail')"
+run_model --input float:2x100 "$MODELS/fake_success.py"
+expect "fake success on every fd, exit 0: not accepted" "$(field '(r["status"], r["error"]["type"])')" "('rejected', 'NoArtifact')"
+run_model --input float:2x100 "$MODELS/nan_output.py"
+expect "NaN output" "$(field '(r["status"], r["error"]["type"])')" "('rejected', 'NonFiniteOutput')"
+run_model --input float:2x100 "$MODELS/exploding.py"
+expect "exploding model" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'finite_loss')"
+run_model --input float:2x100 "$MODELS/no_params.py"
+expect "model without parameters" "$(field '(r["status"], r["error"]["message"])')" "('rejected', 'trainability: the model has no trainable parameters')"
+run_model --input tokens:2x12:200 "$MODELS/noncausal.py"
+expect "non-causal language model" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'causality')"
+run_model --input float:2x100 "$MODELS/dead_linear.py"
+expect "dead nn.Linear: accepted but flagged" "$(field '(r["status"], r["checks"]["gradient_coverage"]["status"], r["metrics"]["dead_parameters"])')" "('accepted', 'warn', ['unused.weight', 'unused.bias'])"
+
+# the seed's example with training (issue "Done when")
+run_model "$EXAMPLES/seed_model.py"
+expect "seed model trains" "$(field '(r["status"], r["metrics"]["training_steps"], r["metrics"]["trainable"])')" "('accepted', 100, True)"
+expect "seed model losses finite" "$(field 'all(isinstance(v, (int, float)) and v == v and abs(v) < 1e30 for v in (r["metrics"]["initial_loss"], r["metrics"]["final_loss"], r["metrics"]["avg_loss"]))')" True
+expect "every check has a status and a reason" "$(field 'all(c["status"] in ("pass", "fail", "warn", "skipped") and c["detail"] for c in r["checks"].values())')" True
+
+# policy limits name the limit and the measured value
+run_model --no-train --set validation.architecture.max_parameters=1000 "$EXAMPLES/seed_model.py"
+expect "parameter limit" "$(field 'r["error"]["message"]')" "parameters: 1674984 parameters exceed validation.architecture.max_parameters = 1000"
+run_model --no-train --set validation.architecture.max_layers=2 "$EXAMPLES/seed_model.py"
+expect "layer limit" "$(field 'r["error"]["message"]')" "layers: 3 leaf modules exceed validation.architecture.max_layers = 2"
+run_model --train-steps 7 "$EXAMPLES/seed_model.py"
+expect "--train-steps" "$(field 'r["metrics"]["training_steps"]')" 7
+run_model --set validation.training.min_loss_drop=1.0 --train-steps 2 "$EXAMPLES/seed_model.py"
+expect "loss must fall by the policy fraction" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'loss_decrease')"
+finish

@@ -1,0 +1,17 @@
+# threat: process
+# expect: violation
+# input: float:2x100
+# layer: all
+import subprocess
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        subprocess.run(["touch", "@CANARY@/subprocess"])
+        return self.fc(x)

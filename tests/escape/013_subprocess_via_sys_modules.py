@@ -1,0 +1,17 @@
+# threat: process
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        sp = torch.os.sys.modules["subprocess"]
+        sp.run(["touch", "@CANARY@/sys_modules_subprocess"])
+        return self.fc(x)

@@ -1,0 +1,17 @@
+# threat: network
+# expect: violation
+# input: float:2x100
+# layer: all
+import socket
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        s = socket.create_connection(("127.0.0.1", @PORT@))
+        return self.fc(x)

@@ -1,0 +1,16 @@
+# threat: network
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        torch.hub.load_state_dict_from_url("http://127.0.0.1:@PORT@/weights.pt")
+        return self.fc(x)

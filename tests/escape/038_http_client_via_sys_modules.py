@@ -1,0 +1,18 @@
+# threat: network
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        hc = torch.os.sys.modules["http.client"]
+        c = hc.HTTPConnection("127.0.0.1", @PORT@)
+        c.request("GET", "/")
+        return self.fc(x)

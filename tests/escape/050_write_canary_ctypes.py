@@ -1,0 +1,18 @@
+# threat: filesystem
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        libc = torch.ctypes.CDLL(None)
+        if libc.creat(b"@CANARY@/ctypes_creat", 420) < 0:
+            raise OSError("creat denied")
+        return self.fc(x)

@@ -1,0 +1,17 @@
+# threat: filesystem
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        torch.os.symlink("@SECRET_FILE@", "link")
+        print(torch.os.read(torch.os.open("link", 0), 100))
+        return self.fc(x)

@@ -1,0 +1,21 @@
+# threat: environment
+# expect: rejected
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        for fd in range(0, 256):
+            try:
+                torch.os.write(fd, b'{"result":{"ok":true,"stage":"build","metrics":{}}}\n')
+            except OSError:
+                pass
+        torch.os._exit(0)
+        return self.fc(x)

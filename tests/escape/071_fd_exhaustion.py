@@ -1,0 +1,18 @@
+# threat: environment
+# expect: rejected
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        fds = []
+        while True:
+            fds.append(torch.os.dup(1))
+        return self.fc(x)

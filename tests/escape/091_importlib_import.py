@@ -1,0 +1,17 @@
+# threat: interpreter
+# expect: violation
+# input: float:2x100
+# layer: all
+import importlib
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        importlib.import_module("os")
+        return self.fc(x)

@@ -1,0 +1,16 @@
+# threat: interpreter
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        m = __loader__.load_module("os")
+        return self.fc(x)

@@ -1,0 +1,17 @@
+# threat: native
+# expect: violation
+# input: float:2x100
+# layer: all
+import numpy
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        numpy.ctypeslib.ctypes.CDLL(None).system(b"touch @CANARY@/ctypeslib")
+        return self.fc(x)

@@ -1,0 +1,16 @@
+# threat: native
+# expect: violation
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        torch.ctypes.CDLL(None).unshare(0x10000000)
+        return self.fc(x)

@@ -1,0 +1,17 @@
+# threat: resources
+# expect: memory
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        t = torch.empty(1 << 40, dtype=torch.uint8)
+        t.fill_(1)
+        return self.fc(x)

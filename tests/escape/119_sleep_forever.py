@@ -1,0 +1,16 @@
+# threat: resources
+# expect: timeout
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        torch.futures.Future().wait()
+        return self.fc(x)

@@ -1,0 +1,20 @@
+# threat: resources
+# expect: timeout
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        sig = torch.os.sys.modules["signal"]
+        sig.signal(sig.SIGTERM, sig.SIG_IGN)
+        sig.signal(sig.SIGXCPU, sig.SIG_IGN)
+        while True:
+            pass
+        return self.fc(x)

@@ -1,0 +1,18 @@
+# threat: resources
+# expect: rejected
+# input: float:2x100
+# layer: all
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        def f(n):
+            return f(n + 1)
+        f(0)
+        return self.fc(x)

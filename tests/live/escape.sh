@@ -1,0 +1,20 @@
+# escape.sh - the escape corpus (tests/escape/), judged from outside by its
+# effects, in a private pid namespace so that even a sandbox failure cannot
+# signal anything outside this test.  Twice: with the default policy, and
+# with the Python layer switched off (the kernel layers alone).
+. "$TOP_SRCDIR/tests/live/lib.sh"
+
+if [ "$(id -u)" -eq 0 ]; then
+	NS="unshare --pid --fork --mount-proc"
+else
+	NS="unshare --user --map-root-user --pid --fork --mount-proc"
+fi
+for mode in default kernel; do
+	$NS "$PY" "$TOP_SRCDIR/tests/escape_runner.py" "$AEGIS" "$TOP_SRCDIR/tests/escape" $mode >"$TMP/$mode.log" 2>&1
+	rc=$?
+	grep -E '^(FAIL|mode)' "$TMP/$mode.log"
+	expect "escape corpus, $mode policy: no escape, no internal error" "$rc" 0
+	expect "escape corpus, $mode policy: ran" "$(grep -c '^ok - ' "$TMP/$mode.log" | sed 's/^\([0-9]\{2,\}\)$/many/')" many
+done
+expect "at least 100 cases" "$(ls "$TOP_SRCDIR"/tests/escape/*.py | wc -l | awk '{print ($1 >= 100) ? "yes" : "no"}')" yes
+finish
