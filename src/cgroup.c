@@ -261,7 +261,7 @@ long long cgroup_peak_bytes(const struct cgroup *cg)
 static void rmdir_retry(const char *dir)
 {
 	for (int i = 0; i < 200; i++) {
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		struct timespec ts = {0, 5 * 1000 * 1000};
 
 		if (rmdir(dir) == 0 || errno == ENOENT)
 			return;

@@ -24,50 +24,48 @@
 #include "supervise.h"
 #include "util.h"
 
-static const char top_usage[] =
-	"Usage: aegis-sandbox [--help] [--version] COMMAND [ARGS]\n"
-	"\n"
-	"Run machine-generated PyTorch model code in a confined sandbox and decide\n"
-	"whether it is safe, runnable and trainable.\n"
-	"\n"
-	"Commands:\n"
-	"  run MODEL.py        static check, build, validate and train one candidate\n"
-	"  check MODEL.py      only the static safety check\n"
-	"  policy check FILE   validate a policy file\n"
-	"  policy show [FILE]  print the effective policy (defaults applied)\n"
-	"  batch               (not available yet) many candidates from a JSON-lines file\n"
-	"  serve               (not available yet) a warm server for the Python client\n"
-	"  pool                (not available yet) the code pool database\n"
-	"  approvals           (not available yet) the human approval gate\n"
-	"\n"
-	"Run 'aegis-sandbox COMMAND --help' for a command's options.\n"
-	"Exit codes: 0 accepted, 1 rejected, 2 usage or policy error, 3 violation,\n"
-	"4 timeout, 5 memory, 6 crash, 7 sandbox error.  See aegis-sandbox(1).\n";
+static const char top_usage[] = "Usage: aegis-sandbox [--help] [--version] COMMAND [ARGS]\n"
+				"\n"
+				"Run machine-generated PyTorch model code in a confined sandbox and decide\n"
+				"whether it is safe, runnable and trainable.\n"
+				"\n"
+				"Commands:\n"
+				"  run MODEL.py        static check, build, validate and train one candidate\n"
+				"  check MODEL.py      only the static safety check\n"
+				"  policy check FILE   validate a policy file\n"
+				"  policy show [FILE]  print the effective policy (defaults applied)\n"
+				"  batch               (not available yet) many candidates from a JSON-lines file\n"
+				"  serve               (not available yet) a warm server for the Python client\n"
+				"  pool                (not available yet) the code pool database\n"
+				"  approvals           (not available yet) the human approval gate\n"
+				"\n"
+				"Run 'aegis-sandbox COMMAND --help' for a command's options.\n"
+				"Exit codes: 0 accepted, 1 rejected, 2 usage or policy error, 3 violation,\n"
+				"4 timeout, 5 memory, 6 crash, 7 sandbox error.  See aegis-sandbox(1).\n";
 
-static const char run_usage[] =
-	"Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
-	"       aegis-sandbox check [OPTIONS] MODEL.py\n"
-	"\n"
-	"  -p, --policy FILE      policy file (default: built-in defaults, see 'policy show')\n"
-	"  -c, --class NAME       model class (default: Model, else the last nn.Module)\n"
-	"  -i, --input SPEC       tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file\n"
-	"                         (default: validation.input)\n"
-	"  -t, --timeout SECONDS  wall-clock and CPU limit per job child\n"
-	"  -m, --memory-mb N      memory limit per job child, in MiB\n"
-	"      --no-train         skip the trainability check\n"
-	"      --train-steps N    optimizer steps for the trainability check\n"
-	"  -a, --arch-id ID       architecture id reported in the result\n"
-	"      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
-	"  -k, --keep-workdir     keep the job's work directory (and the exported model)\n"
-	"  -j, --json             print the result as one JSON document\n"
-	"  -h, --help             this help\n";
+static const char run_usage[] = "Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
+				"       aegis-sandbox check [OPTIONS] MODEL.py\n"
+				"\n"
+				"  -p, --policy FILE      policy file (default: built-in defaults, see 'policy show')\n"
+				"  -c, --class NAME       model class (default: Model, else the last nn.Module)\n"
+				"  -i, --input SPEC       tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file\n"
+				"                         (default: validation.input)\n"
+				"  -t, --timeout SECONDS  wall-clock and CPU limit per job child\n"
+				"  -m, --memory-mb N      memory limit per job child, in MiB\n"
+				"      --no-train         skip the trainability check\n"
+				"      --train-steps N    optimizer steps for the trainability check\n"
+				"  -a, --arch-id ID       architecture id reported in the result\n"
+				"      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
+				"  -k, --keep-workdir     keep the job's work directory (and the exported model)\n"
+				"  -j, --json             print the result as one JSON document\n"
+				"  -h, --help             this help\n";
 
 static const char policy_usage[] =
-	"Usage: aegis-sandbox policy check FILE...\n"
-	"       aegis-sandbox policy show [FILE]\n"
-	"\n"
-	"'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
-	"error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts.\n";
+    "Usage: aegis-sandbox policy check FILE...\n"
+    "       aegis-sandbox policy show [FILE]\n"
+    "\n"
+    "'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
+    "error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -116,7 +114,6 @@ static int load_policy(struct policy *pol, const char *path)
 
 /* ---- human output ----------------------------------------------------- */
 
-
 static void print_shape(const struct json *arr)
 {
 	printf("[");
@@ -158,8 +155,9 @@ static void print_human(const char *path, const struct json *res)
 
 		if (!detail || !*detail)
 			detail = json_get_str(v, "args");
-		printf("  %-12s %s %s%s%s", i ? "" : "violations", json_get_str(v, "rule") ? json_get_str(v, "rule") : "?",
-		       what ? what : "", detail && *detail ? ": " : "", detail ? detail : "");
+		printf("  %-12s %s %s%s%s", i ? "" : "violations",
+		       json_get_str(v, "rule") ? json_get_str(v, "rule") : "?", what ? what : "",
+		       detail && *detail ? ": " : "", detail ? detail : "");
 		if (line > 0)
 			printf(" (line %.0f)", line);
 		printf("\n");
@@ -192,7 +190,8 @@ static void print_human(const char *path, const struct json *res)
 
 		if (st && (!strcmp(st, "fail") || !strcmp(st, "warn")))
 			printf("  %-12s %s %s: %s\n", i ? "" : "checks", st, checks->keys[i],
-			       json_get_str(checks->items[i], "detail") ? json_get_str(checks->items[i], "detail") : "");
+			       json_get_str(checks->items[i], "detail") ? json_get_str(checks->items[i], "detail")
+									: "");
 	}
 	if (sb && sb->type == JSON_OBJECT) {
 		const struct json *ns = json_get(sb, "namespaces");
@@ -215,29 +214,29 @@ static void print_human(const char *path, const struct json *res)
 static int cmd_run(int argc, char **argv, bool static_only)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "class", required_argument, NULL, 'c' },
-		{ "input", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "memory-mb", required_argument, NULL, 'm' },
-		{ "no-train", no_argument, NULL, 'N' },
-		{ "train-steps", required_argument, NULL, 'S' },
-		{ "arch-id", required_argument, NULL, 'a' },
-		{ "set", required_argument, NULL, 's' },
-		{ "keep-workdir", no_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"policy", required_argument, NULL, 'p'},
+	    {"class", required_argument, NULL, 'c'},
+	    {"input", required_argument, NULL, 'i'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"memory-mb", required_argument, NULL, 'm'},
+	    {"no-train", no_argument, NULL, 'N'},
+	    {"train-steps", required_argument, NULL, 'S'},
+	    {"arch-id", required_argument, NULL, 'a'},
+	    {"set", required_argument, NULL, 's'},
+	    {"keep-workdir", no_argument, NULL, 'k'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *policy_path = NULL, *class_name = NULL, *input = NULL, *arch_id = NULL;
 	double timeout = -1;
 	long memory = -1, steps = -1;
 	bool no_train = false, keep = false, as_json = false;
-	struct strv sets = { 0 };
-	struct policy pol = { 0 };
-	struct inputspec spec = { 0 };
+	struct strv sets = {0};
+	struct policy pol = {0};
+	struct inputspec spec = {0};
 	struct supervisor sup;
-	struct candidate cand = { 0 };
+	struct candidate cand = {0};
 	char err[1024], *code = NULL;
 	size_t code_len = 0;
 	struct json *res = NULL;
@@ -260,7 +259,8 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		case 'N': no_train = true; break;
 		case 'S':
 			if (!util_parse_long(optarg, &steps) || steps < 1 || steps > 1000000)
-				return usage_error("--train-steps: expected an integer in [1, 1000000], got '%s'", optarg);
+				return usage_error("--train-steps: expected an integer in [1, 1000000], got '%s'",
+						   optarg);
 			break;
 		case 'a': arch_id = optarg; break;
 		case 's': strv_push(&sets, optarg); break;
@@ -347,7 +347,7 @@ out:
 
 static int cmd_policy(int argc, char **argv)
 {
-	struct policy pol = { 0 };
+	struct policy pol = {0};
 	char err[1024];
 	int rc = 0;
 
@@ -415,9 +415,9 @@ static int cmd_unavailable(const char *name)
 int cli_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd;
 	int c;

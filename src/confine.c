@@ -137,7 +137,7 @@ static int move_fd(int from, int to)
 /* 2 */
 static int confine_fds(const struct confine_config *c, char *err, size_t errlen)
 {
-	int fds[3] = { c->fd_stdout, c->fd_stderr, c->fd_report };
+	int fds[3] = {c->fd_stdout, c->fd_stderr, c->fd_report};
 	int devnull;
 
 	/* first lift the three out of the way of 0..3 */
@@ -156,7 +156,7 @@ static int confine_fds(const struct confine_config *c, char *err, size_t errlen)
 	if (move_fd(devnull, JOB_FD_STDIN) < 0 || move_fd(fds[0], JOB_FD_STDOUT) < 0 ||
 	    move_fd(fds[1], JOB_FD_STDERR) < 0 || move_fd(fds[2], JOB_FD_REPORT) < 0)
 		return fail(err, errlen, "dup2:");
-	/* the report fd must stay close-on-exec free but nothing else survives */
+		/* the report fd must stay close-on-exec free but nothing else survives */
 #ifdef HAVE_CLOSE_RANGE
 	if (close_range(JOB_FD_REPORT + 1, ~0U, 0) < 0)
 #endif
@@ -201,7 +201,7 @@ static int confine_workdir(const struct confine_config *c, char *err, size_t err
 
 static int set_rlimit(int res, rlim_t soft, rlim_t hard)
 {
-	struct rlimit rl = { soft, hard };
+	struct rlimit rl = {soft, hard};
 
 	return setrlimit(res, &rl);
 }
@@ -364,7 +364,7 @@ int confine_landlock_abi(void)
 
 static int ll_add_path(int ruleset, int fd, uint64_t access, uint64_t handled)
 {
-	struct ll_path_beneath_attr pb = { access & handled, fd };
+	struct ll_path_beneath_attr pb = {access & handled, fd};
 	struct stat st;
 
 	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
@@ -377,14 +377,14 @@ static int ll_add_path(int ruleset, int fd, uint64_t access, uint64_t handled)
 static int confine_landlock(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
 {
 	int abi = confine_landlock_abi(), ruleset, wd;
-	struct ll_ruleset_attr attr = { 0 };
+	struct ll_ruleset_attr attr = {0};
 	size_t attr_size;
 	uint64_t ro = LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_EXECUTE;
-	uint64_t rw = LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_WRITE_FILE | LL_FS_REMOVE_FILE |
-		      LL_FS_REMOVE_DIR | LL_FS_MAKE_REG | LL_FS_MAKE_DIR | LL_FS_TRUNCATE;
+	uint64_t rw = LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_WRITE_FILE | LL_FS_REMOVE_FILE | LL_FS_REMOVE_DIR |
+		      LL_FS_MAKE_REG | LL_FS_MAKE_DIR | LL_FS_TRUNCATE;
 
 	if (abi <= 0)
-		return 0; /* reported as not applied */
+		return 0;                                   /* reported as not applied */
 	attr.handled_access_fs = (LL_FS_MAKE_SYM << 1) - 1; /* ABI 1 rights */
 	if (abi >= 2)
 		attr.handled_access_fs |= LL_FS_REFER;
@@ -457,6 +457,7 @@ static int confine_landlock(const struct confine_config *c, struct confine_statu
  * rt_sigaction(SIGSYS, ...) is itself denied.  A few syscalls that the
  * runtime merely probes get a quiet errno instead. */
 
+/* clang-format off */
 static const char *const seccomp_allow[] = {
 	/* I/O on fds it already has or opens (Landlock decides which paths) */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
@@ -506,6 +507,8 @@ static const struct {
 	{ NULL, 0 },
 };
 
+/* clang-format on */
+
 static void sigsys_handler(int sig, siginfo_t *si, void *uctx)
 {
 	char buf[96];
@@ -546,10 +549,10 @@ static int build_filter(scmp_filter_ctx *out, bool allow_unix, bool allow_rwx)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(seccomp_quiet[i].err), nr, 0)) < 0)
 			goto out;
 	}
-#define ADD(action, name, ...)                                                                    \
-	do {                                                                                      \
-		if ((rc = seccomp_rule_add(ctx, action, SCMP_SYS(name), __VA_ARGS__)) < 0)        \
-			goto out;                                                                 \
+#define ADD(action, name, ...)                                                                                         \
+	do {                                                                                                           \
+		if ((rc = seccomp_rule_add(ctx, action, SCMP_SYS(name), __VA_ARGS__)) < 0)                             \
+			goto out;                                                                                      \
 	} while (0)
 	/* threads only: clone must carry CLONE_THREAD (fork, vfork: denied) */
 	ADD(SCMP_ACT_ALLOW, clone, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
@@ -566,12 +569,12 @@ static int build_filter(scmp_filter_ctx *out, bool allow_unix, bool allow_rwx)
 		ADD(SCMP_ACT_ALLOW, mmap, 0);
 		ADD(SCMP_ACT_ALLOW, mprotect, 0);
 	} else {
-	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
-	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
-	ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
-	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
-	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
-	ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
+		ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
+		ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
+		ADD(SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
+		ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, 0));
+		ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
+		ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
 	}
 	/* terminal queries (isatty) */
 	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5401 /* TCGETS */));

@@ -20,18 +20,18 @@
 #define JOB_FD_REPORT 3
 
 struct confine_config {
-	const char *workdir;         /* absolute path */
+	const char *workdir; /* absolute path */
 	bool workdir_writable;
 	int fd_stdout, fd_stderr, fd_report; /* moved to 1, 2, 3 */
-	char *cgroup_dirs[2];        /* join these (write our pid to cgroup.procs) */
+	char *cgroup_dirs[2];                /* join these (write our pid to cgroup.procs) */
 	size_t ncgroups;
 	/* rlimits */
 	double cpu_time_s;
-	long memory_mb;              /* RLIMIT_DATA fallback when memory_rlimit */
+	long memory_mb; /* RLIMIT_DATA fallback when memory_rlimit */
 	bool memory_rlimit;
 	long max_file_bytes;
 	long max_open_files;
-	long max_pids;               /* RLIMIT_NPROC fallback when pids_rlimit */
+	long max_pids; /* RLIMIT_NPROC fallback when pids_rlimit */
 	bool pids_rlimit;
 	/* namespaces */
 	bool ns_net, ns_ipc, ns_mount, ns_pid, ns_user;
@@ -48,8 +48,8 @@ struct confine_config {
 
 /* What was actually applied, for the result's "sandbox" field. */
 struct confine_status {
-	bool fds_moved;          /* report fd is JOB_FD_REPORT from here on */
-	int landlock_abi;        /* 0: not applied */
+	bool fds_moved;   /* report fd is JOB_FD_REPORT from here on */
+	int landlock_abi; /* 0: not applied */
 	bool seccomp;
 	bool ns_user, ns_net, ns_ipc, ns_mount, ns_pid;
 	bool cgroup;

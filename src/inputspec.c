@@ -73,11 +73,13 @@ int inputspec_parse(const char *spec, struct inputspec *out, char *err, size_t e
 
 		out->kind = INPUT_TOKENS;
 		if (!colon || !util_parse_long(colon + 1, &out->vocab)) {
-			snprintf(err, errlen, "input spec '%s': expected tokens:SHAPE:VOCAB, e.g. tokens:2x20:1000", spec);
+			snprintf(err, errlen, "input spec '%s': expected tokens:SHAPE:VOCAB, e.g. tokens:2x20:1000",
+				 spec);
 			return -1;
 		}
 		if (out->vocab < 2 || out->vocab > 100000000) {
-			snprintf(err, errlen, "input spec '%s': vocabulary %ld out of range [2, 100000000]", spec, out->vocab);
+			snprintf(err, errlen, "input spec '%s': vocabulary %ld out of range [2, 100000000]", spec,
+				 out->vocab);
 			return -1;
 		}
 		dims = xstrndup(shape, (size_t)(colon - shape));

@@ -16,9 +16,9 @@ struct inputspec {
 	enum inputspec_kind kind;
 	size_t ndims;
 	long dims[INPUTSPEC_MAX_DIMS];
-	long vocab;       /* INPUT_TOKENS */
-	char *path;       /* INPUT_FILE: absolute path, the caller's */
-	char *format;     /* INPUT_FILE: "pt" or "npy" */
+	long vocab;   /* INPUT_TOKENS */
+	char *path;   /* INPUT_FILE: absolute path, the caller's */
+	char *format; /* INPUT_FILE: "pt" or "npy" */
 };
 
 /* Parse SPEC.  Returns 0, or -1 with a message in ERR.  Element count is

@@ -143,8 +143,8 @@ static char *parse_string(struct parser *ps, size_t *len)
 
 			if (!read_hex4(ps, &cp))
 				goto out_fail;
-			if (cp >= 0xd800 && cp <= 0xdbff && ps->end - ps->p >= 6 &&
-			    ps->p[0] == '\\' && ps->p[1] == 'u') {
+			if (cp >= 0xd800 && cp <= 0xdbff && ps->end - ps->p >= 6 && ps->p[0] == '\\' &&
+			    ps->p[1] == 'u') {
 				ps->p += 2;
 				if (!read_hex4(ps, &lo))
 					goto out_fail;
@@ -264,10 +264,8 @@ static struct json *parse_value(struct parser *ps, int depth)
 		return NULL;
 	}
 	switch (*ps->p) {
-	case '{':
-		return parse_container(ps, depth, true);
-	case '[':
-		return parse_container(ps, depth, false);
+	case '{': return parse_container(ps, depth, true);
+	case '[': return parse_container(ps, depth, false);
 	case '"':
 		j = new_node(JSON_STRING);
 		j->s = parse_string(ps, &j->slen);
@@ -276,8 +274,7 @@ static struct json *parse_value(struct parser *ps, int depth)
 			return NULL;
 		}
 		return j;
-	default:
-		break;
+	default: break;
 	}
 	if (match_word(ps, "true")) {
 		j = new_node(JSON_BOOL);
@@ -319,7 +316,7 @@ static struct json *parse_value(struct parser *ps, int depth)
 
 struct json *json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
-	struct parser ps = { text, text + len, text, err, errlen, false };
+	struct parser ps = {text, text + len, text, err, errlen, false};
 	struct json *j;
 
 	if (err && errlen)
@@ -351,7 +348,10 @@ void json_free(struct json *j)
 	free(j);
 }
 
-struct json *json_null(void) { return new_node(JSON_NULL); }
+struct json *json_null(void)
+{
+	return new_node(JSON_NULL);
+}
 
 struct json *json_bool(bool b)
 {
@@ -383,8 +383,14 @@ struct json *json_str(const char *s)
 	return json_strn(s, s ? strlen(s) : 0);
 }
 
-struct json *json_array(void) { return new_node(JSON_ARRAY); }
-struct json *json_object(void) { return new_node(JSON_OBJECT); }
+struct json *json_array(void)
+{
+	return new_node(JSON_ARRAY);
+}
+struct json *json_object(void)
+{
+	return new_node(JSON_OBJECT);
+}
 
 struct json *json_set(struct json *obj, const char *key, struct json *val)
 {
@@ -495,15 +501,30 @@ void json_write_string(struct sbuf *out, const char *s, size_t len)
 		unsigned char c = u[i];
 
 		switch (c) {
-		case '"': sbuf_adds(out, "\\\""); i++; continue;
-		case '\\': sbuf_adds(out, "\\\\"); i++; continue;
-		case '\n': sbuf_adds(out, "\\n"); i++; continue;
-		case '\r': sbuf_adds(out, "\\r"); i++; continue;
-		case '\t': sbuf_adds(out, "\\t"); i++; continue;
+		case '"':
+			sbuf_adds(out, "\\\"");
+			i++;
+			continue;
+		case '\\':
+			sbuf_adds(out, "\\\\");
+			i++;
+			continue;
+		case '\n':
+			sbuf_adds(out, "\\n");
+			i++;
+			continue;
+		case '\r':
+			sbuf_adds(out, "\\r");
+			i++;
+			continue;
+		case '\t':
+			sbuf_adds(out, "\\t");
+			i++;
+			continue;
 		default: break;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			char e[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+			char e[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
 
 			sbuf_adds(out, e);
 			i++;
@@ -537,12 +558,8 @@ static void write_indent(struct sbuf *out, int indent, int level)
 static void json_write_level(const struct json *j, struct sbuf *out, int indent, int level)
 {
 	switch (j->type) {
-	case JSON_NULL:
-		sbuf_adds(out, "null");
-		break;
-	case JSON_BOOL:
-		sbuf_adds(out, j->b ? "true" : "false");
-		break;
+	case JSON_NULL: sbuf_adds(out, "null"); break;
+	case JSON_BOOL: sbuf_adds(out, j->b ? "true" : "false"); break;
 	case JSON_NUMBER:
 		if (!isfinite(j->n))
 			sbuf_adds(out, "null");
@@ -551,9 +568,7 @@ static void json_write_level(const struct json *j, struct sbuf *out, int indent,
 		else
 			sbuf_addf(out, "%.10g", j->n);
 		break;
-	case JSON_STRING:
-		json_write_string(out, j->s, j->slen);
-		break;
+	case JSON_STRING: json_write_string(out, j->s, j->slen); break;
 	case JSON_ARRAY:
 	case JSON_OBJECT: {
 		bool obj = j->type == JSON_OBJECT;

@@ -18,11 +18,11 @@ struct json {
 	enum json_type type;
 	bool b;
 	double n;
-	char *s;       /* JSON_STRING: owned, NUL-terminated, may hold NULs */
+	char *s; /* JSON_STRING: owned, NUL-terminated, may hold NULs */
 	size_t slen;
-	size_t count;  /* JSON_ARRAY / JSON_OBJECT */
+	size_t count; /* JSON_ARRAY / JSON_OBJECT */
 	struct json **items;
-	char **keys;   /* JSON_OBJECT only */
+	char **keys; /* JSON_OBJECT only */
 };
 
 /* Parse TEXT.  Returns a tree the caller must json_free(), or NULL with a

@@ -23,8 +23,7 @@
 #include "sha256.h"
 #include "util.h"
 
-static const char *const verdict_names[] = { "accepted", "rejected", "violation", "timeout",
-					     "memory", "crash", "error" };
+static const char *const verdict_names[] = {"accepted", "rejected", "violation", "timeout", "memory", "crash", "error"};
 
 const char *verdict_name(enum verdict v)
 {
@@ -41,17 +40,17 @@ enum verdict verdict_from_name(const char *name)
 
 int verdict_exit_code(enum verdict v)
 {
-	static const int codes[] = { AEGIS_EXIT_ACCEPTED, AEGIS_EXIT_REJECTED, AEGIS_EXIT_VIOLATION,
-				     AEGIS_EXIT_TIMEOUT, AEGIS_EXIT_MEMORY, AEGIS_EXIT_CRASH, AEGIS_EXIT_ERROR };
+	static const int codes[] = {AEGIS_EXIT_ACCEPTED, AEGIS_EXIT_REJECTED, AEGIS_EXIT_VIOLATION, AEGIS_EXIT_TIMEOUT,
+				    AEGIS_EXIT_MEMORY,   AEGIS_EXIT_CRASH,    AEGIS_EXIT_ERROR};
 
 	return codes[v];
 }
 
 /* The parsed report of one job. */
 struct report {
-	struct json *sandbox;     /* layers the child applied */
-	struct json *violations;  /* array */
-	struct json *result;      /* the phase's result line */
+	struct json *sandbox;    /* layers the child applied */
+	struct json *violations; /* array */
+	struct json *result;     /* the phase's result line */
 	char *setup_error;
 	char *harness_error;
 	size_t bad_lines;
@@ -153,8 +152,8 @@ static bool is_memory_error(const struct json *err)
 /* The verdict of one job from what the supervisor saw.  Returns true when
  * the job decided the candidate's fate (and fills *V and *ERR); false when
  * the phase ran to its end and its result line decides. */
-static bool judge_job(const struct policy *pol, const struct job_outcome *o, const struct report *r,
-		      enum verdict *v, struct json **err)
+static bool judge_job(const struct policy *pol, const struct job_outcome *o, const struct report *r, enum verdict *v,
+		      struct json **err)
 {
 	char msg[512];
 
@@ -223,7 +222,8 @@ static bool judge_job(const struct policy *pol, const struct job_outcome *o, con
 		return true;
 	}
 	if (o->exited && WIFSIGNALED(o->wstatus)) {
-		snprintf(msg, sizeof(msg), "killed by signal %d (%s)", WTERMSIG(o->wstatus), strsignal(WTERMSIG(o->wstatus)));
+		snprintf(msg, sizeof(msg), "killed by signal %d (%s)", WTERMSIG(o->wstatus),
+			 strsignal(WTERMSIG(o->wstatus)));
 		*v = VERDICT_CRASH;
 		*err = error_obj("Crash", msg, 0);
 		return true;
@@ -354,8 +354,8 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 {
 	const struct policy *pol = s->pol;
 	struct json *res = json_object(), *attempts = json_array(), *req = NULL, *timings = json_object();
-	struct job_outcome bo = { 0 }, vo = { 0 };
-	struct report br = { 0 }, vr = { 0 };
+	struct job_outcome bo = {0}, vo = {0};
+	struct report br = {0}, vr = {0};
 	char sha[65], err[512], digest[65];
 	char *workdir = NULL, *artifact = NULL;
 	double t0 = util_now();
@@ -386,9 +386,10 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 	if (cand->code_len == 0 || cand->code_len > (size_t)pol->limits.code_max_bytes ||
 	    memchr(cand->code, '\0', cand->code_len) || !util_utf8_valid(cand->code, cand->code_len)) {
 		const char *why = cand->code_len == 0 ? "the source is empty"
-				  : cand->code_len > (size_t)pol->limits.code_max_bytes ? "the source is larger than limits.code_max_bytes"
+				  : cand->code_len > (size_t)pol->limits.code_max_bytes
+				      ? "the source is larger than limits.code_max_bytes"
 				  : memchr(cand->code, '\0', cand->code_len) ? "the source contains a NUL byte"
-				  : "the source is not valid UTF-8";
+									     : "the source is not valid UTF-8";
 
 		json_set(res, "final_code", json_str(""));
 		set_failure(res, VERDICT_REJECTED, "static", error_obj("SourceError", why, 0));
@@ -419,8 +420,10 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 	json_set(req, "phase", json_str(cand->static_only ? "static" : "build"));
 	json_set(req, "source", json_str("candidate.py"));
 	json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
-	json_set(req, "input", inputspec_to_json(cand->input, cand->input->kind == INPUT_FILE ?
-						 (!strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy") : NULL));
+	json_set(req, "input",
+		 inputspec_to_json(cand->input, cand->input->kind == INPUT_FILE
+						    ? (!strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy")
+						    : NULL));
 	json_set(req, "python", python_section(s, workdir));
 	json_set(req, "validation", validation_section(pol));
 	json_set(req, "threads", json_num((double)pol->sandbox.threads));
@@ -451,7 +454,8 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		json_set(res, "sandbox", json_dup(br.sandbox));
 	json_set(res, "violations", json_dup(br.violations));
 	{
-		const char *stage = br.result && json_get_str(br.result, "stage") ? json_get_str(br.result, "stage") : "build";
+		const char *stage =
+		    br.result && json_get_str(br.result, "stage") ? json_get_str(br.result, "stage") : "build";
 		struct json *att = json_object();
 
 		if (judge_job(pol, &bo, &br, &v, &e)) {
@@ -482,8 +486,10 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 			/* a success line without an archive is a forged report */
 			if ((!integ || strcmp(integ, "in-process")) && access(art, F_OK) != 0)
 				set_failure(res, VERDICT_REJECTED, "build",
-					    error_obj("NoArtifact", "the build child reported success but left no "
-						      "exported model (did the candidate forge its report?)", 0));
+					    error_obj("NoArtifact",
+						      "the build child reported success but left no "
+						      "exported model (did the candidate forge its report?)",
+						      0));
 			else
 				build_ok = true;
 			free(art);
@@ -550,9 +556,12 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		merge_obj(res, "metrics", vr.result);
 		merge_obj(res, "checks", vr.result);
 		if (vo.peak_bytes > 0)
-			json_set(json_get(res, "metrics"), "peak_memory_mb", json_num((double)vo.peak_bytes / 1048576.0));
+			json_set(json_get(res, "metrics"), "peak_memory_mb",
+				 json_num((double)vo.peak_bytes / 1048576.0));
 		set_failure(res, ok ? VERDICT_ACCEPTED : VERDICT_REJECTED, "validate",
-			    ok ? NULL : re ? json_dup(re) : error_obj("ValidationError", "validation failed", 0));
+			    ok   ? NULL
+			    : re ? json_dup(re)
+				 : error_obj("ValidationError", "validation failed", 0));
 		if (vo.err.len && !ok)
 			add_output(res, "validate_stderr", &vo.err, vo.err_dropped);
 	}

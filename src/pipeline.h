@@ -21,13 +21,13 @@ enum verdict {
 };
 
 struct candidate {
-	const char *code;        /* not necessarily NUL-free or UTF-8: checked */
+	const char *code; /* not necessarily NUL-free or UTF-8: checked */
 	size_t code_len;
-	const char *class_name;  /* NULL: Model, else the last nn.Module */
+	const char *class_name; /* NULL: Model, else the last nn.Module */
 	const struct inputspec *input;
 	const char *arch_id;
 	bool keep_workdir;
-	bool static_only;        /* the "check" command */
+	bool static_only; /* the "check" command */
 };
 
 /* Run CAND under S's policy.  Returns the result document (the caller's). */

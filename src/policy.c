@@ -28,7 +28,7 @@ struct key {
 	const char *path;
 	enum ktype type;
 	size_t off;
-	const char *def;    /* lists: items separated by '|' */
+	const char *def; /* lists: items separated by '|' */
 	double min, max;
 	const char *choices; /* K_ENUM: '|'-separated */
 	enum kcheck check;
@@ -36,8 +36,12 @@ struct key {
 };
 
 #define OFF(f) offsetof(struct policy, f)
-#define SEC(p, d) { p, K_SECTION, 0, NULL, 0, 0, NULL, C_NONE, d }
+#define SEC(p, d)                                                                                                      \
+	{                                                                                                              \
+		p, K_SECTION, 0, NULL, 0, 0, NULL, C_NONE, d                                                           \
+	}
 
+/* clang-format off */
 static const struct key schema[] = {
 	{ "version", K_INT, 0, "1", 1, 1, NULL, C_NONE,
 	  "Schema version of the file. Must be 1. Required." },
@@ -198,6 +202,8 @@ static const struct key schema[] = {
 	  "SQLite database of the code pool; empty means no recording unless --db is given." },
 };
 
+/* clang-format on */
+
 #define NKEYS (sizeof(schema) / sizeof(schema[0]))
 
 static const struct key *find_key(const char *path)
@@ -241,8 +247,7 @@ static bool check_item(enum kcheck check, const char *s)
 
 	switch (check) {
 	case C_NONE:
-	case C_ARGV:
-		return n > 0;
+	case C_ARGV: return n > 0;
 	case C_IDENT:
 		if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
 			return false;
@@ -368,9 +373,7 @@ static int set_scalar(struct policy *p, const struct key *k, const char *v, char
 		*s = xstrdup(v);
 		return 0;
 	}
-	default:
-		snprintf(msg, msglen, "internal: not a scalar key");
-		return -1;
+	default: snprintf(msg, msglen, "internal: not a scalar key"); return -1;
 	}
 }
 
@@ -441,8 +444,7 @@ struct walk {
 	size_t errlen;
 };
 
-static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 {
@@ -452,8 +454,8 @@ static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(w->err, w->errlen, "%s:%zu:%zu: %s", w->name,
-		 n ? (size_t)n->start_mark.line + 1 : 1, n ? (size_t)n->start_mark.column + 1 : 1, msg);
+	snprintf(w->err, w->errlen, "%s:%zu:%zu: %s", w->name, n ? (size_t)n->start_mark.line + 1 : 1,
+		 n ? (size_t)n->start_mark.column + 1 : 1, msg);
 	return -1;
 }
 
@@ -487,7 +489,8 @@ static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
 
 	if (k->type == K_SECTION) {
 		if (v->type != YAML_MAPPING_NODE)
-			return node_error(w, v, "key '%s': expected a mapping (a section), got %s", k->path, node_kind(v));
+			return node_error(w, v, "key '%s': expected a mapping (a section), got %s", k->path,
+					  node_kind(v));
 		return 0; /* the caller recurses */
 	}
 	if (k->type == K_LIST) {
@@ -505,7 +508,8 @@ static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
 						  item ? node_kind(item) : "nothing");
 			s = (const char *)item->data.scalar.value;
 			if (scalar_is_null(item) || !check_item(k->check, s))
-				return node_error(w, item, "key '%s': item '%s' is not %s", k->path, s, check_desc(k->check));
+				return node_error(w, item, "key '%s': item '%s' is not %s", k->path, s,
+						  check_desc(k->check));
 			if (strv_contains(sv, s))
 				return node_error(w, item, "key '%s': duplicate item '%s'", k->path, s);
 			strv_push(sv, s);
@@ -514,13 +518,18 @@ static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
 	}
 	if (v->type != YAML_SCALAR_NODE)
 		return node_error(w, v, "key '%s': expected %s, got %s", k->path,
-				  k->type == K_BOOL ? "a boolean" : k->type == K_INT ? "an integer" :
-				  k->type == K_NUM ? "a number" : "a string", node_kind(v));
+				  k->type == K_BOOL  ? "a boolean"
+				  : k->type == K_INT ? "an integer"
+				  : k->type == K_NUM ? "a number"
+						     : "a string",
+				  node_kind(v));
 	if (scalar_is_null(v) && k->type != K_STR)
 		return node_error(w, v, "key '%s': missing value", k->path);
 	if (scalar_is_quoted(v) && (k->type == K_BOOL || k->type == K_INT || k->type == K_NUM))
 		return node_error(w, v, "key '%s': expected %s, got a quoted string", k->path,
-				  k->type == K_BOOL ? "a boolean" : k->type == K_INT ? "an integer" : "a number");
+				  k->type == K_BOOL  ? "a boolean"
+				  : k->type == K_INT ? "an integer"
+						     : "a number");
 	if (!k->off && k->type == K_INT && strcmp((const char *)v->data.scalar.value, "1"))
 		return node_error(w, v, "unsupported policy version '%s' (this program reads version: 1)",
 				  (const char *)v->data.scalar.value);
@@ -578,8 +587,7 @@ static int reject_aliases(struct walk *w, const char *buf, size_t len)
 	for (;;) {
 		if (!yaml_parser_parse(&parser, &ev))
 			break; /* the loader reports syntax errors */
-		if (ev.type == YAML_ALIAS_EVENT ||
-		    (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+		if (ev.type == YAML_ALIAS_EVENT || (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
 		    (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor) ||
 		    (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor)) {
 			snprintf(w->err, w->errlen, "%s:%zu:%zu: anchors and aliases are not allowed in policy files",
@@ -601,12 +609,11 @@ static int reject_aliases(struct walk *w, const char *buf, size_t len)
 	return rc;
 }
 
-int policy_load_buffer(struct policy *p, const char *name, const char *buf, size_t len,
-		       char *err, size_t errlen)
+int policy_load_buffer(struct policy *p, const char *name, const char *buf, size_t len, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc, doc2;
-	struct walk w = { &doc, p, name, err, errlen };
+	struct walk w = {&doc, p, name, err, errlen};
 	yaml_node_t *root;
 	int rc = -1;
 	bool have_version = false;
@@ -647,8 +654,8 @@ int policy_load_buffer(struct policy *p, const char *name, const char *buf, size
 	if (!yaml_parser_load(&parser, &doc)) {
 		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
 			 (size_t)parser.problem_mark.line + 1, (size_t)parser.problem_mark.column + 1,
-			 parser.problem ? parser.problem : "unknown problem",
-			 parser.context ? " " : "", parser.context ? parser.context : "");
+			 parser.problem ? parser.problem : "unknown problem", parser.context ? " " : "",
+			 parser.context ? parser.context : "");
 		goto out_parser;
 	}
 	root = yaml_document_get_root_node(&doc);
@@ -674,9 +681,8 @@ int policy_load_buffer(struct policy *p, const char *name, const char *buf, size
 		goto out_doc;
 	/* exactly one document */
 	if (!yaml_parser_load(&parser, &doc2)) {
-		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", name,
-			 (size_t)parser.problem_mark.line + 1, (size_t)parser.problem_mark.column + 1,
-			 parser.problem ? parser.problem : "unknown problem");
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", name, (size_t)parser.problem_mark.line + 1,
+			 (size_t)parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown problem");
 		goto out_doc;
 	}
 	root = yaml_document_get_root_node(&doc2);
@@ -740,7 +746,8 @@ int policy_set(struct policy *p, const char *assignment, char *err, size_t errle
 			char *item = xstrndup(c, len);
 
 			if (!check_item(k->check, item)) {
-				snprintf(err, errlen, "--set %s: item '%s' is not %s", path, item, check_desc(k->check));
+				snprintf(err, errlen, "--set %s: item '%s' is not %s", path, item,
+					 check_desc(k->check));
 				free(item);
 				return -1;
 			}
@@ -794,15 +801,9 @@ static const char *leaf_of(const char *path)
 static void dump_value(const struct policy *p, const struct key *k, struct sbuf *out, int depth)
 {
 	switch (k->type) {
-	case K_BOOL:
-		sbuf_adds(out, *(const bool *)cfield(p, k) ? "true" : "false");
-		break;
-	case K_INT:
-		sbuf_addf(out, "%ld", k->off ? *(const long *)cfield(p, k) : 1L);
-		break;
-	case K_NUM:
-		sbuf_addf(out, "%.17g", *(const double *)cfield(p, k));
-		break;
+	case K_BOOL: sbuf_adds(out, *(const bool *)cfield(p, k) ? "true" : "false"); break;
+	case K_INT: sbuf_addf(out, "%ld", k->off ? *(const long *)cfield(p, k) : 1L); break;
+	case K_NUM: sbuf_addf(out, "%.17g", *(const double *)cfield(p, k)); break;
 	case K_STR:
 	case K_ENUM: {
 		const char *s = *(char *const *)cfield(p, k);
@@ -823,8 +824,7 @@ static void dump_value(const struct policy *p, const struct key *k, struct sbuf 
 		}
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -887,8 +887,12 @@ void policy_dump_reference(struct sbuf *out)
 			continue;
 		}
 		sbuf_addf(out, ".TP\n.B %s\n(%s", k->path,
-			  k->type == K_BOOL ? "boolean" : k->type == K_INT ? "integer" : k->type == K_NUM ? "number" :
-			  k->type == K_STR ? "string" : k->type == K_ENUM ? "one of" : "list");
+			  k->type == K_BOOL   ? "boolean"
+			  : k->type == K_INT  ? "integer"
+			  : k->type == K_NUM  ? "number"
+			  : k->type == K_STR  ? "string"
+			  : k->type == K_ENUM ? "one of"
+					      : "list");
 		if (k->type == K_ENUM)
 			sbuf_addf(out, " %s", k->choices);
 		if (k->type == K_INT || k->type == K_NUM)
@@ -898,7 +902,7 @@ void policy_dump_reference(struct sbuf *out)
 			if (!k->def || !*k->def)
 				sbuf_adds(out, " empty");
 			for (const char *c = k->def; c && *c; c++)
-				sbuf_addc(out, *c == '|' ? ',' : *c), (void)0;
+				sbuf_adds(out, *c == '|' ? ", " : (char[]){*c, '\0'});
 			sbuf_adds(out, ")\n");
 		} else {
 			sbuf_addf(out, "; default: %s)\n", *k->def ? k->def : "empty");

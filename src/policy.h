@@ -48,7 +48,7 @@ struct policy {
 		struct {
 			bool net, ipc, mount, pid, user;
 		} namespaces;
-		char *cgroups; /* auto | v1 | v2 | off */
+		char *cgroups;           /* auto | v1 | v2 | off */
 		struct strv environment; /* KEY=VALUE */
 		long threads;
 		char *workdir_base;
@@ -98,8 +98,7 @@ void policy_init_defaults(struct policy *p);
  * be released). */
 int policy_load_file(struct policy *p, const char *path, char *err, size_t errlen);
 /* The same for an in-memory document; NAME is used in messages. */
-int policy_load_buffer(struct policy *p, const char *name, const char *buf, size_t len,
-		       char *err, size_t errlen);
+int policy_load_buffer(struct policy *p, const char *name, const char *buf, size_t len, char *err, size_t errlen);
 /* Free everything P owns; P is left zeroed.  Accepts a zeroed P. */
 void policy_release(struct policy *p);
 /* Write P as a YAML document that policy_load_* accepts again; with

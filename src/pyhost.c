@@ -37,8 +37,8 @@ static int py_fail(char *err, size_t errlen, const char *prefix)
 		py_str = PyObject_Str(py_value);
 	if (py_str)
 		msg = PyUnicode_AsUTF8(py_str);
-	snprintf(err, errlen, "%s: %s%s%s", prefix,
-		 py_type ? ((PyTypeObject *)py_type)->tp_name : "error", msg ? ": " : "", msg ? msg : "");
+	snprintf(err, errlen, "%s: %s%s%s", prefix, py_type ? ((PyTypeObject *)py_type)->tp_name : "error",
+		 msg ? ": " : "", msg ? msg : "");
 	PyErr_Clear();
 	Py_XDECREF(py_str);
 	Py_XDECREF(py_tb);
@@ -59,12 +59,12 @@ static int py_fail(char *err, size_t errlen, const char *prefix)
 static struct {
 	bool armed;
 	bool in_hook;
-	char **deny;        /* patterns: exact, or "prefix.*" */
+	char **deny; /* patterns: exact, or "prefix.*" */
 	size_t ndeny;
-	char *workdir;      /* absolute */
-	char **ro_roots;    /* readable outside the workdir */
+	char *workdir;   /* absolute */
+	char **ro_roots; /* readable outside the workdir */
 	size_t nro;
-	char *candidate;    /* co_filename of candidate code */
+	char *candidate; /* co_filename of candidate code */
 } audit;
 
 static bool pattern_match(const char *pat, const char *event)
@@ -89,8 +89,10 @@ static bool event_listed(const char *event)
  * only when the calling frame is candidate code. */
 static bool event_candidate_only(const char *event)
 {
-	static const char *const list[] = { "sys._getframe", "sys._current_frames", "marshal.*",
-					    "code.__new__", "function.__new__", "gc.*", "import", NULL };
+	static const char *const list[] = {"sys._getframe",    "sys._current_frames",
+					   "marshal.*",        "code.__new__",
+					   "function.__new__", "gc.*",
+					   "import",           NULL};
 
 	for (const char *const *p = list; *p; p++)
 		if (pattern_match(*p, event))
@@ -297,15 +299,14 @@ static PyObject *host_violation(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef host_methods[] = {
-	{ "arm", host_arm, METH_VARARGS, "Arm the audit hook (irreversible)." },
-	{ "armed", host_armed, METH_NOARGS, "Whether the audit hook is armed." },
-	{ "violation", host_violation, METH_VARARGS, "Record a violation on the report fd." },
-	{ NULL, NULL, 0, NULL },
+    {"arm", host_arm, METH_VARARGS, "Arm the audit hook (irreversible)."},
+    {"armed", host_armed, METH_NOARGS, "Whether the audit hook is armed."},
+    {"violation", host_violation, METH_VARARGS, "Record a violation on the report fd."},
+    {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef host_module = {
-	PyModuleDef_HEAD_INIT, "_aegis_host", "aegis-sandbox host hooks (C).", -1, host_methods,
-	NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_aegis_host", "aegis-sandbox host hooks (C).", -1, host_methods, NULL, NULL, NULL, NULL,
 };
 
 static PyObject *host_init(void)
@@ -476,7 +477,7 @@ int pyhost_run_job(const char *request, size_t len)
 	}
 	rc = PyLong_Check(py_res) ? (int)PyLong_AsLong(py_res) : 1;
 	goto out;
-out_report: {
+out_report : {
 	/* the helpers could not even report: say why, as a harness error */
 	struct sbuf sb = SBUF_INIT;
 

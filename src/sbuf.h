@@ -10,7 +10,10 @@ struct sbuf {
 	size_t cap;
 };
 
-#define SBUF_INIT { NULL, 0, 0 }
+#define SBUF_INIT                                                                                                      \
+	{                                                                                                              \
+		NULL, 0, 0                                                                                             \
+	}
 
 void sbuf_add(struct sbuf *sb, const void *data, size_t len);
 void sbuf_adds(struct sbuf *sb, const char *s);

@@ -76,7 +76,7 @@ static int ctl_recv_json(int ctl, int timeout_ms, struct json **out)
 	char *buf;
 	size_t len;
 	int rc;
-	struct pollfd pfd = { ctl, POLLIN, 0 };
+	struct pollfd pfd = {ctl, POLLIN, 0};
 
 	*out = NULL;
 	if (timeout_ms >= 0) {
@@ -97,8 +97,7 @@ static int ctl_recv_json(int ctl, int timeout_ms, struct json **out)
 	return rc;
 }
 
-int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir,
-		    char *err, size_t errlen)
+int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir, char *err, size_t errlen)
 {
 	int sv[2];
 	pid_t pid;
@@ -138,7 +137,9 @@ int supervise_start(struct supervisor *s, const struct policy *pol, const char *
 		const char *e = json_get_str(msg, "error");
 
 		snprintf(err, errlen, "the zygote did not start: %s",
-			 e ? e : rc < 0 ? strerror(-rc) : "unexpected message");
+			 e        ? e
+			 : rc < 0 ? strerror(-rc)
+				  : "unexpected message");
 		json_free(msg);
 		supervise_stop(s);
 		return -1;
@@ -183,7 +184,7 @@ const char *const *supervise_ro_roots(const struct supervisor *s)
 	roots[1] = AEGIS_PYTHON_DYNLOAD;
 	roots[2] = AEGIS_TORCH_DIR;
 	roots[3] = s->pyhelpers_dir;
-	roots[4] = "/usr/lib";          /* shared libraries torch loads lazily */
+	roots[4] = "/usr/lib"; /* shared libraries torch loads lazily */
 	roots[5] = "/etc/ld.so.cache";
 	roots[6] = NULL;
 	return roots;
@@ -204,7 +205,8 @@ char *supervise_make_workdir(const struct policy *pol, char *err, size_t errlen)
 	char *tmpl = xasprintf("%s/aegis-%ld-XXXXXX", workdir_base(pol), (long)getpid());
 
 	if (!mkdtemp(tmpl)) {
-		snprintf(err, errlen, "cannot create a work directory under %s: %s", workdir_base(pol), strerror(errno));
+		snprintf(err, errlen, "cannot create a work directory under %s: %s", workdir_base(pol),
+			 strerror(errno));
 		free(tmpl);
 		return NULL;
 	}
@@ -354,9 +356,9 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 		  struct job_outcome *o)
 {
 	const struct policy *p = s->pol;
-	int pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, prep[2] = { -1, -1 };
+	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
 	int pidfd = -1, rc = -1;
-	struct cgroup cg = { 0 };
+	struct cgroup cg = {0};
 	struct json *msg = NULL, *reply = NULL;
 	struct sbuf sb = SBUF_INIT;
 	double t0, deadline, drain_until = 0;
@@ -388,7 +390,7 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 	json_set(msg, "confine", confine_json(s, workdir, writable, &cg));
 	json_write(msg, &sb, -1);
 	{
-		int fds[3] = { pout[1], perr[1], prep[1] };
+		int fds[3] = {pout[1], perr[1], prep[1]};
 		int r = zygote_send(s->ctl, sb.buf, sb.len, fds, 3);
 
 		if (r < 0) {
@@ -448,10 +450,10 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 			timeout = RSS_WATCH_MS;
 		if (timeout < 0)
 			timeout = 0;
-		pfd[nfd++] = (struct pollfd){ s->ctl, o->exited ? 0 : POLLIN, 0 };
-		pfd[nfd++] = (struct pollfd){ open_out ? pout[0] : -1, POLLIN, 0 };
-		pfd[nfd++] = (struct pollfd){ open_err ? perr[0] : -1, POLLIN, 0 };
-		pfd[nfd++] = (struct pollfd){ open_rep ? prep[0] : -1, POLLIN, 0 };
+		pfd[nfd++] = (struct pollfd){s->ctl, o->exited ? 0 : POLLIN, 0};
+		pfd[nfd++] = (struct pollfd){open_out ? pout[0] : -1, POLLIN, 0};
+		pfd[nfd++] = (struct pollfd){open_err ? perr[0] : -1, POLLIN, 0};
+		pfd[nfd++] = (struct pollfd){open_rep ? prep[0] : -1, POLLIN, 0};
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			o->failure = xasprintf("poll: %s", strerror(errno));
 			kill_job(o->pid, pidfd, &cg);

@@ -25,7 +25,7 @@ struct supervisor {
 /* Everything the supervisor observed about one job child. */
 struct job_outcome {
 	pid_t pid;
-	bool exited;          /* we have its wait status */
+	bool exited; /* we have its wait status */
 	int wstatus;
 	double wall_s;
 	double cpu_s;
@@ -37,13 +37,13 @@ struct job_outcome {
 	bool oom;             /* the cgroup's OOM killer acted */
 	struct sbuf out, err; /* captured, capped */
 	size_t out_dropped, err_dropped;
-	struct sbuf report;   /* JSON lines from the report fd, capped */
-	char *failure;        /* the supervisor could not run the job at all */
+	struct sbuf report; /* JSON lines from the report fd, capped */
+	char *failure;      /* the supervisor could not run the job at all */
 };
 
 /* Start the zygote and wait until it is warm.  0 or -1 with ERR. */
-int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir,
-		    char *err, size_t errlen);
+int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir, char *err,
+		    size_t errlen);
 /* Stop the zygote and wait for it.  Accepts a supervisor never started. */
 void supervise_stop(struct supervisor *s);
 /* Run one job child for PHASE with REQUEST (borrowed) in WORKDIR, enforce

@@ -294,8 +294,7 @@ bool util_utf8_valid(const char *buf, size_t len)
 				return false;
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
 		    (cp >= 0xd800 && cp <= 0xdfff))
 			return false;
 		i += n + 1;

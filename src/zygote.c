@@ -23,8 +23,8 @@
 
 int zygote_send(int sock, const char *msg, size_t len, const int *fds, size_t nfds)
 {
-	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { 0 };
+	struct iovec iov = {(void *)msg, len};
+	struct msghdr mh = {0};
 	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 
 	if (nfds > 8)
@@ -53,8 +53,8 @@ int zygote_send(int sock, const char *msg, size_t len, const int *fds, size_t nf
 
 int zygote_recv(int sock, char *buf, size_t cap, size_t *len, int *fds, size_t *nfds)
 {
-	struct iovec iov = { buf, cap - 1 };
-	struct msghdr mh = { 0 };
+	struct iovec iov = {buf, cap - 1};
+	struct msghdr mh = {0};
 	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 	ssize_t n;
 	size_t want = nfds ? *nfds : 0;
@@ -97,7 +97,7 @@ int zygote_recv(int sock, char *buf, size_t cap, size_t *len, int *fds, size_t *
 struct zjob {
 	long id;
 	pid_t pid;
-	char *workdir;     /* removed at cleanup unless keep */
+	char *workdir; /* removed at cleanup unless keep */
 	char *cgroups[2];
 	bool keep;
 };
@@ -164,8 +164,9 @@ static void reap(int ctl)
 			json_set(j, "id", json_num((double)jobs[i].id));
 			json_set(j, "pid", json_num(pid));
 			json_set(j, "status", json_num(status));
-			json_set(j, "cpu_s", json_num((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-						       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
+			json_set(j, "cpu_s",
+				 json_num((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
 			json_set(j, "maxrss_kb", json_num((double)ru.ru_maxrss));
 			send_json(ctl, j);
 			/* the supervisor owns the directories from here on */
@@ -201,8 +202,8 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 {
 	const struct json *cj = json_get(msg, "confine"), *req = json_get(msg, "request");
 	const struct json *ns = json_get(cj, "namespaces"), *cgs = json_get(cj, "cgroups");
-	struct confine_config c = { 0 };
-	struct confine_status st = { 0 };
+	struct confine_config c = {0};
+	struct confine_status st = {0};
 	char err[1024];
 	struct sbuf sb = SBUF_INIT;
 	sigset_t all;
@@ -263,8 +264,9 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 		_exit(CONFINE_EXIT_SETUP);
 	}
 	/* which layers hold, written before any candidate byte is read */
-	sbuf_addf(&sb, "{\"sandbox\":{\"seccomp\":%s,\"landlock_abi\":%d,\"no_new_privs\":%s,\"cgroup\":%s,"
-		       "\"namespaces\":{\"user\":%s,\"net\":%s,\"ipc\":%s,\"mount\":%s,\"pid\":%s}}}\n",
+	sbuf_addf(&sb,
+		  "{\"sandbox\":{\"seccomp\":%s,\"landlock_abi\":%d,\"no_new_privs\":%s,\"cgroup\":%s,"
+		  "\"namespaces\":{\"user\":%s,\"net\":%s,\"ipc\":%s,\"mount\":%s,\"pid\":%s}}}\n",
 		  st.seccomp ? "true" : "false", st.landlock_abi, st.no_new_privs ? "true" : "false",
 		  st.cgroup ? "true" : "false", st.ns_user ? "true" : "false", st.ns_net ? "true" : "false",
 		  st.ns_ipc ? "true" : "false", st.ns_mount ? "true" : "false", st.ns_pid ? "true" : "false");
@@ -389,7 +391,7 @@ void zygote_main(int ctl, const char *pyhelpers_dir)
 	}
 	buf = xmalloc(ZYGOTE_MSG_MAX);
 	for (;;) {
-		struct pollfd pfd[2] = { { ctl, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}};
 
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)

@@ -21,4 +21,10 @@ run_cmd "$AEGIS" check --policy "$TOP_SRCDIR/policies/strict.yaml" "$TMP/np.py"
 expect "strict policy refuses numpy" "$RC" 3
 run_cmd "$AEGIS" check --policy "$TOP_SRCDIR/policies/research.yaml" "$TMP/np.py"
 expect "research policy allows numpy" "$RC" 0
+# the key reference in aegis-sandbox-policy(5) is the schema's own text
+"$AEGIS" policy reference >"$TMP/ref"
+sed -n '/^\.SH KEYS$/,/^\.SH FILES$/p' "$TOP_SRCDIR/doc/aegis-sandbox-policy.5" | sed '1d;$d' >"$TMP/man-keys"
+expect "man page holds the current key reference" "$(cmp -s "$TMP/ref" "$TMP/man-keys" && echo same)" same
+"$AEGIS" policy show --commented >"$TMP/commented.yaml"
+expect "policies/default.yaml is the commented defaults" "$(cmp -s "$TMP/commented.yaml" "$TOP_SRCDIR/policies/default.yaml" && echo same)" same
 finish

@@ -42,18 +42,18 @@ static void test_bad(void **state)
 	static const struct {
 		const char *spec, *err;
 	} cases[] = {
-		{ "", "input spec: empty" },
-		{ "tokens:2x20", "input spec 'tokens:2x20': expected tokens:SHAPE:VOCAB, e.g. tokens:2x20:1000" },
-		{ "tokens:2x20:1", "input spec 'tokens:2x20:1': vocabulary 1 out of range [2, 100000000]" },
-		{ "tokens:2x20:abc", "input spec 'tokens:2x20:abc': expected tokens:SHAPE:VOCAB, e.g. tokens:2x20:1000" },
-		{ "float:", "input spec: missing shape (e.g. 2x20)" },
-		{ "float:2x", "input spec: bad shape '2x' (expected dimensions like 2x3x32x32)" },
-		{ "float:2*3", "input spec: bad shape '2*3' (expected dimensions like 2x3x32x32)" },
-		{ "float:0x3", "input spec: dimension 0 out of range [1, 16777216]" },
-		{ "float:1x1x1x1x1x1x1x1x1", "input spec: more than 8 dimensions" },
-		{ "float:65536x65536", "input spec: 4294967296 elements is more than the 268435456 allowed" },
-		{ "ints:2x3", "input spec 'ints:2x3': expected tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file" },
-		{ "/nonexistent/x.pt", "input spec: cannot open tensor file '/nonexistent/x.pt'" },
+	    {"", "input spec: empty"},
+	    {"tokens:2x20", "input spec 'tokens:2x20': expected tokens:SHAPE:VOCAB, e.g. tokens:2x20:1000"},
+	    {"tokens:2x20:1", "input spec 'tokens:2x20:1': vocabulary 1 out of range [2, 100000000]"},
+	    {"tokens:2x20:abc", "input spec 'tokens:2x20:abc': expected tokens:SHAPE:VOCAB, e.g. tokens:2x20:1000"},
+	    {"float:", "input spec: missing shape (e.g. 2x20)"},
+	    {"float:2x", "input spec: bad shape '2x' (expected dimensions like 2x3x32x32)"},
+	    {"float:2*3", "input spec: bad shape '2*3' (expected dimensions like 2x3x32x32)"},
+	    {"float:0x3", "input spec: dimension 0 out of range [1, 16777216]"},
+	    {"float:1x1x1x1x1x1x1x1x1", "input spec: more than 8 dimensions"},
+	    {"float:65536x65536", "input spec: 4294967296 elements is more than the 268435456 allowed"},
+	    {"ints:2x3", "input spec 'ints:2x3': expected tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file"},
+	    {"/nonexistent/x.pt", "input spec: cannot open tensor file '/nonexistent/x.pt'"},
 	};
 
 	(void)state;
@@ -95,9 +95,9 @@ static void test_file_and_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_file_and_json),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_file_and_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,18 +24,18 @@ static char *compact(const struct json *j)
 static void test_roundtrip(void **state)
 {
 	static const char *const docs[] = {
-		"{\"a\":1,\"b\":[true,false,null],\"c\":\"x\\ny\",\"d\":{\"e\":-2.5}}",
-		"[]",
-		"{}",
-		"\"\\u00e9\\ud83d\\ude00\"",
-		"[1e+100,0.1,-0]",
+	    "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\\ny\",\"d\":{\"e\":-2.5}}",
+	    "[]",
+	    "{}",
+	    "\"\\u00e9\\ud83d\\ude00\"",
+	    "[1e+100,0.1,-0]",
 	};
 	static const char *const want[] = {
-		"{\"a\":1,\"b\":[true,false,null],\"c\":\"x\\ny\",\"d\":{\"e\":-2.5}}",
-		"[]",
-		"{}",
-		"\"\xc3\xa9\xf0\x9f\x98\x80\"",
-		"[1e+100,0.1,0]",
+	    "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\\ny\",\"d\":{\"e\":-2.5}}",
+	    "[]",
+	    "{}",
+	    "\"\xc3\xa9\xf0\x9f\x98\x80\"",
+	    "[1e+100,0.1,0]",
 	};
 
 	(void)state;
@@ -57,16 +57,16 @@ static void test_errors(void **state)
 	static const struct {
 		const char *doc, *err;
 	} cases[] = {
-		{ "", "line 1 col 1: unexpected end of input" },
-		{ "{", "line 1 col 2: expected a string key" },
-		{ "{\"a\" 1}", "line 1 col 6: expected ':'" },
-		{ "[1,]", "line 1 col 4: unexpected character" },
-		{ "[1 2]", "line 1 col 4: expected ',' or ']'" },
-		{ "\"abc", "line 1 col 5: unterminated string" },
-		{ "\"a\\q\"", "line 1 col 4: bad escape in string" },
-		{ "{}\n x", "line 2 col 2: trailing characters after the document" },
-		{ "\"\x01\"", "line 1 col 2: control character in string" },
-		{ "tru", "line 1 col 1: unexpected character" },
+	    {"", "line 1 col 1: unexpected end of input"},
+	    {"{", "line 1 col 2: expected a string key"},
+	    {"{\"a\" 1}", "line 1 col 6: expected ':'"},
+	    {"[1,]", "line 1 col 4: unexpected character"},
+	    {"[1 2]", "line 1 col 4: expected ',' or ']'"},
+	    {"\"abc", "line 1 col 5: unterminated string"},
+	    {"\"a\\q\"", "line 1 col 4: bad escape in string"},
+	    {"{}\n x", "line 2 col 2: trailing characters after the document"},
+	    {"\"\x01\"", "line 1 col 2: control character in string"},
+	    {"tru", "line 1 col 1: unexpected character"},
 	};
 
 	(void)state;
@@ -125,10 +125,10 @@ static void test_build_and_lookup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_build_and_lookup),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_build_and_lookup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,7 @@ static void test_bad_policies(void **state)
 	assert_true(sizeof(bad_policies) / sizeof(bad_policies[0]) >= 30);
 	for (size_t i = 0; i < sizeof(bad_policies) / sizeof(bad_policies[0]); i++) {
 		const struct policy_case *c = &bad_policies[i];
-		struct policy p = { 0 };
+		struct policy p = {0};
 		char err[1024] = "";
 		int rc;
 
@@ -44,7 +44,7 @@ static int load(struct policy *p, const char *yaml, char *err, size_t errlen)
 
 static void test_defaults(void **state)
 {
-	struct policy p = { 0 };
+	struct policy p = {0};
 
 	(void)state;
 	policy_init_defaults(&p);
@@ -65,7 +65,7 @@ static void test_defaults(void **state)
 
 static void test_values(void **state)
 {
-	struct policy p = { 0 };
+	struct policy p = {0};
 	char err[512];
 
 	(void)state;
@@ -104,7 +104,7 @@ static void test_values(void **state)
 
 static void test_roundtrip(void **state)
 {
-	struct policy a = { 0 }, b = { 0 };
+	struct policy a = {0}, b = {0};
 	struct sbuf s1 = SBUF_INIT, s2 = SBUF_INIT;
 	char err[512], d1[65], d2[65];
 
@@ -133,7 +133,7 @@ static void test_roundtrip(void **state)
 
 static void test_set(void **state)
 {
-	struct policy p = { 0 };
+	struct policy p = {0};
 	char err[512];
 
 	(void)state;
@@ -159,8 +159,8 @@ static void test_set(void **state)
 static void test_shipped_policies(void **state)
 {
 	const char *top = getenv("TOP_SRCDIR");
-	static const char *const files[] = { "default.yaml", "strict.yaml", "research.yaml" };
-	struct policy p = { 0 }, d = { 0 };
+	static const char *const files[] = {"default.yaml", "strict.yaml", "research.yaml"};
+	struct policy p = {0}, d = {0};
 	struct sbuf s1 = SBUF_INIT, s2 = SBUF_INIT;
 	char err[1024];
 
@@ -199,7 +199,7 @@ static void test_shipped_policies(void **state)
 
 static void test_missing_file(void **state)
 {
-	struct policy p = { 0 };
+	struct policy p = {0};
 	char err[512];
 
 	(void)state;
@@ -212,13 +212,10 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_policies),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_set),
-		cmocka_unit_test(test_shipped_policies),
-		cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_bad_policies), cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_values),       cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_set),          cmocka_unit_test(test_shipped_policies),
+	    cmocka_unit_test(test_missing_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

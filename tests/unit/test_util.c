@@ -41,9 +41,9 @@ static void test_utf8(void **state)
 	assert_true(util_utf8_valid("plain", 5));
 	assert_true(util_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
 	assert_false(util_utf8_valid("\xff", 1));
-	assert_false(util_utf8_valid("\xc3", 1));          /* truncated */
-	assert_false(util_utf8_valid("\xc0\xaf", 2));      /* overlong */
-	assert_false(util_utf8_valid("\xed\xa0\x80", 3));  /* surrogate */
+	assert_false(util_utf8_valid("\xc3", 1));             /* truncated */
+	assert_false(util_utf8_valid("\xc0\xaf", 2));         /* overlong */
+	assert_false(util_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
 	assert_false(util_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 }
 
@@ -94,10 +94,10 @@ static void test_rm_rf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sha256),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_rm_rf),
+	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_rm_rf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
