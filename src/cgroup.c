@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,21 @@ static long long read_keyed(const char *dir, const char *file, const char *key)
 	return v;
 }
 
+/* Open DIR and take an exclusive flock on it: the mark of a live owner.
+ * Returns the fd or -1. */
+static int lock_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+#define STALE_AGE_S 5
+
 static bool dir_writable(const char *path)
 {
 	return access(path, W_OK) == 0;
@@ -133,6 +149,7 @@ int cgroup_create(struct cgroup *cg, enum cgroup_mode mode, long serial, long me
 	int rc;
 
 	memset(cg, 0, sizeof(*cg));
+	cg->lock_fds[0] = cg->lock_fds[1] = -1;
 	if (mode == CGROUP_NONE)
 		return 0;
 	snprintf(val, sizeof(val), "%lld", (long long)memory_mb * 1024 * 1024);
@@ -145,6 +162,7 @@ int cgroup_create(struct cgroup *cg, enum cgroup_mode mode, long serial, long me
 			goto out_free;
 		}
 		cg->mode = CGROUP_V2;
+		cg->lock_fds[0] = lock_dir(cg->dir);
 		cg->has_memory = write_str(cg->dir, "memory.max", val) == 0;
 		write_str(cg->dir, "memory.swap.max", "0");
 		snprintf(val, sizeof(val), "%ld", max_pids);
@@ -178,6 +196,8 @@ int cgroup_create(struct cgroup *cg, enum cgroup_mode mode, long serial, long me
 		goto out_free;
 	}
 	cg->mode = CGROUP_V1;
+	cg->lock_fds[0] = lock_dir(cg->dir);
+	cg->lock_fds[1] = lock_dir(cg->pids_dir);
 	cg->has_memory = write_str(cg->dir, "memory.limit_in_bytes", val) == 0;
 	/* no swap either, where the kernel accounts it */
 	write_str(cg->dir, "memory.memsw.limit_in_bytes", val);
@@ -190,6 +210,7 @@ out_free:
 	free(cg->dir);
 	free(cg->pids_dir);
 	memset(cg, 0, sizeof(*cg));
+	cg->lock_fds[0] = cg->lock_fds[1] = -1;
 	return rc;
 }
 
@@ -281,9 +302,13 @@ void cgroup_destroy(struct cgroup *cg)
 		if (cg->pids_dir)
 			rmdir_retry(cg->pids_dir);
 	}
+	for (int i = 0; i < 2; i++)
+		if (cg->lock_fds[i] >= 0)
+			close(cg->lock_fds[i]);
 	free(cg->dir);
 	free(cg->pids_dir);
 	memset(cg, 0, sizeof(*cg));
+	cg->lock_fds[0] = cg->lock_fds[1] = -1;
 }
 
 static void reclaim_in(const char *base)
@@ -297,17 +322,21 @@ static void reclaim_in(const char *base)
 		return;
 	}
 	while ((de = readdir(d))) {
-		long pid;
-		char *end, *sub;
+		char *sub;
+		struct stat st;
+		int fd;
 
-		pid = strtol(de->d_name, &end, 10);
-		if (end == de->d_name || *end != '-' || pid <= 0)
+		if (de->d_name[0] == '.')
 			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
-			continue; /* its supervisor still runs */
 		sub = xasprintf("%s/%s", dir, de->d_name);
-		kill_procs_in(sub);
-		rmdir_retry(sub);
+		/* a supervisor holds its job cgroups locked; a fresh one may not
+		 * have taken the lock yet */
+		if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && time(NULL) - st.st_mtime > STALE_AGE_S &&
+		    (fd = lock_dir(sub)) >= 0) {
+			kill_procs_in(sub);
+			rmdir_retry(sub);
+			close(fd);
+		}
 		free(sub);
 	}
 	closedir(d);

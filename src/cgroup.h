@@ -5,8 +5,10 @@
  * <root>/aegis-sandbox/; v1: one directory in the memory and in the pids
  * hierarchy), the job child moves itself in before it runs anything, and
  * the supervisor removes it after the job is reaped.  Directories are named
- * "<supervisor pid>-<serial>", so cgroup_reclaim_stale() can tell which
- * belong to a supervisor that no longer exists. */
+ * "<supervisor pid>-<serial>" for people, but ownership is an flock() the
+ * creating supervisor holds on each directory for the job's life: pids are
+ * not unique across pid namespaces, locks are.  cgroup_reclaim_stale()
+ * removes only directories nobody holds that are older than a few seconds. */
 #ifndef AEGIS_CGROUP_H
 #define AEGIS_CGROUP_H
 
@@ -21,6 +23,7 @@ struct cgroup {
 	char *pids_dir; /* v1 only */
 	bool has_memory;
 	bool has_pids;
+	int lock_fds[2]; /* flock()ed directory fds, -1 when unused */
 };
 
 /* Detect what this host offers for MODE_NAME ("auto", "v1", "v2", "off").

@@ -358,6 +358,7 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 	struct report br = {0}, vr = {0};
 	char sha[65], err[512], digest[65];
 	char *workdir = NULL, *artifact = NULL;
+	int workdir_lock = -1;
 	double t0 = util_now();
 	enum verdict v;
 	struct json *e = NULL;
@@ -395,7 +396,7 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		set_failure(res, VERDICT_REJECTED, "static", error_obj("SourceError", why, 0));
 		goto out;
 	}
-	workdir = supervise_make_workdir(pol, err, sizeof(err));
+	workdir = supervise_make_workdir(pol, &workdir_lock, err, sizeof(err));
 	if (!workdir) {
 		set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
 		goto out;
@@ -583,6 +584,8 @@ out:
 		else
 			util_rm_rf(workdir);
 	}
+	if (workdir_lock >= 0)
+		close(workdir_lock);
 	report_release(&br);
 	report_release(&vr);
 	job_outcome_release(&bo);

@@ -56,10 +56,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "confine.h"
@@ -200,19 +202,34 @@ static const char *workdir_base(const struct policy *pol)
 	return t && *t == '/' ? t : "/tmp";
 }
 
-char *supervise_make_workdir(const struct policy *pol, char *err, size_t errlen)
+char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, size_t errlen)
 {
 	char *tmpl = xasprintf("%s/aegis-%ld-XXXXXX", workdir_base(pol), (long)getpid());
 
+	*lock_fd = -1;
 	if (!mkdtemp(tmpl)) {
 		snprintf(err, errlen, "cannot create a work directory under %s: %s", workdir_base(pol),
 			 strerror(errno));
 		free(tmpl);
 		return NULL;
 	}
+	*lock_fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "cannot lock the work directory %s: %s", tmpl, strerror(errno));
+		if (*lock_fd >= 0)
+			close(*lock_fd);
+		*lock_fd = -1;
+		rmdir(tmpl);
+		free(tmpl);
+		return NULL;
+	}
 	return tmpl;
 }
 
+/* Work directories are named after the supervisor's pid for people, but a
+ * live owner is known by the flock() it holds: pids are not unique across
+ * pid namespaces, locks are.  A directory younger than a few seconds may
+ * be one whose owner has not taken the lock yet. */
 void supervise_reclaim_workdirs(const struct policy *pol)
 {
 	const char *base = workdir_base(pol);
@@ -225,18 +242,23 @@ void supervise_reclaim_workdirs(const struct policy *pol)
 		long pid;
 		char *end, *path;
 		struct stat st;
+		int fd;
 
 		if (strncmp(de->d_name, "aegis-", 6))
 			continue;
 		pid = strtol(de->d_name + 6, &end, 10);
 		if (end == de->d_name + 6 || *end != '-' || pid <= 0 || strlen(end) != 7)
 			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
-			continue;
 		path = xasprintf("%s/%s", base, de->d_name);
 		/* only our own directories, never another user's */
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid())
-			util_rm_rf(path);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+		    time(NULL) - st.st_mtime > 5) {
+			fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+				util_rm_rf(path);
+			if (fd >= 0)
+				close(fd);
+		}
 		free(path);
 	}
 	closedir(d);
@@ -380,8 +402,8 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 	fcntl(perr[0], F_SETFL, O_NONBLOCK);
 	fcntl(prep[0], F_SETFL, O_NONBLOCK);
 	id = ++s->serial;
-	if (cgroup_create(&cg, s->cg_mode, id, p->limits.memory_mb, p->limits.max_pids) < 0)
-		memset(&cg, 0, sizeof(cg)); /* fall back to rlimits and the RSS watch */
+	/* on failure cg is left empty: rlimits and the RSS watch take over */
+	(void)cgroup_create(&cg, s->cg_mode, id, p->limits.memory_mb, p->limits.max_pids);
 
 	msg = json_object();
 	json_set(msg, "op", json_str("job"));

@@ -54,9 +54,11 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 		  struct job_outcome *out);
 void job_outcome_release(struct job_outcome *o);
 /* Make a private work directory under the policy's base; the path is the
- * caller's.  NULL with ERR on failure. */
-char *supervise_make_workdir(const struct policy *pol, char *err, size_t errlen);
-/* Remove work directories of supervisors that no longer run. */
+ * caller's, and so is *LOCK_FD, an fd holding an flock on the directory
+ * (the mark of a live owner; close it after removing the directory).
+ * NULL with ERR on failure. */
+char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, size_t errlen);
+/* Remove work directories that no live supervisor holds locked. */
 void supervise_reclaim_workdirs(const struct policy *pol);
 /* The read-only roots a job child may read: Python, torch, pyhelpers. */
 const char *const *supervise_ro_roots(const struct supervisor *s);

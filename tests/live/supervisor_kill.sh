@@ -28,7 +28,27 @@ expect "no work directory left" "$(ls -A "$TMPDIR" | wc -l)" 0
 
 # a stale directory from an earlier crash (a dead pid) is reclaimed at start
 mkdir "$TMPDIR/aegis-999999999-abcdef"
+touch -d '1 minute ago' "$TMPDIR/aegis-999999999-abcdef"
+mkdir "$TMPDIR/aegis-999999998-fresh0"   # too young to be judged stale
 run_model --no-train --input float:2x100 "$MODELS/mlp.py"
 expect "run after a crash still works" "$(field 'r["status"]')" accepted
 expect "stale work directory reclaimed" "$(test -e "$TMPDIR/aegis-999999999-abcdef" && echo left || echo gone)" gone
+expect "a fresh one is left alone" "$(test -e "$TMPDIR/aegis-999999998-fresh0" && echo left || echo gone)" left
+rmdir "$TMPDIR/aegis-999999998-fresh0"
+# a stale job cgroup (unlocked, old) is reclaimed; a locked one is not
+if [ -w /sys/fs/cgroup/memory ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
+	mkdir -p /sys/fs/cgroup/memory/aegis-sandbox/999999999-1
+	touch -d '1 minute ago' /sys/fs/cgroup/memory/aegis-sandbox/999999999-1 2>/dev/null
+	sleep 6   # cgroupfs ignores touch; wait past the age threshold instead
+	mkdir -p /sys/fs/cgroup/memory/aegis-sandbox/999999998-1
+	flock /sys/fs/cgroup/memory/aegis-sandbox/999999998-1 sleep 20 &
+	locker=$!
+	sleep 0.5
+	run_model --no-train --input float:2x100 "$MODELS/mlp.py"
+	expect "stale cgroup reclaimed" "$(test -e /sys/fs/cgroup/memory/aegis-sandbox/999999999-1 && echo left || echo gone)" gone
+	expect "locked cgroup kept" "$(test -e /sys/fs/cgroup/memory/aegis-sandbox/999999998-1 && echo left || echo gone)" left
+	kill $locker 2>/dev/null
+	wait $locker 2>/dev/null
+	rmdir /sys/fs/cgroup/memory/aegis-sandbox/999999998-1
+fi
 finish
