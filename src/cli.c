@@ -206,7 +206,12 @@ static void print_human(const char *path, const struct json *res)
 		printf(", cgroup %s\n", json_get_bool(sb, "cgroup", false) ? "yes" : "no (rlimits)");
 	}
 	json_get_num(res, "execution_time", &t);
-	printf("  %-12s %.2f s\n", "time", t);
+	{
+		double warm = 0;
+
+		json_get_num(json_get(res, "timings"), "zygote_warm_s", &warm);
+		printf("  %-12s %.2f s (and %.2f s to start the zygote, once per process)\n", "time", t, warm);
+	}
 }
 
 /* ---- run / check ---------------------------------------------------------- */

@@ -110,7 +110,13 @@ int supervise_start(struct supervisor *s, const struct policy *pol, const char *
 	memset(s, 0, sizeof(*s));
 	s->ctl = -1;
 	s->pol = pol;
-	s->pyhelpers_dir = xstrdup(pyhelpers_dir);
+	/* canonical, so paths derived from it (module files, the audit hook's
+	 * read-only roots) contain no ".." or symlinks */
+	s->pyhelpers_dir = realpath(pyhelpers_dir, NULL);
+	if (!s->pyhelpers_dir) {
+		snprintf(err, errlen, "the Python helpers directory %s: %s", pyhelpers_dir, strerror(errno));
+		return -1;
+	}
 	s->cg_mode = cgroup_detect(pol->sandbox.cgroups);
 	cgroup_reclaim_stale();
 	supervise_reclaim_workdirs(pol);
@@ -128,7 +134,7 @@ int supervise_start(struct supervisor *s, const struct policy *pol, const char *
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		zygote_main(sv[1], pyhelpers_dir);
+		zygote_main(sv[1], s->pyhelpers_dir);
 	}
 	close(sv[1]);
 	s->ctl = sv[0];
@@ -212,6 +218,15 @@ char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, 
 			 strerror(errno));
 		free(tmpl);
 		return NULL;
+	}
+	{
+		/* canonical: the audit hook compares paths against it */
+		char *canon = realpath(tmpl, NULL);
+
+		if (canon) {
+			free(tmpl);
+			tmpl = canon;
+		}
 	}
 	*lock_fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) < 0) {
