@@ -309,6 +309,15 @@ static struct json *validation_section(const struct policy *p)
 	json_set(c, "low_loss_fraction", json_num(p->validation.checks.low_loss_fraction));
 	json_set(v, "checks", c);
 	json_set(v, "export_failure", json_str(p->validation.export_failure));
+	{
+		struct json *r = json_object();
+
+		json_set(r, "model", p->validation.reference.model && *p->validation.reference.model ?
+					     json_str("reference.pt") : json_null());
+		json_set(r, "max_time_ratio", json_num(p->validation.reference.max_time_ratio));
+		json_set(r, "max_memory_ratio", json_num(p->validation.reference.max_memory_ratio));
+		json_set(v, "reference", r);
+	}
 	return v;
 }
 
@@ -406,6 +415,8 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		int rc = util_write_file(src, cand->code, cand->code_len, 0600);
 
 		free(src);
+		if (rc == 0 && pol->validation.reference.model && *pol->validation.reference.model)
+			rc = copy_into(pol->validation.reference.model, workdir, "reference.pt");
 		if (rc == 0 && cand->input->kind == INPUT_FILE)
 			rc = copy_into(cand->input->path, workdir,
 				       !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");

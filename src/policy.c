@@ -183,7 +183,15 @@ static const struct key schema[] = {
 	{ "validation.checks.low_loss_fraction", K_NUM, OFF(validation.checks.low_loss_fraction), "0.25", 0, 1, NULL, C_NONE,
 	  "Initial cross-entropy below this fraction of ln(vocab) is suspicious." },
 
-	SEC("debug", "The debug loop."),
+	SEC("validation.reference", "Optional comparison with a reference model (an operator's TorchScript archive, e.g. the artifact of 'run --keep-workdir' on a baseline)."),
+	{ "validation.reference.model", K_STR, OFF(validation.reference.model), "", 0, 0, NULL, C_NONE,
+	  "Path of the reference TorchScript archive; empty means no comparison. It must take the same test input." },
+	{ "validation.reference.max_time_ratio", K_NUM, OFF(validation.reference.max_time_ratio), "0", 0, 1e6, NULL, C_NONE,
+	  "Fail when a training step takes more than this multiple of the reference's; 0 only reports the ratio." },
+	{ "validation.reference.max_memory_ratio", K_NUM, OFF(validation.reference.max_memory_ratio), "0", 0, 1e6, NULL, C_NONE,
+	  "Fail when the estimated training memory is more than this multiple of the reference's; 0 only reports." },
+
+	SEC("debug", "The debug loop (not run yet in this version: a failed build is one attempt)."),
 	{ "debug.max_attempts", K_INT, OFF(debug.max_attempts), "3", 1, 20, NULL, C_NONE,
 	  "Build attempts in total, the first included." },
 	{ "debug.builtin_fixers", K_BOOL, OFF(debug.builtin_fixers), "true", 0, 0, NULL, C_NONE,

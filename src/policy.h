@@ -76,6 +76,11 @@ struct policy {
 			bool low_loss;
 			double low_loss_fraction;
 		} checks;
+		struct {
+			char *model;
+			double max_time_ratio;
+			double max_memory_ratio;
+		} reference;
 	} validation;
 	struct {
 		long max_attempts;

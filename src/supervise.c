@@ -402,6 +402,7 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 	long id;
 	bool open_out = true, open_err = true, open_rep = true;
 	size_t rep_dropped = 0;
+	long long watch_peak = -1;
 
 	memset(o, 0, sizeof(*o));
 	o->peak_bytes = -1;
@@ -475,6 +476,8 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 		if (watch && !o->killed_memory) {
 			long long priv = private_bytes(o->pid);
 
+			if (priv > watch_peak)
+				watch_peak = priv;
 			if (priv > (long long)p->limits.memory_mb * 1024 * 1024) {
 				o->killed_memory = true;
 				kill_job(o->pid, pidfd, &cg);
@@ -536,6 +539,8 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 		}
 	}
 	o->peak_bytes = cgroup_peak_bytes(&cg);
+	if (o->peak_bytes < 0)
+		o->peak_bytes = watch_peak; /* the RSS watch's highest sample */
 	o->oom = cgroup_oom_killed(&cg);
 	rc = 0;
 out_cgroup:

@@ -288,7 +288,59 @@ def validate_model(model, spec, cfg, x=None):
         else:
             record("low_loss", SKIP, "only for cross-entropy on token input")
     metrics["trainable"] = not any(name in ("loss_decrease", "backward") for name, _ in failures)
+    ref = cfg.get("reference") or {}
+    if ref.get("model"):
+        compare_reference(ref, model, batches, kind, tr, metrics, record, est_mb)
     return _finish(metrics, checks, failures)
+
+
+def _time_steps(model, batches, kind, lr, n):
+    """Seconds per training step of MODEL over N steps (after one warm-up)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr) if params else None
+    t0 = None
+    for step in range(n + 1):
+        if step == 1:
+            t0 = time.perf_counter()
+        xb, tb = batches[step % len(batches)]
+        torch.manual_seed(step)
+        loss = compute_loss(first_tensor(model(xb)), tb, kind)
+        if opt is not None:
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return (time.perf_counter() - t0) / n
+
+
+def compare_reference(ref, model, batches, kind, tr, metrics, record, est_mb):
+    """Training-step time and training memory against the operator's
+    reference archive, on the same data."""
+    try:
+        rmodel = torch.jit.load(ref["model"], map_location="cpu")
+        rmodel.train()
+        n = 10
+        mine = _time_steps(model, batches, kind, tr["learning_rate"], n)
+        theirs = _time_steps(rmodel, batches, kind, tr["learning_rate"], n)
+        rp = list(rmodel.parameters())
+        rbytes = sum(p.numel() * p.element_size() for p in rp)
+        ref_mb = (4 * rbytes + activation_bytes(rmodel, batches[0][0])) / 1048576.0
+    except Exception as e:  # noqa: BLE001 - an unusable reference is a skip, not a verdict
+        record("reference", SKIP, "the reference model could not be run: %s: %s"
+               % (type(e).__name__, str(e)[:200]))
+        return
+    tratio = mine / theirs if theirs > 0 else None
+    mratio = est_mb / ref_mb if ref_mb > 0 else None
+    metrics.update(reference_time_ratio=tratio, reference_memory_ratio=mratio)
+    over = []
+    if ref["max_time_ratio"] and tratio is not None and tratio > ref["max_time_ratio"]:
+        over.append("a training step takes %.2f x the reference's (limit %g)" % (tratio, ref["max_time_ratio"]))
+    if ref["max_memory_ratio"] and mratio is not None and mratio > ref["max_memory_ratio"]:
+        over.append("training memory is %.2f x the reference's (limit %g)" % (mratio, ref["max_memory_ratio"]))
+    if over:
+        record("reference", FAIL, "; ".join(over))
+    else:
+        record("reference", PASS, "step time %.2f x, training memory %.2f x the reference's"
+               % (tratio or 0, mratio or 0))
 
 
 def _finish(metrics, checks, failures):

@@ -32,4 +32,13 @@ run_model --train-steps 7 "$EXAMPLES/seed_model.py"
 expect "--train-steps" "$(field 'r["metrics"]["training_steps"]')" 7
 run_model --set validation.training.min_loss_drop=1.0 --train-steps 2 "$EXAMPLES/seed_model.py"
 expect "loss must fall by the policy fraction" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'loss_decrease')"
+# comparison with an operator's reference archive
+run_model --no-train --keep-workdir --input float:2x100 "$MODELS/mlp.py"
+ref=$(field 'r["artifact"]')
+cp "$ref" "$TMP/reference.pt"
+rm -rf "$(field 'r["workdir"]')"
+run_model --set validation.reference.model="$TMP/reference.pt" --input float:2x100 "$MODELS/dead_linear.py"
+expect "reference comparison reported" "$(field '(r["status"], r["checks"]["reference"]["status"], r["metrics"]["reference_memory_ratio"] > 1.0)')" "('accepted', 'pass', True)"
+run_model --set validation.reference.model="$TMP/reference.pt" --set validation.reference.max_memory_ratio=1.0 --input float:2x100 "$MODELS/dead_linear.py"
+expect "reference memory limit" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'reference')"
 finish
