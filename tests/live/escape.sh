@@ -16,5 +16,23 @@ for mode in default kernel; do
 	expect "escape corpus, $mode policy: no escape, no internal error" "$rc" 0
 	expect "escape corpus, $mode policy: ran" "$(grep -c '^ok - ' "$TMP/$mode.log" | sed 's/^\([0-9]\{2,\}\)$/many/')" many
 done
+# and as an ordinary user: root makes the pid namespace, then becomes nobody
+# inside it, so the supervisor really runs unprivileged (no cgroups, a user
+# namespace of its own)
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
+	mkdir -p "$TMP/u/bin"
+	cp "$AEGIS" "$TMP/u/bin/aegis-sandbox"
+	cp -r "$AEGIS_PYHELPERS" "$TMP/u/pyhelpers"
+	cp -r "$TOP_SRCDIR/tests/escape" "$TMP/u/escape"
+	cp "$TOP_SRCDIR/tests/escape_runner.py" "$TMP/u/"
+	chmod -R a+rX "$TMP/u"
+	chmod 755 "$TMP"
+	unshare --pid --fork --mount-proc runuser -u nobody -- env AEGIS_PYHELPERS="$TMP/u/pyhelpers" \
+		"$PY" "$TMP/u/escape_runner.py" "$TMP/u/bin/aegis-sandbox" "$TMP/u/escape" default >"$TMP/nobody.log" 2>&1
+	rc=$?
+	grep -E '^(FAIL|mode)' "$TMP/nobody.log"
+	expect "escape corpus as nobody: no escape, no internal error" "$rc" 0
+	expect "escape corpus as nobody: ran" "$(grep -c '^ok - ' "$TMP/nobody.log" | sed 's/^\([0-9]\{2,\}\)$/many/')" many
+fi
 expect "at least 100 cases" "$(ls "$TOP_SRCDIR"/tests/escape/*.py | wc -l | awk '{print ($1 >= 100) ? "yes" : "no"}')" yes
 finish
