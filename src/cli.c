@@ -56,6 +56,8 @@ static const char run_usage[] = "Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
 				"      --train-steps N    optimizer steps for the trainability check\n"
 				"  -a, --arch-id ID       architecture id reported in the result\n"
 				"      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
+	"      --max-attempts N   build attempts in the debug loop (default: debug.max_attempts)\n"
+	"      --fixer CMD        the operator's fixer command (words split on blanks)\n"
 				"  -k, --keep-workdir     keep the job's work directory (and the exported model)\n"
 				"  -j, --json             print the result as one JSON document\n"
 				"  -h, --help             this help\n";
@@ -145,6 +147,28 @@ static void print_human(const char *path, const struct json *res)
 			printf(" [in %s]", mod);
 		printf("\n");
 	}
+	{
+		const struct json *atts = json_get(res, "attempts");
+
+		for (size_t i = 0; atts && atts->type == JSON_ARRAY && atts->count > 1 && i < atts->count; i++) {
+			const struct json *a = atts->items[i], *ae = json_get(a, "error"), *fx = json_get(a, "fixes");
+			double line;
+
+			printf("  %-12s %s", i ? "" : "attempts", json_get_str(a, "status") ? json_get_str(a, "status") : "?");
+			if (ae && ae->type == JSON_OBJECT) {
+				printf(": %s: %s", json_get_str(ae, "type") ? json_get_str(ae, "type") : "",
+				       json_get_str(ae, "message") ? json_get_str(ae, "message") : "");
+				if (json_get_num(ae, "line", &line))
+					printf(" (line %.0f)", line);
+			}
+			printf("\n");
+			for (size_t k = 0; fx && fx->type == JSON_ARRAY && k < fx->count; k++)
+				printf("  %-12s   fixed (%s): %s\n", "", json_get_str(fx->items[k], "rule"),
+				       json_get_str(fx->items[k], "description") ? json_get_str(fx->items[k], "description") : "");
+			if (json_get_str(a, "fixer_error"))
+				printf("  %-12s   fixer: %s\n", "", json_get_str(a, "fixer_error"));
+		}
+	}
 	for (size_t i = 0; viol && viol->type == JSON_ARRAY && i < viol->count && i < 10; i++) {
 		const struct json *v = viol->items[i];
 		double line = 0;
@@ -228,6 +252,8 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	    {"train-steps", required_argument, NULL, 'S'},
 	    {"arch-id", required_argument, NULL, 'a'},
 	    {"set", required_argument, NULL, 's'},
+	    {"max-attempts", required_argument, NULL, 'A'},
+	    {"fixer", required_argument, NULL, 'F'},
 	    {"keep-workdir", no_argument, NULL, 'k'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
@@ -235,7 +261,8 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	};
 	const char *policy_path = NULL, *class_name = NULL, *input = NULL, *arch_id = NULL;
 	double timeout = -1;
-	long memory = -1, steps = -1;
+	long memory = -1, steps = -1, attempts = -1;
+	const char *fixer = NULL;
 	bool no_train = false, keep = false, as_json = false;
 	struct strv sets = {0};
 	struct policy pol = {0};
@@ -268,6 +295,11 @@ static int cmd_run(int argc, char **argv, bool static_only)
 						   optarg);
 			break;
 		case 'a': arch_id = optarg; break;
+		case 'A':
+			if (!util_parse_long(optarg, &attempts) || attempts < 1 || attempts > 20)
+				return usage_error("--max-attempts: expected an integer in [1, 20], got '%s'", optarg);
+			break;
+		case 'F': fixer = optarg; break;
 		case 's': strv_push(&sets, optarg); break;
 		case 'k': keep = true; break;
 		case 'j': as_json = true; break;
@@ -297,6 +329,21 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		pol.validation.training.steps = steps;
 	if (no_train)
 		pol.validation.training.enabled = false;
+	if (attempts > 0)
+		pol.debug.max_attempts = attempts;
+	if (fixer) {
+		/* words separated by blanks; a policy file can give any argv */
+		char *copy = xstrdup(fixer), *save = NULL;
+
+		strv_clear(&pol.debug.fixer_command);
+		for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+			strv_push(&pol.debug.fixer_command, w);
+		free(copy);
+		if (!pol.debug.fixer_command.n) {
+			rc = usage_error("--fixer: empty command");
+			goto out;
+		}
+	}
 	if (inputspec_parse(input ? input : pol.validation.input, &spec, err, sizeof(err)) < 0) {
 		rc = usage_error("%s", err);
 		goto out;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "fixer.h"
 #include "pipeline.h"
 #include "sha256.h"
 #include "util.h"
@@ -359,6 +360,178 @@ static void merge_obj(struct json *dst, const char *key, const struct json *src)
 		json_set(d, s->keys[i], json_dup(s->items[i]));
 }
 
+/* The verdict of one build attempt, into RES; *BUILD_OK when the build
+ * child exported an archive and validation may follow. */
+static void judge_build(struct supervisor *s, const struct candidate *cand, const struct job_outcome *bo,
+			const struct report *br, const char *workdir, const char *artifact, struct json *res,
+			bool *build_ok)
+{
+	const struct policy *pol = s->pol;
+	const char *stage = br->result && json_get_str(br->result, "stage") ? json_get_str(br->result, "stage") : "build";
+	enum verdict v;
+	struct json *e = NULL;
+	char err[512];
+
+	*build_ok = false;
+	json_set(res, "error", json_null());
+	if (judge_job(pol, bo, br, &v, &e)) {
+		/* a static-rule violation is reported at stage static */
+		const struct json *fv = br->violations->count ? br->violations->items[0] : NULL;
+		const char *rule = json_get_str(fv, "rule");
+
+		if (v == VERDICT_VIOLATION && rule && !strncmp(rule, "static", 6))
+			stage = "static";
+		set_failure(res, v, stage, e);
+	} else if (!br->result) {
+		snprintf(err, sizeof(err), "the build child ended (%s %d) without a result%s%s",
+			 WIFEXITED(bo->wstatus) ? "exit" : "signal",
+			 WIFEXITED(bo->wstatus) ? WEXITSTATUS(bo->wstatus) : WTERMSIG(bo->wstatus),
+			 br->harness_error ? ": " : "", br->harness_error ? br->harness_error : "");
+		set_failure(res, VERDICT_REJECTED, "build", error_obj("NoResult", err, 0));
+	} else if (!json_get_bool(br->result, "ok", false)) {
+		const struct json *re = json_get(br->result, "error");
+
+		set_failure(res, VERDICT_REJECTED, stage, re ? json_dup(re) : error_obj("BuildError", "the build failed", 0));
+	} else if (cand->static_only) {
+		set_failure(res, VERDICT_ACCEPTED, "static", NULL);
+	} else {
+		char *art = xasprintf("%s/%s", workdir, artifact);
+		const char *integ = json_get_str(br->result, "integrity");
+
+		/* a success line without an archive is a forged report */
+		if ((!integ || strcmp(integ, "in-process")) && access(art, F_OK) != 0)
+			set_failure(res, VERDICT_REJECTED, "build",
+				    error_obj("NoArtifact",
+					      "the build child reported success but left no "
+					      "exported model (did the candidate forge its report?)",
+					      0));
+		else
+			*build_ok = true;
+		free(art);
+	}
+	if (br->result) {
+		merge_obj(res, "metrics", br->result);
+		merge_obj(res, "checks", br->result);
+	}
+}
+
+/* Only a candidate that ran and raised is worth fixing: not a violation,
+ * a timeout, a memory or a sandbox error. */
+static bool fixable(const struct json *res)
+{
+	const char *status = json_get_str(res, "status");
+	const char *type = json_get_str(json_get(res, "error"), "type");
+
+	if (!status || strcmp(status, "rejected"))
+		return false;
+	return !type || (strcmp(type, "SourceError") && strcmp(type, "OutputFlood") && strcmp(type, "NoArtifact"));
+}
+
+/* Keep the part of a traceback an LLM can use: the candidate's own frames
+ * and the exception, not the harness's or torch's internals.  Caller's. */
+static char *traceback_tail(const char *tb)
+{
+	struct sbuf sb = SBUF_INIT;
+	bool keep_next = false;
+
+	for (const char *l = tb; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		bool frame = len > 7 && !strncmp(l, "  File ", 7);
+
+		if ((frame && memmem(l, len, "candidate.py", 12)) || (!frame && !keep_next && l[0] != ' ') ||
+		    (keep_next && l[0] == ' ')) {
+			sbuf_add(&sb, l, len);
+			sbuf_addc(&sb, '\n');
+		}
+		keep_next = frame && memmem(l, len, "candidate.py", 12);
+		l = nl ? nl + 1 : NULL;
+	}
+	if (sb.len > 2000) {
+		char *t = xstrdup(sb.buf + sb.len - 2000);
+
+		sbuf_release(&sb);
+		return t;
+	}
+	return sbuf_detach(&sb, NULL);
+}
+
+/* One round of fixing: the built-in fixers in a confined job child, then
+ * (if they found nothing) the operator's fixer command.  *FIXED is the new
+ * code (the caller's) or NULL.  What happened goes into ATT and FIXES. */
+static void compute_fix(struct supervisor *s, const struct candidate *cand, const char *workdir, const char *code,
+			size_t code_len, const struct json *error, int attempt, struct json *att, struct json *fixes,
+			char **fixed, size_t *fixed_len)
+{
+	const struct policy *pol = s->pol;
+
+	*fixed = NULL;
+	if (pol->debug.builtin_fixers && error) {
+		struct json *req = json_object();
+		struct job_outcome fo;
+		struct report fr;
+
+		json_set(req, "phase", json_str("fix"));
+		json_set(req, "source", json_str("candidate.py"));
+		json_set(req, "error", json_dup(error));
+		json_set(req, "allowed_imports", strv_json(&pol->python.allowed_imports));
+		json_set(req, "rules", strv_json(&pol->debug.rules));
+		json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
+		json_set(req, "vocab", cand->input->kind == INPUT_TOKENS ? json_num((double)cand->input->vocab) : json_null());
+		json_set(req, "environment", strv_json(&pol->sandbox.environment));
+		supervise_job(s, req, workdir, false, &fo);
+		report_parse(&fo.report, &fr);
+		if (fr.result && json_get_bool(fr.result, "ok", false)) {
+			const struct json *c = json_get(fr.result, "code"), *fx = json_get(fr.result, "fixes");
+
+			if (c && c->type == JSON_STRING && c->slen && (c->slen != code_len || memcmp(c->s, code, code_len))) {
+				*fixed = xstrndup(c->s, c->slen);
+				*fixed_len = c->slen;
+				for (size_t i = 0; fx && fx->type == JSON_ARRAY && i < fx->count; i++)
+					json_append(fixes, json_dup(fx->items[i]));
+			}
+		} else if (!fr.result) {
+			json_set(att, "fixer_error", json_str(fo.failure ? fo.failure : "the built-in fixers gave no result"));
+		}
+		report_release(&fr);
+		job_outcome_release(&fo);
+		json_free(req);
+	}
+	if (!*fixed && pol->debug.fixer_command.n) {
+		struct json *in = json_object();
+		struct fixer_outcome fo;
+		char *tail = traceback_tail(json_get_str(error, "traceback") ? json_get_str(error, "traceback") : "");
+
+		json_set(in, "code", json_strn(code, code_len));
+		json_set(in, "error_type", json_str(json_get_str(error, "type") ? json_get_str(error, "type") : ""));
+		json_set(in, "error_message", json_str(json_get_str(error, "message") ? json_get_str(error, "message") : ""));
+		json_set(in, "error_line", json_get(error, "line") ? json_dup(json_get(error, "line")) : json_null());
+		json_set(in, "traceback", json_str(tail));
+		json_set(in, "attempt", json_num(attempt));
+		json_set(in, "architecture_id", json_str(cand->arch_id ? cand->arch_id : ""));
+		free(tail);
+		fixer_run(&pol->debug.fixer_command, in, pol->debug.fixer_timeout_s, (size_t)pol->limits.code_max_bytes, &fo);
+		json_set(att, "fixer_time", json_num(fo.time_s));
+		if (fo.error) {
+			json_set(att, "fixer_error", json_str(fo.error));
+		} else if (fo.code && (fo.code_len != code_len || memcmp(fo.code, code, code_len))) {
+			struct json *fx = json_object();
+
+			json_set(fx, "rule", json_str("fixer_command"));
+			json_set(fx, "line", json_null());
+			json_set(fx, "description", json_str("code rewritten by the fixer command"));
+			json_set(fx, "changes", json_dup(fo.changes));
+			json_append(fixes, fx);
+			*fixed = fo.code;
+			*fixed_len = fo.code_len;
+			fo.code = NULL;
+		} else {
+			json_set(att, "fixer_error", json_str("the fixer command returned the code unchanged"));
+		}
+		fixer_outcome_release(&fo);
+	}
+}
+
 struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 {
 	const struct policy *pol = s->pol;
@@ -368,6 +541,8 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 	char sha[65], err[512], digest[65];
 	char *workdir = NULL, *artifact = NULL;
 	int workdir_lock = -1;
+	char *code = xstrndup(cand->code, cand->code_len);
+	size_t code_len = cand->code_len;
 	double t0 = util_now();
 	enum verdict v;
 	struct json *e = NULL;
@@ -457,65 +632,50 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		artifact = xstrdup(name);
 	}
 	json_set(req, "artifact", json_str(artifact));
-	supervise_job(s, req, workdir, true, &bo);
-	report_parse(&bo.report, &br);
-	json_set(timings, "build_s", json_num(bo.wall_s));
-	add_output(res, "stdout", &bo.out, bo.out_dropped);
-	add_output(res, "stderr", &bo.err, bo.err_dropped);
-	if (br.sandbox)
-		json_set(res, "sandbox", json_dup(br.sandbox));
-	json_set(res, "violations", json_dup(br.violations));
-	{
-		const char *stage =
-		    br.result && json_get_str(br.result, "stage") ? json_get_str(br.result, "stage") : "build";
-		struct json *att = json_object();
+	/* ---- the debug loop: build, and on an exception fix and build again ---- */
+	for (int attempt = 1;; attempt++) {
+		struct json *att = json_object(), *fixes = json_array();
+		bool again = false;
 
-		if (judge_job(pol, &bo, &br, &v, &e)) {
-			/* a static-rule violation is reported at stage static */
-			const struct json *fv = br.violations->count ? br.violations->items[0] : NULL;
-			const char *rule = json_get_str(fv, "rule");
-
-			if (v == VERDICT_VIOLATION && rule && !strncmp(rule, "static", 6))
-				stage = "static";
-			set_failure(res, v, stage, e);
-		} else if (!br.result) {
-			snprintf(err, sizeof(err), "the build child ended (%s %d) without a result%s%s",
-				 WIFEXITED(bo.wstatus) ? "exit" : "signal",
-				 WIFEXITED(bo.wstatus) ? WEXITSTATUS(bo.wstatus) : WTERMSIG(bo.wstatus),
-				 br.harness_error ? ": " : "", br.harness_error ? br.harness_error : "");
-			set_failure(res, VERDICT_REJECTED, "build", error_obj("NoResult", err, 0));
-		} else if (!json_get_bool(br.result, "ok", false)) {
-			const struct json *re = json_get(br.result, "error");
-
-			set_failure(res, VERDICT_REJECTED, stage,
-				    re ? json_dup(re) : error_obj("BuildError", "the build failed", 0));
-		} else if (cand->static_only) {
-			set_failure(res, VERDICT_ACCEPTED, "static", NULL);
-		} else {
-			char *art = xasprintf("%s/%s", workdir, artifact);
-			const char *integ = json_get_str(br.result, "integrity");
-
-			/* a success line without an archive is a forged report */
-			if ((!integ || strcmp(integ, "in-process")) && access(art, F_OK) != 0)
-				set_failure(res, VERDICT_REJECTED, "build",
-					    error_obj("NoArtifact",
-						      "the build child reported success but left no "
-						      "exported model (did the candidate forge its report?)",
-						      0));
-			else
-				build_ok = true;
-			free(art);
-		}
-		if (br.result) {
-			merge_obj(res, "metrics", br.result);
-			merge_obj(res, "checks", br.result);
-		}
-		json_set(att, "attempt", json_num(1));
+		json_set(att, "attempt", json_num(attempt));
+		supervise_job(s, req, workdir, true, &bo);
+		report_parse(&bo.report, &br);
+		json_set(timings, "build_s", json_num(bo.wall_s));
+		add_output(res, "stdout", &bo.out, bo.out_dropped);
+		add_output(res, "stderr", &bo.err, bo.err_dropped);
+		if (br.sandbox)
+			json_set(res, "sandbox", json_dup(br.sandbox));
+		json_set(res, "violations", json_dup(br.violations));
+		json_set(res, "metrics", json_object());
+		json_set(res, "checks", json_object());
+		judge_build(s, cand, &bo, &br, workdir, artifact, res, &build_ok);
 		json_set(att, "status", json_str(build_ok ? "ok" : json_get_str(res, "status")));
 		json_set(att, "error", json_dup(json_get(res, "error")));
-		json_set(att, "fixes", json_array());
 		json_set(att, "time", json_num(bo.wall_s));
+		if (!build_ok && attempt < pol->debug.max_attempts && fixable(res)) {
+			char *fixed = NULL;
+			size_t fixed_len = 0;
+
+			compute_fix(s, cand, workdir, code, code_len, json_get(res, "error"), attempt, att, fixes,
+				    &fixed, &fixed_len);
+			if (fixed) {
+				char *src = xasprintf("%s/candidate.py", workdir);
+				int rc = util_write_file(src, fixed, fixed_len, 0600);
+
+				free(src);
+				free(code);
+				code = fixed;
+				code_len = fixed_len;
+				json_set(res, "final_code", json_strn(code, code_len));
+				again = rc == 0;
+			}
+		}
+		json_set(att, "fixes", fixes);
 		json_append(attempts, att);
+		if (!again)
+			break;
+		report_release(&br);
+		job_outcome_release(&bo);
 	}
 	if (!build_ok)
 		goto out;
@@ -602,6 +762,7 @@ out:
 	job_outcome_release(&bo);
 	job_outcome_release(&vo);
 	json_free(req);
+	free(code);
 	free(artifact);
 	free(workdir);
 	return res;

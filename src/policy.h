@@ -85,6 +85,7 @@ struct policy {
 	struct {
 		long max_attempts;
 		bool builtin_fixers;
+		struct strv rules;
 		struct strv fixer_command;
 		double fixer_timeout_s;
 	} debug;

@@ -23,6 +23,9 @@ def run(request_json):
     if phase == "validate":
         from aegis_job import validate
         return validate.run(req)
+    if phase == "fix":
+        from aegis_job import fixers
+        return fixers.run(req)
     from aegis_job import report
     report.harness_error("unknown phase %r" % (phase,))
     return 1

@@ -33,5 +33,7 @@ def warm():
     import traceback  # noqa: F401
     import typing  # noqa: F401
     import numpy  # noqa: F401
-    from aegis_job import build, guard, inputs, report, static, validate  # noqa: F401
+    import ast  # noqa: F401
+    import difflib  # noqa: F401
+    from aegis_job import build, fixers, guard, inputs, report, static, validate  # noqa: F401
     return None

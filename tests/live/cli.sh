@@ -28,7 +28,7 @@ run_cmd "$AEGIS" run --no-train "$EXAMPLES/seed_model.py"
 expect "human run exits 0" "$RC" 0
 expect "human verdict line" "$(head -1 "$TMP/out")" "$EXAMPLES/seed_model.py: accepted (stage validate)"
 expect "human parameter line" "$(grep parameters "$TMP/out" | tr -s ' ')" " parameters 1674984"
-run_cmd "$AEGIS" run "$EXAMPLES/seed_broken.py"
+run_cmd "$AEGIS" run --max-attempts 1 "$EXAMPLES/seed_broken.py"
 expect "human broken exits 1" "$RC" 1
 expect "human error line" "$(grep ' error ' "$TMP/out" | tr -s ' ')" " error RuntimeError: mat1 and mat2 must have the same dtype (line 14) [in layer1 (Linear)]"
 

@@ -12,7 +12,7 @@ expect "code sha256 is of the file" "$(field 'r["code_sha256"]')" "$(sha256sum "
 expect "every contract field is present" "$(field 'sorted(set(["architecture_id","status","stage","success","error","violations","stdout","stderr","execution_time","attempts","metrics","code_sha256","final_code","artifact"]) - set(r))')" "[]"
 
 # rejected: the seed's broken example, with torch's own message and the line
-run_model --no-train --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
+run_model --no-train --max-attempts 1 --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
 expect "broken seed exit code" "$RC" 1
 expect "broken seed status and stage" "$(field '(r["status"], r["stage"])')" "('rejected', 'build')"
 expect "broken seed error" "$(field '(r["error"]["type"], r["error"]["message"], r["error"]["line"])')" "('RuntimeError', 'mat1 and mat2 must have the same dtype', 14)"

@@ -36,7 +36,7 @@ urun() {
 urun --no-train --input tokens:2x20:1000 "$EXAMPLES/seed_model.py"
 expect "unprivileged: seed model accepted" "$(field '(r["status"], r["metrics"]["parameters"])')" "('accepted', 1674984)"
 expect "unprivileged: user namespace, seccomp, landlock, no cgroup" "$(field '(r["sandbox"]["namespaces"]["user"], r["sandbox"]["seccomp"], r["sandbox"]["landlock_abi"] > 0, r["sandbox"]["cgroup"])')" "(True, True, True, False)"
-urun --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
+urun --max-attempts 1 --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
 expect "unprivileged: broken seed rejected" "$(field '(r["status"], r["error"]["line"])')" "('rejected', 14)"
 urun --timeout 2 --input float:2x4 "$MODELS/loop_forever.py"
 expect "unprivileged: timeout" "$(field 'r["status"]')" timeout
