@@ -109,6 +109,7 @@ static int load_policy(struct policy *pol, const char *path)
 	policy_init_defaults(pol);
 	if (path && policy_load_file(pol, path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
+		policy_release(pol);
 		return -1;
 	}
 	return 0;
