@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "json.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "pool.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -43,24 +45,29 @@ static const char top_usage[] = "Usage: aegis-sandbox [--help] [--version] COMMA
 				"Exit codes: 0 accepted, 1 rejected, 2 usage or policy error, 3 violation,\n"
 				"4 timeout, 5 memory, 6 crash, 7 sandbox error.  See aegis-sandbox(1).\n";
 
-static const char run_usage[] = "Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
-				"       aegis-sandbox check [OPTIONS] MODEL.py\n"
-				"\n"
-				"  -p, --policy FILE      policy file (default: built-in defaults, see 'policy show')\n"
-				"  -c, --class NAME       model class (default: Model, else the last nn.Module)\n"
-				"  -i, --input SPEC       tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file\n"
-				"                         (default: validation.input)\n"
-				"  -t, --timeout SECONDS  wall-clock and CPU limit per job child\n"
-				"  -m, --memory-mb N      memory limit per job child, in MiB\n"
-				"      --no-train         skip the trainability check\n"
-				"      --train-steps N    optimizer steps for the trainability check\n"
-				"  -a, --arch-id ID       architecture id reported in the result\n"
-				"      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
-	"      --max-attempts N   build attempts in the debug loop (default: debug.max_attempts)\n"
-	"      --fixer CMD        the operator's fixer command (words split on blanks)\n"
-				"  -k, --keep-workdir     keep the job's work directory (and the exported model)\n"
-				"  -j, --json             print the result as one JSON document\n"
-				"  -h, --help             this help\n";
+static const char run_usage[] =
+    "Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
+    "       aegis-sandbox check [OPTIONS] MODEL.py\n"
+    "\n"
+    "  -p, --policy FILE      policy file (default: built-in defaults, see 'policy show')\n"
+    "  -c, --class NAME       model class (default: Model, else the last nn.Module)\n"
+    "  -i, --input SPEC       tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file\n"
+    "                         (default: validation.input)\n"
+    "  -t, --timeout SECONDS  wall-clock and CPU limit per job child\n"
+    "  -m, --memory-mb N      memory limit per job child, in MiB\n"
+    "      --no-train         skip the trainability check\n"
+    "      --train-steps N    optimizer steps for the trainability check\n"
+    "  -a, --arch-id ID       architecture id reported in the result\n"
+    "      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
+    "      --max-attempts N   build attempts in the debug loop (default: debug.max_attempts)\n"
+    "      --fixer CMD        the operator's fixer command (words split on blanks)\n"
+    "      --db PATH          record the candidate in this pool database (default: storage.db)\n"
+    "      --parent ID        lineage: the pool id of the candidate this one came from\n"
+    "      --generation N     lineage: the generation number\n"
+    "      --request-approval open an approval request if accepted (also approval.required)\n"
+    "  -k, --keep-workdir     keep the job's work directory (and the exported model)\n"
+    "  -j, --json             print the result as one JSON document\n"
+    "  -h, --help             this help\n";
 
 static const char policy_usage[] =
     "Usage: aegis-sandbox policy check FILE...\n"
@@ -155,7 +162,8 @@ static void print_human(const char *path, const struct json *res)
 			const struct json *a = atts->items[i], *ae = json_get(a, "error"), *fx = json_get(a, "fixes");
 			double line;
 
-			printf("  %-12s %s", i ? "" : "attempts", json_get_str(a, "status") ? json_get_str(a, "status") : "?");
+			printf("  %-12s %s", i ? "" : "attempts",
+			       json_get_str(a, "status") ? json_get_str(a, "status") : "?");
 			if (ae && ae->type == JSON_OBJECT) {
 				printf(": %s: %s", json_get_str(ae, "type") ? json_get_str(ae, "type") : "",
 				       json_get_str(ae, "message") ? json_get_str(ae, "message") : "");
@@ -165,7 +173,9 @@ static void print_human(const char *path, const struct json *res)
 			printf("\n");
 			for (size_t k = 0; fx && fx->type == JSON_ARRAY && k < fx->count; k++)
 				printf("  %-12s   fixed (%s): %s\n", "", json_get_str(fx->items[k], "rule"),
-				       json_get_str(fx->items[k], "description") ? json_get_str(fx->items[k], "description") : "");
+				       json_get_str(fx->items[k], "description")
+					   ? json_get_str(fx->items[k], "description")
+					   : "");
 			if (json_get_str(a, "fixer_error"))
 				printf("  %-12s   fixer: %s\n", "", json_get_str(a, "fixer_error"));
 		}
@@ -239,6 +249,393 @@ static void print_human(const char *path, const struct json *res)
 	}
 }
 
+/* ---- the pool ------------------------------------------------------------ */
+
+/* Record RES in the pool at DB_PATH and, for an accepted candidate when
+ * asked, open an approval request; the ids go into RES.  0 or -1 (with a
+ * message on stderr: the verdict stands, but it was not recorded). */
+static int record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
+			 long generation, bool want_approval, const struct candidate *cand)
+{
+	char err[1024];
+	struct pool *pool = pool_open(db_path, err, sizeof(err));
+	long long id;
+
+	if (!pool) {
+		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
+		return -1;
+	}
+	id = pool_record(pool, res, code, code_len, parent, generation, cand->artifact, cand->artifact_len, err,
+			 sizeof(err));
+	if (id < 0) {
+		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
+		pool_close(pool);
+		return -1;
+	}
+	json_set(res, "candidate_id", json_num((double)id));
+	if (want_approval && !strcmp(json_get_str(res, "status"), "accepted")) {
+		const struct json *m = json_get(res, "metrics"), *checks = json_get(res, "checks");
+		struct json *risk = json_object(), *warn = json_object();
+		struct sbuf desc = SBUF_INIT;
+		const char *arch = json_get_str(res, "architecture_id");
+		double v;
+		char *title = xasprintf("New architecture: %s", arch && *arch              ? arch
+								: json_get_str(m, "class") ? json_get_str(m, "class")
+											   : "candidate");
+		long long rid;
+
+		sbuf_addf(&desc, "Model %s", json_get_str(m, "class") ? json_get_str(m, "class") : "");
+		if (json_get_num(m, "parameters", &v))
+			sbuf_addf(&desc, " with %.0f parameters", v);
+		if (json_get_num(m, "initial_loss", &v))
+			sbuf_addf(&desc, "; loss %.4g", v);
+		if (json_get_num(m, "final_loss", &v))
+			sbuf_addf(&desc, " -> %.4g", v);
+		if (json_get_num(m, "training_steps", &v))
+			sbuf_addf(&desc, " in %.0f steps", v);
+		if (json_get_num(m, "estimated_training_memory_mb", &v))
+			sbuf_addf(&desc, "; %.1f MiB to train", v);
+		json_set(risk, "trainable", json_bool(json_get_bool(m, "trainable", false)));
+		json_set(risk, "integrity",
+			 json_dup(json_get(res, "integrity")) ? json_dup(json_get(res, "integrity")) : json_null());
+		for (size_t i = 0; checks && checks->type == JSON_OBJECT && i < checks->count; i++) {
+			const char *st = json_get_str(checks->items[i], "status");
+
+			if (st && strcmp(st, "pass"))
+				json_set(warn, checks->keys[i], json_dup(checks->items[i]));
+		}
+		json_set(risk, "checks_not_passed", warn);
+		json_set(risk, "metrics", json_dup(m));
+		json_set(risk, "sandbox", json_get(res, "sandbox") ? json_dup(json_get(res, "sandbox")) : json_null());
+		json_set(risk, "debug_attempts",
+			 json_num((double)(json_get(res, "attempts") ? json_get(res, "attempts")->count : 0)));
+		rid = pool_request_approval(pool, id, title, sbuf_str(&desc), risk, err, sizeof(err));
+		free(title);
+		sbuf_release(&desc);
+		json_free(risk);
+		if (rid < 0) {
+			fprintf(stderr, "%s: approval request not opened: %s\n", aegis_progname, err);
+			pool_close(pool);
+			return -1;
+		}
+		json_set(res, "approval_id", json_num((double)rid));
+	}
+	pool_close(pool);
+	return 0;
+}
+
+static const char pool_usage[] = "Usage: aegis-sandbox pool list [--status S] [--generation N]\n"
+				 "       aegis-sandbox pool show ID\n"
+				 "       aegis-sandbox pool top [--k 10] [--metric final_loss] [--desc]\n"
+				 "       aegis-sandbox pool lineage ID\n"
+				 "       aegis-sandbox pool export ID --out FILE\n"
+				 "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
+				 "       aegis-sandbox approvals show ID\n"
+				 "       aegis-sandbox approvals approve ID [--reviewer NAME] [--comment TEXT]\n"
+				 "       aegis-sandbox approvals reject ID [--reviewer NAME] --comment TEXT\n"
+				 "\n"
+				 "Common options: --db PATH (default: storage.db of --policy, else\n"
+				 "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json.\n"
+				 "'top' ranks accepted candidates by a metric, ascending unless --desc.\n"
+				 "'export' writes the TorchScript archive only after a person approved it.\n"
+				 "The reviewer defaults to the login name.\n";
+
+static void print_json(const struct json *j)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	json_write(j, &sb, 2);
+	sbuf_addc(&sb, '\n');
+	fwrite(sb.buf, 1, sb.len, stdout);
+	sbuf_release(&sb);
+}
+
+static void print_rows(const struct json *rows)
+{
+	printf("%6s  %-9s %-9s %4s %6s %12s %12s  %-9s %s\n", "id", "status", "stage", "gen", "parent", "parameters",
+	       "final_loss", "approval", "architecture");
+	for (size_t i = 0; rows && i < rows->count; i++) {
+		const struct json *r = rows->items[i];
+		double id = 0, gen = 0, par = 0, params = -1, loss = NAN;
+
+		json_get_num(r, "id", &id);
+		json_get_num(r, "generation", &gen);
+		json_get_num(r, "parameters", &params);
+		json_get_num(r, "final_loss", &loss);
+		printf("%6.0f  %-9s %-9s %4.0f ", id, json_get_str(r, "status"), json_get_str(r, "stage"), gen);
+		if (json_get_num(r, "parent_id", &par))
+			printf("%6.0f ", par);
+		else
+			printf("%6s ", "-");
+		if (params >= 0)
+			printf("%12.0f ", params);
+		else
+			printf("%12s ", "-");
+		if (isfinite(loss))
+			printf("%12.4g ", loss);
+		else
+			printf("%12s ", "-");
+		printf(" %-9s %s\n", json_get_str(r, "approval") ? json_get_str(r, "approval") : "-",
+		       json_get_str(r, "architecture_id") ? json_get_str(r, "architecture_id") : "");
+	}
+}
+
+/* A terminal sparkline of the loss curve. */
+static void print_sparkline(const struct json *curve)
+{
+	static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+					   "\u2585", "\u2586", "\u2587", "\u2588"};
+	double lo = INFINITY, hi = -INFINITY;
+	size_t n = curve ? curve->count : 0, step = n > 60 ? (n + 59) / 60 : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (curve->items[i]->type != JSON_NUMBER)
+			continue;
+		lo = fmin(lo, curve->items[i]->n);
+		hi = fmax(hi, curve->items[i]->n);
+	}
+	if (!n || !isfinite(lo))
+		return;
+	printf("  %-12s ", "loss curve");
+	for (size_t i = 0; i < n; i += step) {
+		double v = curve->items[i]->type == JSON_NUMBER ? curve->items[i]->n : hi;
+		int k = hi > lo ? (int)((v - lo) / (hi - lo) * 7.999) : 0;
+
+		fputs(bars[k < 0 ? 0 : k > 7 ? 7 : k], stdout);
+	}
+	printf("  %.4g -> %.4g\n", curve->items[0]->n, curve->items[n - 1]->n);
+}
+
+static const char *login_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *u = getenv("USER");
+
+	return pw ? pw->pw_name : u && *u ? u : "unknown";
+}
+
+static bool parse_id(const char *s, long long *out)
+{
+	long v;
+
+	if (!util_parse_long(s, &v) || v < 1)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* pool ... and approvals ...: one option parser, dispatched on the verb */
+static int cmd_pool(int argc, char **argv, bool approvals)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'D'},       {"policy", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},           {"status", required_argument, NULL, 's'},
+	    {"state", required_argument, NULL, 'S'},    {"generation", required_argument, NULL, 'g'},
+	    {"k", required_argument, NULL, 'k'},        {"metric", required_argument, NULL, 'm'},
+	    {"desc", no_argument, NULL, 'd'},           {"out", required_argument, NULL, 'o'},
+	    {"reviewer", required_argument, NULL, 'r'}, {"comment", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	};
+	const char *db = NULL, *policy_path = NULL, *status = NULL, *state = NULL, *metric = "final_loss";
+	const char *out_path = NULL, *reviewer = NULL, *comment = NULL, *verb;
+	long generation = -1, k = 10;
+	bool as_json = false, desc = false;
+	char err[1024], *db_alloc = NULL;
+	struct policy pol = {0};
+	struct pool *pool = NULL;
+	struct json *doc = NULL;
+	long long id = 0;
+	int c, rc = AEGIS_EXIT_USAGE;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(pool_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? AEGIS_EXIT_USAGE : 0;
+	}
+	verb = argv[1];
+	optind = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': db = optarg; break;
+		case 'p': policy_path = optarg; break;
+		case 'j': as_json = true; break;
+		case 's': status = optarg; break;
+		case 'S': state = optarg; break;
+		case 'g':
+			if (!util_parse_long(optarg, &generation) || generation < 0)
+				return usage_error("--generation: expected an integer >= 0, got '%s'", optarg);
+			break;
+		case 'k':
+			if (!util_parse_long(optarg, &k) || k < 1 || k > 100000)
+				return usage_error("--k: expected an integer in [1, 100000], got '%s'", optarg);
+			break;
+		case 'm': metric = optarg; break;
+		case 'd': desc = true; break;
+		case 'o': out_path = optarg; break;
+		case 'r': reviewer = optarg; break;
+		case 'c': comment = optarg; break;
+		case 'h': fputs(pool_usage, stdout); return 0;
+		default: return usage_error("bad option for '%s %s'", approvals ? "approvals" : "pool", verb);
+		}
+	}
+	/* positional: the id, for the verbs that take one */
+	{
+		int first = optind + 1, nargs = argc - first;
+		bool needs_id = strcmp(verb, "list") && strcmp(verb, "top");
+
+		if (nargs != (needs_id ? 1 : 0))
+			return usage_error("%s %s: %s", approvals ? "approvals" : "pool", verb,
+					   needs_id ? "expected one ID" : "takes no ID");
+		if (needs_id && !parse_id(argv[first], &id))
+			return usage_error("'%s' is not an id", argv[first]);
+	}
+	if (status && strcmp(status, "accepted") && strcmp(status, "rejected") && strcmp(status, "violation") &&
+	    strcmp(status, "timeout") && strcmp(status, "memory") && strcmp(status, "crash") && strcmp(status, "error"))
+		return usage_error("--status: '%s' is not a status", status);
+	if (state && strcmp(state, "pending") && strcmp(state, "approved") && strcmp(state, "rejected"))
+		return usage_error("--state: expected pending, approved or rejected, got '%s'", state);
+	if (load_policy(&pol, policy_path) < 0)
+		return AEGIS_EXIT_USAGE;
+	if (!db)
+		db = pol.storage.db && *pol.storage.db ? pol.storage.db : (db_alloc = pool_default_path());
+	pool = pool_open(db, err, sizeof(err));
+	if (!pool) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_ERROR;
+		goto out;
+	}
+	rc = 0;
+	if (!approvals && !strcmp(verb, "list")) {
+		doc = pool_list(pool, status, generation, err, sizeof(err));
+		if (doc && !as_json)
+			print_rows(doc);
+	} else if (!approvals && !strcmp(verb, "top")) {
+		doc = pool_top(pool, k, metric, desc, err, sizeof(err));
+		if (!doc && !strncmp(err, "metric", 6)) {
+			rc = usage_error("%s", err);
+			goto out;
+		}
+		if (doc && !as_json)
+			print_rows(doc);
+	} else if (!approvals && !strcmp(verb, "show")) {
+		doc = pool_get(pool, id, true, err, sizeof(err));
+		if (doc && !as_json) {
+			const struct json *m = json_get(doc, "metrics"), *ch = json_get(doc, "checks");
+			struct json *lin = pool_lineage(pool, id, err, sizeof(err));
+
+			print_rows(&(struct json){.type = JSON_ARRAY, .count = 1, .items = &doc});
+			printf("\n");
+			print_sparkline(json_get(m, "loss_curve"));
+			for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
+				printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", json_get_str(ch->items[i], "status"),
+				       ch->keys[i], json_get_str(ch->items[i], "detail"));
+			if (lin) {
+				const struct json *anc = json_get(lin, "ancestors"),
+						  *des = json_get(lin, "descendants");
+
+				printf("  %-12s", "lineage");
+				for (size_t i = 0; anc && i < anc->count; i++)
+					printf(" %.0f ->", json_get(anc->items[i], "id")->n);
+				printf(" [%lld]", id);
+				if (des && des->count)
+					printf(" -> %zu descendant(s)", des->count);
+				printf("\n");
+				json_free(lin);
+			}
+			printf("\n%s", json_get_str(doc, "final_code"));
+		}
+	} else if (!approvals && !strcmp(verb, "lineage")) {
+		doc = pool_lineage(pool, id, err, sizeof(err));
+		if (doc && !as_json) {
+			printf("ancestors (root first):\n");
+			print_rows(json_get(doc, "ancestors"));
+			printf("candidate:\n");
+			print_rows(&(struct json){
+			    .type = JSON_ARRAY, .count = 1, .items = (struct json *[]){json_get(doc, "candidate")}});
+			printf("descendants:\n");
+			print_rows(json_get(doc, "descendants"));
+		}
+	} else if (!approvals && !strcmp(verb, "export")) {
+		void *data = NULL;
+		size_t len = 0;
+
+		if (!out_path) {
+			rc = usage_error("pool export: --out FILE is required");
+			goto out;
+		}
+		if (pool_export(pool, id, &data, &len, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", aegis_progname, err);
+			rc = AEGIS_EXIT_REJECTED;
+			goto out;
+		}
+		if (util_write_file(out_path, data, len, 0644) < 0) {
+			fprintf(stderr, "%s: cannot write %s: %s\n", aegis_progname, out_path, strerror(errno));
+			free(data);
+			rc = AEGIS_EXIT_ERROR;
+			goto out;
+		}
+		free(data);
+		doc = json_object();
+		json_set(doc, "candidate_id", json_num((double)id));
+		json_set(doc, "out", json_str(out_path));
+		json_set(doc, "bytes", json_num((double)len));
+		if (!as_json)
+			printf("wrote candidate %lld's TorchScript archive to %s (%zu bytes)\n", id, out_path, len);
+	} else if (approvals && !strcmp(verb, "list")) {
+		doc = pool_approvals(pool, state, err, sizeof(err));
+		for (size_t i = 0; doc && !as_json && i < doc->count; i++) {
+			const struct json *r = doc->items[i];
+
+			printf("%6.0f  %-9s candidate %-5.0f %s  %s\n", json_get(r, "id")->n, json_get_str(r, "state"),
+			       json_get(r, "candidate_id")->n, json_get_str(r, "requested_at"),
+			       json_get_str(r, "title"));
+		}
+	} else if (approvals && !strcmp(verb, "show")) {
+		doc = pool_approval_get(pool, id, err, sizeof(err));
+		if (doc && !as_json) {
+			struct sbuf sb = SBUF_INIT;
+
+			printf("request %lld: %s [%s]\n%s\n\nrisk assessment:\n", id, json_get_str(doc, "title"),
+			       json_get_str(doc, "state"), json_get_str(doc, "description"));
+			json_write(json_get(doc, "risk_assessment"), &sb, 2);
+			printf("%s\n\nchanges against the parent:\n%s\n", sbuf_str(&sb),
+			       json_get_str(doc, "diff_against_parent"));
+			sbuf_release(&sb);
+		}
+	} else if (approvals && (!strcmp(verb, "approve") || !strcmp(verb, "reject"))) {
+		bool approve = !strcmp(verb, "approve");
+
+		if (!approve && (!comment || !*comment)) {
+			rc = usage_error("approvals reject: --comment TEXT is required (say why)");
+			goto out;
+		}
+		if (pool_decide(pool, id, approve ? "approved" : "rejected", reviewer ? reviewer : login_name(),
+				comment, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", aegis_progname, err);
+			rc = AEGIS_EXIT_REJECTED;
+			goto out;
+		}
+		doc = pool_approval_get(pool, id, err, sizeof(err));
+		if (doc && !as_json)
+			printf("request %lld %s by %s\n", id, approve ? "approved" : "rejected",
+			       reviewer ? reviewer : login_name());
+	} else {
+		rc = usage_error("%s: unknown subcommand '%s'", approvals ? "approvals" : "pool", verb);
+		goto out;
+	}
+	if (!doc) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = strncmp(err, "there is no", 11) ? AEGIS_EXIT_ERROR : AEGIS_EXIT_USAGE;
+	} else if (as_json) {
+		print_json(doc);
+	}
+out:
+	json_free(doc);
+	pool_close(pool);
+	free(db_alloc);
+	policy_release(&pol);
+	return rc;
+}
+
 /* ---- run / check ---------------------------------------------------------- */
 
 static int cmd_run(int argc, char **argv, bool static_only)
@@ -254,6 +651,10 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	    {"arch-id", required_argument, NULL, 'a'},
 	    {"set", required_argument, NULL, 's'},
 	    {"max-attempts", required_argument, NULL, 'A'},
+	    {"db", required_argument, NULL, 'D'},
+	    {"parent", required_argument, NULL, 'P'},
+	    {"generation", required_argument, NULL, 'G'},
+	    {"request-approval", no_argument, NULL, 'R'},
 	    {"fixer", required_argument, NULL, 'F'},
 	    {"keep-workdir", no_argument, NULL, 'k'},
 	    {"json", no_argument, NULL, 'j'},
@@ -262,7 +663,9 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	};
 	const char *policy_path = NULL, *class_name = NULL, *input = NULL, *arch_id = NULL;
 	double timeout = -1;
-	long memory = -1, steps = -1, attempts = -1;
+	long memory = -1, steps = -1, attempts = -1, parent = 0, generation = 0;
+	const char *db_path = NULL;
+	bool request_approval = false;
 	const char *fixer = NULL;
 	bool no_train = false, keep = false, as_json = false;
 	struct strv sets = {0};
@@ -273,6 +676,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	char err[1024], *code = NULL;
 	size_t code_len = 0;
 	struct json *res = NULL;
+	bool record_failed = false;
 	int c, rc = AEGIS_EXIT_USAGE;
 
 	optind = 0; /* full re-initialisation of getopt for the sub-command */
@@ -301,6 +705,16 @@ static int cmd_run(int argc, char **argv, bool static_only)
 				return usage_error("--max-attempts: expected an integer in [1, 20], got '%s'", optarg);
 			break;
 		case 'F': fixer = optarg; break;
+		case 'D': db_path = optarg; break;
+		case 'P':
+			if (!util_parse_long(optarg, &parent) || parent < 1)
+				return usage_error("--parent: expected a candidate id, got '%s'", optarg);
+			break;
+		case 'G':
+			if (!util_parse_long(optarg, &generation) || generation < 0)
+				return usage_error("--generation: expected an integer >= 0, got '%s'", optarg);
+			break;
+		case 'R': request_approval = true; break;
 		case 's': strv_push(&sets, optarg); break;
 		case 'k': keep = true; break;
 		case 'j': as_json = true; break;
@@ -374,8 +788,15 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	cand.arch_id = arch_id;
 	cand.keep_workdir = keep;
 	cand.static_only = static_only;
+	if (!db_path && pol.storage.db && *pol.storage.db)
+		db_path = pol.storage.db;
+	cand.collect_artifact = db_path && !static_only;
 	res = pipeline_run(&sup, &cand);
 	supervise_stop(&sup);
+	if (db_path && !static_only &&
+	    record_result(db_path, res, code, code_len, parent, generation, request_approval || pol.approval.required,
+			  &cand) < 0)
+		record_failed = true;
 	if (as_json) {
 		struct sbuf sb = SBUF_INIT;
 
@@ -386,8 +807,9 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	} else {
 		print_human(argv[optind], res);
 	}
-	rc = verdict_exit_code(verdict_from_name(json_get_str(res, "status")));
+	rc = record_failed ? AEGIS_EXIT_ERROR : verdict_exit_code(verdict_from_name(json_get_str(res, "status")));
 out:
+	free(cand.artifact);
 	json_free(res);
 	free(code);
 	inputspec_release(&spec);
@@ -498,7 +920,11 @@ int cli_main(int argc, char **argv)
 		return cmd_run(argc, argv, true);
 	if (!strcmp(cmd, "policy"))
 		return cmd_policy(argc, argv);
-	if (!strcmp(cmd, "batch") || !strcmp(cmd, "serve") || !strcmp(cmd, "pool") || !strcmp(cmd, "approvals"))
+	if (!strcmp(cmd, "pool"))
+		return cmd_pool(argc, argv, false);
+	if (!strcmp(cmd, "approvals"))
+		return cmd_pool(argc, argv, true);
+	if (!strcmp(cmd, "batch") || !strcmp(cmd, "serve"))
 		return cmd_unavailable(cmd);
 	if (!strcmp(cmd, "help")) {
 		fputs(top_usage, stdout);

@@ -37,7 +37,7 @@ static void child_exec(const struct strv *argv, int in_fd, int out_fd)
 void fixer_run(const struct strv *argv, const struct json *input, double timeout_s, size_t max_code,
 	       struct fixer_outcome *out)
 {
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, status = 0;
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, status = 0;
 	struct sbuf req = SBUF_INIT, got = SBUF_INIT;
 	size_t sent = 0;
 	double t0 = util_now(), deadline = t0 + timeout_s;
@@ -69,7 +69,7 @@ void fixer_run(const struct strv *argv, const struct json *input, double timeout
 	fcntl(pin[1], F_SETFL, O_NONBLOCK);
 	fcntl(pout[0], F_SETFL, O_NONBLOCK);
 	for (;;) {
-		struct pollfd pfd[2] = { { pout[0], POLLIN, 0 }, { pin[1], POLLOUT, 0 } };
+		struct pollfd pfd[2] = {{pout[0], POLLIN, 0}, {pin[1], POLLOUT, 0}};
 		double left = deadline - util_now();
 		char buf[65536];
 		ssize_t n;

@@ -10,10 +10,10 @@
 #include "util.h"
 
 struct fixer_outcome {
-	char *code;          /* the fixed code, or NULL; the caller's */
+	char *code; /* the fixed code, or NULL; the caller's */
 	size_t code_len;
 	struct json *changes; /* array; the caller's */
-	char *error;         /* why there is no code (timeout, crash, garbage); the caller's */
+	char *error;          /* why there is no code (timeout, crash, garbage); the caller's */
 	double time_s;
 };
 

@@ -313,8 +313,9 @@ static struct json *validation_section(const struct policy *p)
 	{
 		struct json *r = json_object();
 
-		json_set(r, "model", p->validation.reference.model && *p->validation.reference.model ?
-					     json_str("reference.pt") : json_null());
+		json_set(r, "model",
+			 p->validation.reference.model && *p->validation.reference.model ? json_str("reference.pt")
+											 : json_null());
 		json_set(r, "max_time_ratio", json_num(p->validation.reference.max_time_ratio));
 		json_set(r, "max_memory_ratio", json_num(p->validation.reference.max_memory_ratio));
 		json_set(v, "reference", r);
@@ -367,7 +368,8 @@ static void judge_build(struct supervisor *s, const struct candidate *cand, cons
 			bool *build_ok)
 {
 	const struct policy *pol = s->pol;
-	const char *stage = br->result && json_get_str(br->result, "stage") ? json_get_str(br->result, "stage") : "build";
+	const char *stage =
+	    br->result && json_get_str(br->result, "stage") ? json_get_str(br->result, "stage") : "build";
 	enum verdict v;
 	struct json *e = NULL;
 	char err[512];
@@ -391,7 +393,8 @@ static void judge_build(struct supervisor *s, const struct candidate *cand, cons
 	} else if (!json_get_bool(br->result, "ok", false)) {
 		const struct json *re = json_get(br->result, "error");
 
-		set_failure(res, VERDICT_REJECTED, stage, re ? json_dup(re) : error_obj("BuildError", "the build failed", 0));
+		set_failure(res, VERDICT_REJECTED, stage,
+			    re ? json_dup(re) : error_obj("BuildError", "the build failed", 0));
 	} else if (cand->static_only) {
 		set_failure(res, VERDICT_ACCEPTED, "static", NULL);
 	} else {
@@ -477,21 +480,24 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 		json_set(req, "allowed_imports", strv_json(&pol->python.allowed_imports));
 		json_set(req, "rules", strv_json(&pol->debug.rules));
 		json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
-		json_set(req, "vocab", cand->input->kind == INPUT_TOKENS ? json_num((double)cand->input->vocab) : json_null());
+		json_set(req, "vocab",
+			 cand->input->kind == INPUT_TOKENS ? json_num((double)cand->input->vocab) : json_null());
 		json_set(req, "environment", strv_json(&pol->sandbox.environment));
 		supervise_job(s, req, workdir, false, &fo);
 		report_parse(&fo.report, &fr);
 		if (fr.result && json_get_bool(fr.result, "ok", false)) {
 			const struct json *c = json_get(fr.result, "code"), *fx = json_get(fr.result, "fixes");
 
-			if (c && c->type == JSON_STRING && c->slen && (c->slen != code_len || memcmp(c->s, code, code_len))) {
+			if (c && c->type == JSON_STRING && c->slen &&
+			    (c->slen != code_len || memcmp(c->s, code, code_len))) {
 				*fixed = xstrndup(c->s, c->slen);
 				*fixed_len = c->slen;
 				for (size_t i = 0; fx && fx->type == JSON_ARRAY && i < fx->count; i++)
 					json_append(fixes, json_dup(fx->items[i]));
 			}
 		} else if (!fr.result) {
-			json_set(att, "fixer_error", json_str(fo.failure ? fo.failure : "the built-in fixers gave no result"));
+			json_set(att, "fixer_error",
+				 json_str(fo.failure ? fo.failure : "the built-in fixers gave no result"));
 		}
 		report_release(&fr);
 		job_outcome_release(&fo);
@@ -504,13 +510,15 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 
 		json_set(in, "code", json_strn(code, code_len));
 		json_set(in, "error_type", json_str(json_get_str(error, "type") ? json_get_str(error, "type") : ""));
-		json_set(in, "error_message", json_str(json_get_str(error, "message") ? json_get_str(error, "message") : ""));
+		json_set(in, "error_message",
+			 json_str(json_get_str(error, "message") ? json_get_str(error, "message") : ""));
 		json_set(in, "error_line", json_get(error, "line") ? json_dup(json_get(error, "line")) : json_null());
 		json_set(in, "traceback", json_str(tail));
 		json_set(in, "attempt", json_num(attempt));
 		json_set(in, "architecture_id", json_str(cand->arch_id ? cand->arch_id : ""));
 		free(tail);
-		fixer_run(&pol->debug.fixer_command, in, pol->debug.fixer_timeout_s, (size_t)pol->limits.code_max_bytes, &fo);
+		fixer_run(&pol->debug.fixer_command, in, pol->debug.fixer_timeout_s, (size_t)pol->limits.code_max_bytes,
+			  &fo);
 		json_set(att, "fixer_time", json_num(fo.time_s));
 		if (fo.error) {
 			json_set(att, "fixer_error", json_str(fo.error));
@@ -532,7 +540,7 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 	}
 }
 
-struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
+struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 {
 	const struct policy *pol = s->pol;
 	struct json *res = json_object(), *attempts = json_array(), *req = NULL, *timings = json_object();
@@ -727,6 +735,14 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 		json_set(res, "checks", json_object());
 		merge_obj(res, "metrics", vr.result);
 		merge_obj(res, "checks", vr.result);
+		{
+			/* the class name is the build child's word: a label, never a fact
+			 * the verdict rests on */
+			const char *cls = json_get_str(json_get(br.result, "metrics"), "class");
+
+			if (cls)
+				json_set(json_get(res, "metrics"), "class", json_str(cls));
+		}
 		if (vo.peak_bytes > 0)
 			json_set(json_get(res, "metrics"), "peak_memory_mb",
 				 json_num((double)vo.peak_bytes / 1048576.0));
@@ -736,6 +752,16 @@ struct json *pipeline_run(struct supervisor *s, const struct candidate *cand)
 				 : error_obj("ValidationError", "validation failed", 0));
 		if (vo.err.len && !ok)
 			add_output(res, "validate_stderr", &vo.err, vo.err_dropped);
+	}
+	if (cand->collect_artifact && !strcmp(json_get_str(res, "status"), "accepted")) {
+		char *art = xasprintf("%s/%s", workdir, artifact), *buf = NULL;
+		size_t len = 0;
+
+		if (util_read_file(art, (size_t)pol->limits.max_file_bytes, &buf, &len) == 0) {
+			cand->artifact = buf;
+			cand->artifact_len = len;
+		}
+		free(art);
 	}
 	if (cand->keep_workdir) {
 		char *art = xasprintf("%s/%s", workdir, artifact);

@@ -28,10 +28,15 @@ struct candidate {
 	const char *arch_id;
 	bool keep_workdir;
 	bool static_only; /* the "check" command */
+	/* out: the exported archive's bytes when collect_artifact (the
+	 * caller's, NULL when there is none) */
+	bool collect_artifact;
+	void *artifact;
+	size_t artifact_len;
 };
 
 /* Run CAND under S's policy.  Returns the result document (the caller's). */
-struct json *pipeline_run(struct supervisor *s, const struct candidate *cand);
+struct json *pipeline_run(struct supervisor *s, struct candidate *cand);
 const char *verdict_name(enum verdict v);
 enum verdict verdict_from_name(const char *name);
 int verdict_exit_code(enum verdict v);

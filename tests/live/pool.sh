@@ -1,0 +1,72 @@
+# pool.sh - recording, lineage, the approval gate, export (issue "Done when").
+. "$TOP_SRCDIR/tests/live/lib.sh"
+DB=$TMP/pool.db
+
+run_model --db "$DB" --request-approval --no-train --arch-id gen0_seed "$EXAMPLES/seed_model.py"
+expect "accepted run recorded" "$(field '(r["status"], r["candidate_id"], r["approval_id"])')" "('accepted', 1, 1)"
+run_model --db "$DB" --request-approval --no-train --max-attempts 1 --parent 1 --generation 1 --arch-id gen1_broken "$EXAMPLES/seed_broken.py"
+expect "rejected run recorded too, no approval request" "$(field '(r["status"], r["candidate_id"], "approval_id" in r)')" "('rejected', 2, False)"
+run_model --db "$DB" --request-approval --parent 1 --generation 1 --arch-id gen1_mlp --input float:2x100 "$MODELS/legit/prints.py"
+expect "third run recorded" "$(field '(r["status"], r["candidate_id"], r["approval_id"])')" "('accepted', 3, 2)"
+
+run_cmd "$AEGIS" pool list --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "three rows in pool list" "$(field '[(c["id"], c["status"], c["generation"], c["parent_id"]) for c in r]')" '[[1, "accepted", 0, null], [2, "rejected", 1, 1], [3, "accepted", 1, 1]]'
+run_cmd "$AEGIS" pool list --db "$DB" --json --status accepted --generation 1
+cp "$TMP/out" "$TMP/r.json"
+expect "list filters" "$(field '[c["id"] for c in r]')" "[3]"
+run_cmd "$AEGIS" approvals list --db "$DB" --json --state pending
+cp "$TMP/out" "$TMP/r.json"
+expect "accepted ones pending approval" "$(field '[(a["candidate_id"], a["state"]) for a in r]')" '[[1, "pending"], [3, "pending"]]'
+expect "request description has the parameter count" "$(field 'r[0]["description"].startswith("Model Model with 1674984 parameters")')" True
+expect "risk assessment from the checks" "$(field '(r[1]["risk_assessment"]["trainable"], sorted(r[1]["risk_assessment"]["checks_not_passed"].keys()))')" "(True, ['causality', 'low_loss'])"
+
+run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
+expect "export refused before approval" "$RC" 1
+expect "export refusal message" "$(cat "$TMP/stderr")" "aegis-sandbox: candidate 3 has not been approved by a person: export refused (see 'aegis-sandbox approvals list')"
+expect "nothing written" "$(test -e "$TMP/m.pt" && echo written || echo none)" none
+run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment "fine"
+expect "approve" "$RC" 0
+run_cmd "$AEGIS" approvals approve 2 --db "$DB"
+expect "no second decision" "$(cat "$TMP/stderr")" "aegis-sandbox: approval request 2 is already approved; a decision is final"
+run_cmd "$AEGIS" approvals reject 1 --db "$DB"
+expect "reject needs a comment" "$RC" 2
+run_cmd "$AEGIS" approvals reject 1 --db "$DB" --comment "too big for the budget"
+expect "reject" "$RC" 0
+run_cmd "$AEGIS" pool export 1 --out "$TMP/seed.pt" --db "$DB"
+expect "no export of a rejected candidate" "$RC" 1
+run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
+expect "export after approval" "$RC" 0
+"$PY" -c "import torch; m = torch.jit.load('$TMP/m.pt'); print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
+expect "exported archive opens with torch.jit.load" "$(cat "$TMP/shape")" "(3, 10)"
+
+run_cmd "$AEGIS" approvals show 2 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "trail: reviewer and comment" "$(field '[(d["decision"], d["reviewer"], d["comment"]) for d in r["decisions"]]')" '[["approved", "alice", "fine"]]'
+expect "diff against the parent" "$(field 'r["diff_against_parent"].splitlines()[:2]')" '["--- candidate-1.py", "+++ candidate-3.py"]'
+run_cmd "$AEGIS" pool lineage 3 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "lineage" "$(field '([a["id"] for a in r["ancestors"]], r["candidate"]["id"], r["descendants"])')" "([1], 3, [])"
+run_cmd "$AEGIS" pool lineage 1 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "descendants" "$(field '[d["id"] for d in r["descendants"]]')" "[2, 3]"
+run_cmd "$AEGIS" pool top --db "$DB" --json --metric parameters --desc --k 1
+cp "$TMP/out" "$TMP/r.json"
+expect "top by a metric" "$(field '[c["id"] for c in r]')" "[1]"
+run_cmd "$AEGIS" pool top --db "$DB" --metric "x') OR 1=1 --"
+expect "metric names are checked" "$RC" 2
+run_cmd "$AEGIS" pool show 3 --db "$DB"
+expect "show has a sparkline" "$(grep -c 'loss curve' "$TMP/out")" 1
+run_cmd "$AEGIS" pool show 99 --db "$DB"
+expect "unknown id" "$(cat "$TMP/stderr")" "aegis-sandbox: there is no candidate 99"
+run_model --db "$DB" --no-train --parent 77 "$EXAMPLES/seed_model.py"
+expect "unknown parent: verdict stands, not recorded, exit 7" "$(field 'r["status"]') $RC $(grep -c 'no candidate 77 to be the parent' "$TMP/stderr")" "accepted 7 1"
+
+# the database is out of the sandbox's reach: a candidate cannot touch it
+printf 'import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(100, 10)\n    def forward(self, x):\n        fd = torch.os.open("%s", torch.os.O_WRONLY)\n        torch.os.write(fd, b"junk")\n        return self.fc(x)\n' "$DB" >"$TMP/evil.py"
+before=$(sha256sum "$DB" | cut -d' ' -f1)
+run_model --no-train --db "$DB" --set python.audit.enabled=false --input float:2x100 "$TMP/evil.py"
+expect "candidate cannot write the pool" "$(field 'r["status"]')" rejected
+run_cmd "$AEGIS" pool list --db "$DB" --json
+expect "pool intact and still answering" "$(grep -c '"id"' "$TMP/out")" 4
+finish

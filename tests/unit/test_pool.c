@@ -1,0 +1,283 @@
+/* test_pool.c - the SQLite pool with real processes: four concurrent
+ * writers lose nothing; a writer killed mid-batch leaves a consistent
+ * database holding every committed row; the approval trail is append-only
+ * and a decision is final. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pool.h"
+#include "util.h"
+
+static char dir[] = "/tmp/aegis-pool-test-XXXXXX";
+
+static struct json *result(const char *status, double loss)
+{
+	char doc[512];
+
+	snprintf(doc, sizeof(doc),
+		 "{\"architecture_id\":\"a\",\"status\":\"%s\",\"stage\":\"validate\",\"code_sha256\":\"x\","
+		 "\"final_code\":\"print(1)\\n\",\"metrics\":{\"final_loss\":%g,\"parameters\":10},\"checks\":{},"
+		 "\"policy_digest\":\"d\"}",
+		 status, loss);
+	return json_parse(doc, strlen(doc), NULL, 0);
+}
+
+static char *db_path(const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+static long long count_rows(const char *path)
+{
+	char err[512];
+	struct pool *p = pool_open(path, err, sizeof(err));
+	struct json *rows;
+	long long n;
+
+	assert_non_null(p);
+	rows = pool_list(p, NULL, -1, err, sizeof(err));
+	assert_non_null(rows);
+	n = (long long)rows->count;
+	json_free(rows);
+	pool_close(p);
+	return n;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	char *path = db_path("concurrent.db");
+	pid_t pids[4];
+
+	(void)state;
+	for (int w = 0; w < 4; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (pids[w] == 0) {
+			char err[512];
+			struct pool *p = pool_open(path, err, sizeof(err));
+			struct json *r = result("accepted", 1.0 + w);
+
+			if (!p) {
+				fprintf(stderr, "writer %d: %s\n", w, err);
+				_exit(10);
+			}
+			for (int i = 0; i < 200; i++) {
+				if (pool_record(p, r, "print(1)\n", 9, 0, w, NULL, 0, err, sizeof(err)) < 0) {
+					fprintf(stderr, "writer %d: %s\n", w, err);
+					_exit(11);
+				}
+			}
+			json_free(r);
+			pool_close(p);
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < 4; w++) {
+		int st;
+
+		assert_int_equal(waitpid(pids[w], &st, 0), pids[w]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(count_rows(path), 800);
+	free(path);
+}
+
+static void test_killed_writer(void **state)
+{
+	char *path = db_path("killed.db"), err[512];
+	int fds[2];
+	pid_t pid;
+	long long ids[100000];
+	size_t n = 0;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pool *p = pool_open(path, err, sizeof(err));
+		struct json *r = result("rejected", 2.0);
+		char big[65536];
+
+		close(fds[0]);
+		memset(big, 'x', sizeof(big));
+		for (;;) {
+			/* a big artifact makes each write long, so the kill lands mid-write */
+			long long id = pool_record(p, r, "print(1)\n", 9, 0, 0, big, sizeof(big), err, sizeof(err));
+
+			if (id < 0)
+				_exit(1);
+			if (write(fds[1], &id, sizeof(id)) != sizeof(id))
+				_exit(2);
+		}
+	}
+	close(fds[1]);
+	usleep(400 * 1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	while (n < 100000 && read(fds[0], &ids[n], sizeof(ids[0])) == sizeof(ids[0]))
+		n++;
+	close(fds[0]);
+	assert_true(n > 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	/* every id the writer saw committed is there */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM candidates WHERE id = ?", -1, &st, NULL),
+			 SQLITE_OK);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 1);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_true(count_rows(path) >= (long long)n);
+	free(path);
+}
+
+static void test_approval_state_machine(void **state)
+{
+	char *path = db_path("approvals.db"), err[512];
+	struct pool *p = pool_open(path, err, sizeof(err));
+	struct json *r = result("accepted", 0.5), *risk = json_object(), *a;
+	long long c1, c2, r1, r2;
+	void *data;
+	size_t len;
+
+	(void)state;
+	assert_non_null(p);
+	c1 = pool_record(p, r, "a", 1, 0, 0, "ARCHIVE", 7, err, sizeof(err));
+	c2 = pool_record(p, r, "b", 1, c1, 1, "ARCHIVE2", 8, err, sizeof(err));
+	assert_true(c1 > 0 && c2 > c1);
+	assert_int_equal(pool_record(p, r, "c", 1, 999, 1, NULL, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "there is no candidate 999 to be the parent"));
+	r1 = pool_request_approval(p, c1, "t1", "d1", risk, err, sizeof(err));
+	r2 = pool_request_approval(p, c2, "t2", "d2", risk, err, sizeof(err));
+	assert_true(r1 > 0 && r2 > r1);
+	/* no export before approval */
+	assert_int_equal(pool_export(p, c1, &data, &len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has not been approved by a person"));
+	/* approve once; no second decision either way */
+	assert_int_equal(pool_decide(p, r1, "approved", "alice", "", err, sizeof(err)), 0);
+	assert_int_equal(pool_decide(p, r1, "approved", "bob", "", err, sizeof(err)), -1);
+	assert_string_equal(err, "approval request 1 is already approved; a decision is final");
+	assert_int_equal(pool_decide(p, r1, "rejected", "bob", "no", err, sizeof(err)), -1);
+	/* reject once */
+	assert_int_equal(pool_decide(p, r2, "rejected", "carol", "too big", err, sizeof(err)), 0);
+	assert_int_equal(pool_decide(p, r2, "approved", "carol", "", err, sizeof(err)), -1);
+	assert_int_equal(pool_decide(p, 77, "approved", "carol", "", err, sizeof(err)), -1);
+	assert_string_equal(err, "there is no approval request 77");
+	/* export after approval; not for the rejected one */
+	assert_int_equal(pool_export(p, c1, &data, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, 7);
+	assert_memory_equal(data, "ARCHIVE", 7);
+	free(data);
+	assert_int_equal(pool_export(p, c2, &data, &len, err, sizeof(err)), -1);
+	/* the trail */
+	a = pool_approval_get(p, r2, err, sizeof(err));
+	assert_non_null(a);
+	assert_string_equal(json_get_str(a, "state"), "rejected");
+	assert_int_equal(json_get(a, "decisions")->count, 1);
+	assert_string_equal(json_get_str(json_get(a, "decisions")->items[0], "reviewer"), "carol");
+	assert_string_equal(json_get_str(a, "diff_against_parent"),
+			    "--- candidate-1.py\n+++ candidate-2.py\n@@ -1,1 +1,1 @@\n print(1)\n");
+	json_free(a);
+	/* lineage and top */
+	a = pool_lineage(p, c2, err, sizeof(err));
+	assert_int_equal(json_get(a, "ancestors")->count, 1);
+	json_free(a);
+	a = pool_top(p, 10, "final_loss; DROP TABLE candidates", false, err, sizeof(err));
+	assert_null(a);
+	pool_close(p);
+	/* decisions are append-only, even behind the program's back */
+	{
+		sqlite3 *db;
+		char *msg = NULL;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_not_equal(
+		    sqlite3_exec(db, "UPDATE approval_decisions SET decision = 'approved'", NULL, NULL, &msg),
+		    SQLITE_OK);
+		assert_non_null(strstr(msg, "append-only"));
+		sqlite3_free(msg);
+		assert_int_not_equal(sqlite3_exec(db, "DELETE FROM approval_decisions", NULL, NULL, &msg), SQLITE_OK);
+		sqlite3_free(msg);
+		assert_int_not_equal(
+		    sqlite3_exec(db, "UPDATE approval_requests SET state = 'approved' WHERE id = 2", NULL, NULL, &msg),
+		    SQLITE_OK);
+		assert_non_null(strstr(msg, "already decided"));
+		sqlite3_free(msg);
+		sqlite3_close(db);
+	}
+	json_free(r);
+	json_free(risk);
+	free(path);
+}
+
+static void test_top_order(void **state)
+{
+	char *path = db_path("top.db"), err[512];
+	struct pool *p = pool_open(path, err, sizeof(err));
+	double losses[] = {3.0, 1.0, 2.0};
+	struct json *top;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct json *r = result("accepted", losses[i]);
+
+		pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		json_free(r);
+	}
+	{
+		struct json *r = result("rejected", 0.1); /* never ranked */
+
+		pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		json_free(r);
+	}
+	top = pool_top(p, 2, "final_loss", false, err, sizeof(err));
+	assert_int_equal(top->count, 2);
+	assert_true(json_get(top->items[0], "id")->n == 2 && json_get(top->items[1], "id")->n == 3);
+	json_free(top);
+	top = pool_top(p, 10, "final_loss", true, err, sizeof(err));
+	assert_int_equal(top->count, 3);
+	assert_true(json_get(top->items[0], "id")->n == 1);
+	json_free(top);
+	pool_close(p);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_killed_writer),
+	    cmocka_unit_test(test_approval_state_machine),
+	    cmocka_unit_test(test_top_order),
+	};
+	int rc;
+
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	util_rm_rf(dir);
+	return rc;
+}
