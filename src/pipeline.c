@@ -537,6 +537,7 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 			json_set(att, "fixer_error", json_str("the fixer command returned the code unchanged"));
 		}
 		fixer_outcome_release(&fo);
+		json_free(in);
 	}
 }
 
