@@ -23,6 +23,7 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "pool.h"
+#include "serve.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -76,9 +77,7 @@ static const char policy_usage[] =
     "'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
     "error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts.\n";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,9 +89,11 @@ static int usage_error(const char *fmt, ...)
 	return AEGIS_EXIT_USAGE;
 }
 
+const char *cli_pyhelpers_dir(void);
+
 /* Where the trusted Python helpers live: $AEGIS_PYHELPERS, else the
  * source tree when this is the uninstalled build, else the installed copy. */
-static const char *pyhelpers_dir(void)
+const char *cli_pyhelpers_dir(void)
 {
 	const char *env = getenv("AEGIS_PYHELPERS");
 	char exe[PATH_MAX];
@@ -109,7 +110,7 @@ static const char *pyhelpers_dir(void)
 	return AEGIS_PYHELPERS_DIR;
 }
 
-static int load_policy(struct policy *pol, const char *path)
+int cli_load_policy(struct policy *pol, const char *path)
 {
 	char err[1024];
 
@@ -254,8 +255,8 @@ static void print_human(const char *path, const struct json *res)
 /* Record RES in the pool at DB_PATH and, for an accepted candidate when
  * asked, open an approval request; the ids go into RES.  0 or -1 (with a
  * message on stderr: the verdict stands, but it was not recorded). */
-static int record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
-			 long generation, bool want_approval, const struct candidate *cand)
+int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
+		      long generation, bool want_approval, const struct candidate *cand)
 {
 	char err[1024];
 	struct pool *pool = pool_open(db_path, err, sizeof(err));
@@ -493,7 +494,7 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 		return usage_error("--status: '%s' is not a status", status);
 	if (state && strcmp(state, "pending") && strcmp(state, "approved") && strcmp(state, "rejected"))
 		return usage_error("--state: expected pending, approved or rejected, got '%s'", state);
-	if (load_policy(&pol, policy_path) < 0)
+	if (cli_load_policy(&pol, policy_path) < 0)
 		return AEGIS_EXIT_USAGE;
 	if (!db)
 		db = pol.storage.db && *pol.storage.db ? pol.storage.db : (db_alloc = pool_default_path());
@@ -726,7 +727,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		strv_clear(&sets);
 		return usage_error("%s: expected exactly one MODEL.py", static_only ? "check" : "run");
 	}
-	if (load_policy(&pol, policy_path) < 0) {
+	if (cli_load_policy(&pol, policy_path) < 0) {
 		strv_clear(&sets);
 		return AEGIS_EXIT_USAGE;
 	}
@@ -776,7 +777,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 			goto out;
 		}
 	}
-	if (supervise_start(&sup, &pol, pyhelpers_dir(), err, sizeof(err)) < 0) {
+	if (supervise_start(&sup, &pol, cli_pyhelpers_dir(), err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;
 		goto out;
@@ -794,8 +795,8 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	res = pipeline_run(&sup, &cand);
 	supervise_stop(&sup);
 	if (db_path && !static_only &&
-	    record_result(db_path, res, code, code_len, parent, generation, request_approval || pol.approval.required,
-			  &cand) < 0)
+	    cli_record_result(db_path, res, code, code_len, parent, generation,
+			      request_approval || pol.approval.required, &cand) < 0)
 		record_failed = true;
 	if (as_json) {
 		struct sbuf sb = SBUF_INIT;
@@ -850,7 +851,7 @@ static int cmd_policy(int argc, char **argv)
 
 		if (argc > 3)
 			return usage_error("policy show: expected at most one FILE");
-		if (load_policy(&pol, argc == 3 && strcmp(argv[2], "--commented") ? argv[2] : NULL) < 0)
+		if (cli_load_policy(&pol, argc == 3 && strcmp(argv[2], "--commented") ? argv[2] : NULL) < 0)
 			return AEGIS_EXIT_USAGE;
 		policy_dump(&pol, &sb, argc == 3 && !strcmp(argv[2], "--commented"));
 		fwrite(sb.buf, 1, sb.len, stdout);
@@ -879,12 +880,6 @@ static int cmd_policy(int argc, char **argv)
 		return confine_seccomp_export(unix_ok, rwx, 1) < 0 ? AEGIS_EXIT_ERROR : 0;
 	}
 	return usage_error("policy: unknown subcommand '%s'", argv[1]);
-}
-
-static int cmd_unavailable(const char *name)
-{
-	fprintf(stderr, "%s: '%s' is not available in this version yet\n", aegis_progname, name);
-	return AEGIS_EXIT_USAGE;
 }
 
 int cli_main(int argc, char **argv)
@@ -924,8 +919,10 @@ int cli_main(int argc, char **argv)
 		return cmd_pool(argc, argv, false);
 	if (!strcmp(cmd, "approvals"))
 		return cmd_pool(argc, argv, true);
-	if (!strcmp(cmd, "batch") || !strcmp(cmd, "serve"))
-		return cmd_unavailable(cmd);
+	if (!strcmp(cmd, "batch"))
+		return serve_main(argc, argv, true);
+	if (!strcmp(cmd, "serve"))
+		return serve_main(argc, argv, false);
 	if (!strcmp(cmd, "help")) {
 		fputs(top_usage, stdout);
 		return 0;

@@ -178,6 +178,8 @@ static bool judge_job(const struct policy *pol, const struct job_outcome *o, con
 		json_get_num(first, "line", &line);
 		if (sc)
 			snprintf(msg, sizeof(msg), "denied system call '%s' (seccomp)", sc);
+		else if (json_get_str(first, "message") && *json_get_str(first, "message"))
+			snprintf(msg, sizeof(msg), "%s: %s", rule ? rule : "policy", json_get_str(first, "message"));
 		else
 			snprintf(msg, sizeof(msg), "%s: %s%s%s", rule ? rule : "policy", ev ? ev : "",
 				 json_get_str(first, "args") && *json_get_str(first, "args") ? " " : "",

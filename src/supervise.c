@@ -101,67 +101,96 @@ static int ctl_recv_json(int ctl, int timeout_ms, struct json **out)
 
 int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir, char *err, size_t errlen)
 {
-	int sv[2];
-	pid_t pid;
-	struct json *msg = NULL;
-	const char *op;
-	int rc;
+	return supervise_start_many(s, 1, pol, pyhelpers_dir, err, errlen);
+}
 
-	memset(s, 0, sizeof(*s));
-	s->ctl = -1;
-	s->pol = pol;
+int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *pol, const char *pyhelpers_dir,
+			 char *err, size_t errlen)
+{
+	int(*pairs)[2] = xcalloc(n, sizeof(*pairs));
+	int *child_ends = xcalloc(n, sizeof(int));
+	char *helpers;
+	pid_t pid;
+	size_t made = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&sv[i], 0, sizeof(sv[i]));
+		sv[i].ctl = -1;
+	}
 	/* canonical, so paths derived from it (module files, the audit hook's
 	 * read-only roots) contain no ".." or symlinks */
-	s->pyhelpers_dir = realpath(pyhelpers_dir, NULL);
-	if (!s->pyhelpers_dir) {
+	helpers = realpath(pyhelpers_dir, NULL);
+	if (!helpers) {
 		snprintf(err, errlen, "the Python helpers directory %s: %s", pyhelpers_dir, strerror(errno));
-		return -1;
+		goto out_free;
 	}
-	s->cg_mode = cgroup_detect(pol->sandbox.cgroups);
 	cgroup_reclaim_stale();
 	supervise_reclaim_workdirs(pol);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(err, errlen, "socketpair: %s", strerror(errno));
-		return -1;
+	for (; made < n; made++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pairs[made]) < 0) {
+			snprintf(err, errlen, "socketpair: %s", strerror(errno));
+			goto out_close;
+		}
+		child_ends[made] = pairs[made][1];
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
+		goto out_close;
 	}
 	if (pid == 0) {
-		close(sv[0]);
-		zygote_main(sv[1], s->pyhelpers_dir);
+		for (size_t i = 0; i < n; i++)
+			close(pairs[i][0]);
+		zygote_main(child_ends, n, helpers);
 	}
-	close(sv[1]);
-	s->ctl = sv[0];
-	s->zygote = pid;
-	rc = ctl_recv_json(s->ctl, 120 * 1000, &msg);
-	op = json_get_str(msg, "op");
-	if (rc < 0 || !op || strcmp(op, "ready")) {
-		const char *e = json_get_str(msg, "error");
-
-		snprintf(err, errlen, "the zygote did not start: %s",
-			 e        ? e
-			 : rc < 0 ? strerror(-rc)
-				  : "unexpected message");
-		json_free(msg);
-		supervise_stop(s);
-		return -1;
+	for (size_t i = 0; i < n; i++) {
+		close(pairs[i][1]);
+		sv[i].ctl = pairs[i][0];
+		sv[i].pol = pol;
+		sv[i].zygote = pid;
+		sv[i].owns_zygote = i == 0;
+		sv[i].pyhelpers_dir = xstrdup(helpers);
+		sv[i].cg_mode = cgroup_detect(pol->sandbox.cgroups);
 	}
-	{
+	made = 0; /* the pairs belong to sv[] now */
+	for (size_t i = 0; i < n; i++) {
+		struct json *msg = NULL;
+		int r = ctl_recv_json(sv[i].ctl, 120 * 1000, &msg);
+		const char *op = json_get_str(msg, "op");
 		double v;
 
+		if (r < 0 || !op || strcmp(op, "ready")) {
+			const char *e = json_get_str(msg, "error");
+
+			snprintf(err, errlen, "the zygote did not start: %s",
+				 e       ? e
+				 : r < 0 ? strerror(-r)
+					 : "unexpected message");
+			json_free(msg);
+			for (size_t k = n; k-- > 0;)
+				supervise_stop(&sv[k]);
+			goto out_free;
+		}
 		if (json_get_num(msg, "warm_s", &v))
-			s->warm_s = v;
+			sv[i].warm_s = v;
 		if (json_get_num(msg, "threads", &v))
-			s->zygote_threads = (int)v;
+			sv[i].zygote_threads = (int)v;
+		json_free(msg);
 	}
-	json_free(msg);
-	return 0;
+	rc = 0;
+	goto out_free;
+out_close:
+	for (size_t i = 0; i < made; i++) {
+		close(pairs[i][0]);
+		close(pairs[i][1]);
+	}
+out_free:
+	free(helpers);
+	free(child_ends);
+	free(pairs);
+	return rc;
 }
 
 void supervise_stop(struct supervisor *s)
@@ -173,13 +202,14 @@ void supervise_stop(struct supervisor *s)
 		close(s->ctl);
 		s->ctl = -1;
 	}
-	if (s->zygote > 0) {
+	if (s->zygote > 0 && s->owns_zygote) {
 		int status;
 
+		/* it exits once every channel has closed */
 		while (waitpid(s->zygote, &status, 0) < 0 && errno == EINTR)
 			;
-		s->zygote = 0;
 	}
+	s->zygote = 0;
 	free(s->pyhelpers_dir);
 	s->pyhelpers_dir = NULL;
 }
@@ -433,6 +463,11 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 
 		if (r < 0) {
 			o->failure = xasprintf("sending the job to the zygote: %s", strerror(-r));
+			if (r == -EPIPE || r == -ECONNRESET) {
+				/* the zygote is gone: say so to whoever restarts it */
+				close(s->ctl);
+				s->ctl = -1;
+			}
 			goto out_cgroup;
 		}
 	}

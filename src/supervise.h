@@ -15,6 +15,7 @@ struct supervisor {
 	const struct policy *pol;
 	char *pyhelpers_dir;
 	pid_t zygote;
+	bool owns_zygote; /* this one reaps it (the first of a pool) */
 	int ctl;
 	enum cgroup_mode cg_mode;
 	long serial;
@@ -44,7 +45,14 @@ struct job_outcome {
 /* Start the zygote and wait until it is warm.  0 or -1 with ERR. */
 int supervise_start(struct supervisor *s, const struct policy *pol, const char *pyhelpers_dir, char *err,
 		    size_t errlen);
-/* Stop the zygote and wait for it.  Accepts a supervisor never started. */
+/* Start one zygote shared by N supervisors (SV[0..N-1]), each with its
+ * own control channel: for a process pool where every worker runs jobs
+ * independently.  SV[0] owns (reaps) the zygote, so stop it last.  0 or -1
+ * with ERR. */
+int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *pol, const char *pyhelpers_dir,
+			 char *err, size_t errlen);
+/* Close the control channel and, for the owner, wait for the zygote (it
+ * exits when all channels are closed).  Accepts one never started. */
 void supervise_stop(struct supervisor *s);
 /* Run one job child for PHASE with REQUEST (borrowed) in WORKDIR, enforce
  * the policy's limits, and fill OUT (release it with job_outcome_release).

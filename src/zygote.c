@@ -95,6 +95,7 @@ int zygote_recv(int sock, char *buf, size_t cap, size_t *len, int *fds, size_t *
 /* ---- bookkeeping of live jobs, for cleanup ----------------------------- */
 
 struct zjob {
+	int ctl; /* the channel the job came from, and reports to */
 	long id;
 	pid_t pid;
 	char *workdir; /* removed at cleanup unless keep */
@@ -103,6 +104,8 @@ struct zjob {
 };
 
 static struct zjob *jobs;
+static int *ctls; /* one per supervisor worker; -1 once closed */
+static size_t nctls;
 static size_t njobs;
 
 static void send_json(int ctl, struct json *j)
@@ -123,17 +126,23 @@ static void forget_job(size_t i)
 	jobs[i] = jobs[--njobs];
 }
 
-/* The supervisor is gone: leave nothing behind. */
-static void __attribute__((noreturn)) cleanup_and_exit(void)
+/* Kill, reap and clean up every job that came from CTL (all jobs when CTL
+ * is -1): its supervisor is gone, so nothing of it may be left behind. */
+static void cleanup_jobs(int ctl)
 {
 	for (size_t i = 0; i < njobs; i++) {
+		if (ctl >= 0 && jobs[i].ctl != ctl)
+			continue;
 		kill(-jobs[i].pid, SIGKILL);
 		kill(jobs[i].pid, SIGKILL);
 	}
-	for (size_t i = 0; i < njobs; i++)
+	for (size_t i = 0; i < njobs;) {
+		if (ctl >= 0 && jobs[i].ctl != ctl) {
+			i++;
+			continue;
+		}
 		while (waitpid(jobs[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
-	for (size_t i = 0; i < njobs; i++) {
 		for (int k = 0; k < 2; k++) {
 			if (!jobs[i].cgroups[k])
 				continue;
@@ -142,11 +151,17 @@ static void __attribute__((noreturn)) cleanup_and_exit(void)
 		}
 		if (jobs[i].workdir && !jobs[i].keep)
 			util_rm_rf(jobs[i].workdir);
+		forget_job(i);
 	}
+}
+
+static void __attribute__((noreturn)) cleanup_and_exit(void)
+{
+	cleanup_jobs(-1);
 	_exit(0);
 }
 
-static void reap(int ctl)
+static void reap(void)
 {
 	for (;;) {
 		struct rusage ru;
@@ -168,7 +183,7 @@ static void reap(int ctl)
 				 json_num((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 					  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
 			json_set(j, "maxrss_kb", json_num((double)ru.ru_maxrss));
-			send_json(ctl, j);
+			send_json(jobs[i].ctl, j);
 			/* the supervisor owns the directories from here on */
 			forget_job(i);
 			break;
@@ -300,7 +315,10 @@ static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
 	pid = fork();
 	if (pid == 0) {
 		pyhost_after_fork_child();
-		close(ctl);
+		/* no job child holds any control channel */
+		for (size_t i = 0; i < nctls; i++)
+			if (ctls[i] >= 0)
+				close(ctls[i]);
 		job_child(msg, fds);
 	}
 	pyhost_after_fork_parent();
@@ -311,6 +329,7 @@ static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
 	}
 	jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
 	memset(&jobs[njobs], 0, sizeof(*jobs));
+	jobs[njobs].ctl = ctl;
 	jobs[njobs].id = (long)idd;
 	jobs[njobs].pid = pid;
 	jobs[njobs].workdir = json_get_str(cj, "workdir") ? xstrdup(json_get_str(cj, "workdir")) : NULL;
@@ -343,13 +362,14 @@ static void scrub_environment(void)
 	clearenv();
 }
 
-void zygote_main(int ctl, const char *pyhelpers_dir)
+void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 {
 	char err[2048];
 	sigset_t mask;
 	int sfd, devnull;
 	double t0 = util_now();
 	char *buf;
+	struct pollfd *pfd;
 
 	/* die with the supervisor; SIGTERM is read from the signalfd below */
 	sigemptyset(&mask);
@@ -368,8 +388,11 @@ void zygote_main(int ctl, const char *pyhelpers_dir)
 		dup2(devnull, 1);
 		close(devnull);
 	}
-	if (sfd < 0 || getppid() == 1)
+	if (sfd < 0 || getppid() == 1 || n == 0)
 		_exit(1);
+	nctls = n;
+	ctls = xcalloc(n, sizeof(int));
+	memcpy(ctls, ctl_fds, n * sizeof(int));
 	/* PYHELPERS_DIR may point into the environment we are about to wipe */
 	pyhelpers_dir = xstrdup(pyhelpers_dir);
 	scrub_environment();
@@ -378,7 +401,9 @@ void zygote_main(int ctl, const char *pyhelpers_dir)
 
 		json_set(j, "op", json_str("fatal"));
 		json_set(j, "error", json_str(err));
-		send_json(ctl, j);
+		for (size_t i = 0; i < n; i++)
+			send_json(ctls[i], json_dup(j));
+		json_free(j);
 		_exit(1);
 	}
 	{
@@ -387,50 +412,72 @@ void zygote_main(int ctl, const char *pyhelpers_dir)
 		json_set(j, "op", json_str("ready"));
 		json_set(j, "threads", json_num(pyhost_thread_count()));
 		json_set(j, "warm_s", json_num(util_now() - t0));
-		send_json(ctl, j);
+		for (size_t i = 0; i < n; i++)
+			send_json(ctls[i], json_dup(j));
+		json_free(j);
 	}
 	buf = xmalloc(ZYGOTE_MSG_MAX);
+	pfd = xcalloc(n + 1, sizeof(*pfd));
 	for (;;) {
-		struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}};
+		size_t open_ctls = 0;
 
-		if (poll(pfd, 2, -1) < 0) {
+		pfd[0] = (struct pollfd){sfd, POLLIN, 0};
+		for (size_t i = 0; i < n; i++) {
+			pfd[i + 1] = (struct pollfd){ctls[i], POLLIN, 0};
+			open_ctls += ctls[i] >= 0;
+		}
+		if (!open_ctls)
+			cleanup_and_exit();
+		if (poll(pfd, (nfds_t)n + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			cleanup_and_exit();
 		}
-		if (pfd[1].revents & POLLIN) {
+		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo != SIGCHLD)
 					cleanup_and_exit();
 			}
-			reap(ctl);
+			reap();
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			int fds[8];
-			size_t nfds = 8, len;
-			int rc = zygote_recv(ctl, buf, ZYGOTE_MSG_MAX, &len, fds, &nfds);
-			struct json *msg;
-			const char *op;
+		for (size_t c = 0; c < n; c++) {
+			int ctl = ctls[c];
 
-			if (rc == -EPIPE || rc == -ECONNRESET)
-				cleanup_and_exit();
-			if (rc < 0)
+			if (ctl < 0 || !(pfd[c + 1].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			msg = json_parse(buf, len, NULL, 0);
-			op = json_get_str(msg, "op");
-			if (op && !strcmp(op, "job")) {
-				start_job(ctl, msg, fds, nfds);
-			} else {
-				for (size_t i = 0; i < nfds; i++)
-					close(fds[i]);
-				if (op && !strcmp(op, "exit")) {
-					json_free(msg);
-					cleanup_and_exit();
+			{
+				int fds[8];
+				size_t nfds = 8, len;
+				int rc = zygote_recv(ctl, buf, ZYGOTE_MSG_MAX, &len, fds, &nfds);
+				struct json *msg;
+				const char *op;
+
+				if (rc == -EPIPE || rc == -ECONNRESET) {
+					/* that supervisor is gone: its jobs go with it */
+					cleanup_jobs(ctl);
+					close(ctl);
+					ctls[c] = -1;
+					continue;
 				}
+				if (rc < 0)
+					continue;
+				msg = json_parse(buf, len, NULL, 0);
+				op = json_get_str(msg, "op");
+				if (op && !strcmp(op, "job")) {
+					start_job(ctl, msg, fds, nfds);
+				} else {
+					for (size_t i = 0; i < nfds; i++)
+						close(fds[i]);
+					if (op && !strcmp(op, "exit")) {
+						cleanup_jobs(ctl);
+						close(ctl);
+						ctls[c] = -1;
+					}
+				}
+				json_free(msg);
 			}
-			json_free(msg);
 		}
 	}
 }

@@ -13,9 +13,10 @@
  *                         {"op":"exited","id":N,"pid":P,"status":W,
  *                          "cpu_s":C,"maxrss_kb":K}
  *
- * When the supervisor's end closes (it exited, or was killed), the zygote
- * SIGKILLs every job it started, reaps them, removes their work directories
- * and cgroups, and exits.  Nothing is left behind. */
+ * When a supervisor's end closes (it exited, or was killed), the zygote
+ * SIGKILLs every job that supervisor started, reaps them, and removes their
+ * work directories and cgroups; when every end has closed it exits.
+ * Nothing is left behind. */
 #ifndef AEGIS_ZYGOTE_H
 #define AEGIS_ZYGOTE_H
 
@@ -23,8 +24,11 @@
 
 #define ZYGOTE_MSG_MAX (256 * 1024)
 
-/* Run the zygote on control socket CTL.  Never returns. */
-__attribute__((noreturn)) void zygote_main(int ctl, const char *pyhelpers_dir);
+/* Run the zygote on the N control sockets CTLS (one per supervisor worker;
+ * each gets the ready message, and its jobs' exits).  When a channel
+ * closes, the jobs that came from it are killed and cleaned up; when all
+ * have closed, the zygote exits.  Never returns. */
+__attribute__((noreturn)) void zygote_main(const int *ctls, size_t n, const char *pyhelpers_dir);
 
 /* Send / receive one message with up to NFDS fds.  0 or -errno; recv
  * returns -EPIPE at end of stream.  Received fds are close-on-exec. */

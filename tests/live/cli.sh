@@ -14,8 +14,8 @@ expect "run --help lists --no-train" "$(grep -c -- '--no-train' "$TMP/out")" 1
 run_cmd "$AEGIS" nosuchcommand
 expect "unknown command exits 2" "$RC" 2
 run_cmd "$AEGIS" serve
-expect "unavailable command exits 2" "$RC" 2
-expect "unavailable command says so" "$(grep -c 'not available' "$TMP/stderr")" 1
+expect "serve without a transport exits 2" "$RC" 2
+expect "serve says which transport it has" "$(head -1 "$TMP/stderr")" "aegis-sandbox: serve: --stdio is the transport this version offers"
 run_cmd "$AEGIS" run /nonexistent/model.py
 expect "missing model file exits 2" "$RC" 2
 expect "missing model file message" "$(cat "$TMP/stderr")" "aegis-sandbox: cannot read /nonexistent/model.py: No such file or directory

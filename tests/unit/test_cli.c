@@ -55,6 +55,11 @@ static void test_usage(void **state)
 	assert_int_equal(run(3, "policy", "check", "/nonexistent.yaml"), AEGIS_EXIT_USAGE);
 	assert_int_equal(run(2, "policy", "show"), 0);
 	assert_int_equal(run(1, "serve"), AEGIS_EXIT_USAGE);
+	assert_int_equal(run(3, "batch", "--jobs", "0"), AEGIS_EXIT_USAGE);
+	assert_int_equal(run(2, "batch", "/nonexistent.jsonl"), AEGIS_EXIT_USAGE);
+	assert_int_equal(run(2, "pool", "frob"), AEGIS_EXIT_USAGE);
+	assert_int_equal(run(3, "pool", "show", "abc"), AEGIS_EXIT_USAGE);
+	assert_int_equal(run(2, "approvals", "approve"), AEGIS_EXIT_USAGE);
 }
 
 int main(void)

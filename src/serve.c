@@ -1,0 +1,580 @@
+/* serve.c - batch and serve: a pool of supervisor workers, one zygote.
+ *
+ *   aegis-sandbox (front)         reads requests, dispatches, writes results;
+ *     |                           reaps the zygote and restarts the pool
+ *     +-- zygote                  shared: one torch import for everything
+ *     +-- worker 1..N             a supervisor each (C only), one control
+ *                                 channel to the zygote each; runs one
+ *                                 candidate at a time with exactly the
+ *                                 isolation of "run"
+ *
+ * front <-> worker: a stream socketpair carrying one JSON line per request
+ * ({"seq": n, "request": {...}}) and one per result.  A malformed request
+ * gets an error line and the server goes on; a zygote that dies is
+ * restarted with a fresh pool of workers (the jobs it was running are
+ * reported as errors). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "inputspec.h"
+#include "pipeline.h"
+#include "serve.h"
+#include "supervise.h"
+#include "util.h"
+
+#define LINE_MAX_BYTES (64u << 20)
+
+struct options {
+	const char *db;
+	bool request_approval;
+	const struct policy *pol;
+};
+
+/* ---- the worker --------------------------------------------------------- */
+
+static struct json *request_error(const struct json *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static struct json *request_error(const struct json *req, const char *fmt, ...)
+{
+	struct json *res = json_object(), *e = json_object();
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
+	json_set(res, "status", json_str("error"));
+	json_set(res, "stage", json_str("request"));
+	json_set(res, "success", json_bool(false));
+	json_set(e, "type", json_str("RequestError"));
+	json_set(e, "message", json_str(msg));
+	json_set(e, "line", json_null());
+	json_set(res, "error", e);
+	return res;
+}
+
+static bool get_long(const struct json *o, const char *k, long lo, long hi, long *out)
+{
+	double v;
+
+	if (!json_get(o, k))
+		return true;
+	if (!json_get_num(o, k, &v) || v != floor(v) || v < lo || v > hi)
+		return false;
+	*out = (long)v;
+	return true;
+}
+
+/* One request, the same pipeline as "run".  The result is the caller's. */
+static struct json *handle(struct supervisor *s, const struct options *o, const struct json *req)
+{
+	struct policy p = *o->pol; /* scalars may be changed; pointers stay the base's */
+	const char *code_s = json_get_str(req, "code"), *path = json_get_str(req, "path");
+	const char *spec_s = json_get_str(req, "input"), *cls = json_get_str(req, "class");
+	const char *arch = json_get_str(req, "architecture_id"), *out = json_get_str(req, "artifact_out");
+	struct inputspec spec = {0};
+	struct candidate cand = {0};
+	struct json *res = NULL;
+	char err[512], *code = NULL;
+	size_t code_len = 0;
+	long parent = 0, generation = 0, steps = p.validation.training.steps, attempts = p.debug.max_attempts;
+	double v;
+
+	if (!req || req->type != JSON_OBJECT)
+		return request_error(req, "a request is a JSON object");
+	if (!arch)
+		arch = json_get_str(req, "arch_id");
+	if (!!code_s == !!path)
+		return request_error(req, "a request has exactly one of \"code\" and \"path\"");
+	if (!get_long(req, "parent", 1, 1L << 62, &parent) || !get_long(req, "generation", 0, 1L << 30, &generation) ||
+	    !get_long(req, "train_steps", 1, 1000000, &steps) || !get_long(req, "max_attempts", 1, 20, &attempts))
+		return request_error(req, "parent, generation, train_steps and max_attempts are integers in range");
+	/* limits may be tightened by a request, never widened */
+	if (json_get(req, "timeout")) {
+		if (!json_get_num(req, "timeout", &v) || v <= 0 || v > o->pol->limits.wall_timeout_s)
+			return request_error(req, "timeout must be in (0, %g] (the policy's limit)",
+					     o->pol->limits.wall_timeout_s);
+		p.limits.wall_timeout_s = p.limits.cpu_time_s = v;
+	}
+	if (json_get(req, "memory_mb")) {
+		if (!json_get_num(req, "memory_mb", &v) || v < 16 || v > (double)o->pol->limits.memory_mb)
+			return request_error(req, "memory_mb must be in [16, %ld] (the policy's limit)",
+					     o->pol->limits.memory_mb);
+		p.limits.memory_mb = (long)v;
+	}
+	if (json_get(req, "train"))
+		p.validation.training.enabled =
+		    json_get_bool(req, "train", true) && o->pol->validation.training.enabled;
+	p.validation.training.steps = steps;
+	p.debug.max_attempts = attempts;
+	if (inputspec_parse(spec_s ? spec_s : p.validation.input, &spec, err, sizeof(err)) < 0)
+		return request_error(req, "%s", err);
+	if (path) {
+		int r = util_read_file(path, (size_t)p.limits.code_max_bytes + 1, &code, &code_len);
+
+		if (r < 0 && r != -EFBIG) {
+			inputspec_release(&spec);
+			return request_error(req, "cannot read %s: %s", path, strerror(-r));
+		}
+		if (r == -EFBIG) {
+			code = xstrdup("");
+			code_len = (size_t)p.limits.code_max_bytes + 1;
+			free(code);
+			code = xmalloc(code_len);
+			memset(code, '#', code_len);
+		}
+	} else {
+		const struct json *c = json_get(req, "code");
+
+		code = xstrndup(c->s, c->slen);
+		code_len = c->slen;
+	}
+	cand.code = code;
+	cand.code_len = code_len;
+	cand.class_name = cls;
+	cand.input = &spec;
+	cand.arch_id = arch;
+	cand.collect_artifact = o->db || out;
+	s->pol = &p;
+	res = pipeline_run(s, &cand);
+	s->pol = o->pol;
+	if (out && cand.artifact) {
+		if (util_write_file(out, cand.artifact, cand.artifact_len, 0600) == 0)
+			json_set(res, "artifact", json_str(out));
+		else
+			json_set(res, "artifact_error", json_str(strerror(errno)));
+	}
+	if (o->db)
+		cli_record_result(
+		    o->db, res, code, code_len, parent, generation,
+		    o->request_approval || json_get_bool(req, "request_approval", false) || p.approval.required, &cand);
+	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
+	free(cand.artifact);
+	free(code);
+	inputspec_release(&spec);
+	return res;
+}
+
+/* Read one '\n'-terminated line from FD into SB (without the newline).
+ * Returns 1 for a line, 0 at EOF, -1 on error. */
+static int read_line(int fd, struct sbuf *pending, struct sbuf *line)
+{
+	for (;;) {
+		char *nl = pending->len ? memchr(pending->buf, '\n', pending->len) : NULL;
+		char buf[65536];
+		ssize_t n;
+
+		if (nl) {
+			size_t len = (size_t)(nl - pending->buf);
+
+			sbuf_release(line);
+			sbuf_add(line, pending->buf, len);
+			memmove(pending->buf, nl + 1, pending->len - len - 1);
+			pending->len -= len + 1;
+			pending->buf[pending->len] = '\0';
+			return 1;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		sbuf_add(pending, buf, (size_t)n);
+	}
+}
+
+static void __attribute__((noreturn)) worker_main(struct supervisor *s, const struct options *o, int sock)
+{
+	struct sbuf pending = SBUF_INIT, line = SBUF_INIT;
+
+	signal(SIGINT, SIG_IGN);
+	while (read_line(sock, &pending, &line) == 1) {
+		struct json *msg = json_parse(sbuf_str(&line), line.len, NULL, 0), *res, *out = json_object();
+		struct sbuf sb = SBUF_INIT;
+		double seq = -1;
+
+		json_get_num(msg, "seq", &seq);
+		res = handle(s, o, json_get(msg, "request"));
+		json_set(out, "seq", json_num(seq));
+		json_set(out, "zygote_lost", json_bool(s->ctl < 0));
+		json_set(out, "result", res);
+		json_write(out, &sb, -1);
+		sbuf_addc(&sb, '\n');
+		if (util_write_all(sock, sb.buf, sb.len) < 0)
+			break;
+		sbuf_release(&sb);
+		json_free(out);
+		json_free(msg);
+	}
+	supervise_stop(s);
+	_exit(0);
+}
+
+/* ---- the front ------------------------------------------------------------ */
+
+struct worker {
+	pid_t pid;
+	int sock;
+	long seq; /* in flight, or -1 */
+	struct sbuf pending;
+};
+
+struct front {
+	const struct options *o;
+	int njobs;
+	struct worker *w;
+	pid_t zygote;
+};
+
+static void pool_stop(struct front *f)
+{
+	for (int i = 0; i < f->njobs; i++) {
+		if (f->w[i].sock >= 0)
+			close(f->w[i].sock);
+		if (f->w[i].pid > 0)
+			while (waitpid(f->w[i].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		sbuf_release(&f->w[i].pending);
+		f->w[i] = (struct worker){0, -1, -1, SBUF_INIT};
+	}
+	if (f->zygote > 0)
+		while (waitpid(f->zygote, NULL, 0) < 0 && errno == EINTR)
+			;
+	f->zygote = 0;
+}
+
+static int pool_start(struct front *f, char *err, size_t errlen)
+{
+	struct supervisor *sv = xcalloc((size_t)f->njobs, sizeof(*sv));
+	int rc = -1;
+
+	if (supervise_start_many(sv, (size_t)f->njobs, f->o->pol, cli_pyhelpers_dir(), err, errlen) < 0)
+		goto out;
+	f->zygote = sv[0].zygote;
+	for (int i = 0; i < f->njobs; i++) {
+		int pair[2];
+		pid_t pid;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+			die("socketpair:");
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			die("fork:");
+		if (pid == 0) {
+			/* a worker dies with the front; the zygote then cleans up
+			 * whatever job it was running */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
+			close(pair[0]);
+			for (int k = 0; k < f->njobs; k++) {
+				if (k != i && sv[k].ctl >= 0)
+					close(sv[k].ctl);
+				if (k < i && f->w[k].sock >= 0)
+					close(f->w[k].sock);
+			}
+			sv[i].owns_zygote = false;
+			worker_main(&sv[i], f->o, pair[1]);
+		}
+		close(pair[1]);
+		f->w[i] = (struct worker){pid, pair[0], -1, SBUF_INIT};
+	}
+	/* the workers hold the channels now */
+	for (int i = 0; i < f->njobs; i++) {
+		close(sv[i].ctl);
+		free(sv[i].pyhelpers_dir);
+	}
+	rc = 0;
+out:
+	free(sv);
+	return rc;
+}
+
+static const char serve_usage[] =
+    "Usage: aegis-sandbox batch [OPTIONS] [FILE.jsonl|-]\n"
+    "       aegis-sandbox serve --stdio [OPTIONS]\n"
+    "\n"
+    "One JSON request per line: {\"id\": any, \"code\": \"...\" | \"path\": \"model.py\",\n"
+    "\"input\": SPEC, \"class\": NAME, \"architecture_id\": ID, \"parent\": N,\n"
+    "\"generation\": N, \"train\": bool, \"train_steps\": N, \"max_attempts\": N,\n"
+    "\"timeout\": S, \"memory_mb\": N (limits may only be lowered), \"artifact_out\": PATH,\n"
+    "\"request_approval\": bool}.  One result per line, as 'run --json' plus\n"
+    "\"request_id\".  batch keeps input order unless --unordered; serve answers as\n"
+    "results come.\n"
+    "\n"
+    "  -p, --policy FILE      policy file\n"
+    "  -j, --jobs N           candidates at once (default: number of cores)\n"
+    "      --unordered        batch: results as they finish\n"
+    "      --db PATH          record every candidate in this pool\n"
+    "      --request-approval open an approval request for every accepted one\n"
+    "      --stdio            serve: requests on stdin, results on stdout\n"
+    "  -h, --help             this help\n";
+
+static void progress(double t0, long done, long total, const long *counts)
+{
+	double el = util_now() - t0, rate = el > 0 ? done / el : 0;
+
+	fprintf(stderr, "\r[%ld/%ld] %.2f/s ETA %.0fs  accepted %ld  rejected %ld  violation %ld  other %ld ", done,
+		total, rate, rate > 0 ? (total - done) / rate : 0, counts[0], counts[1], counts[2], counts[3]);
+}
+
+int serve_main(int argc, char **argv, bool batch)
+{
+	static const struct option opts[] = {
+	    {"policy", required_argument, NULL, 'p'}, {"jobs", required_argument, NULL, 'j'},
+	    {"unordered", no_argument, NULL, 'u'},    {"db", required_argument, NULL, 'D'},
+	    {"stdio", no_argument, NULL, 's'},        {"request-approval", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *policy_path = NULL, *file = NULL;
+	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+	bool unordered = !batch, stdio = false;
+	struct policy pol = {0};
+	struct options o = {0};
+	struct front f = {0};
+	struct sbuf in_pending = SBUF_INIT, line = SBUF_INIT;
+	char **results = NULL;
+	long nreq = 0, ndone = 0, next_out = 0, counts[4] = {0};
+	int in_fd = 0, c, rc = 0;
+	bool eof = false, tty = batch && isatty(2);
+	double t0 = util_now();
+	char err[1024];
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "p:j:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'j':
+			if (!util_parse_long(optarg, &jobs) || jobs < 1 || jobs > 256)
+				return usage_error("--jobs: expected an integer in [1, 256], got '%s'", optarg);
+			break;
+		case 'u': unordered = true; break;
+		case 'D': o.db = optarg; break;
+		case 's': stdio = true; break;
+		case 'R': o.request_approval = true; break;
+		case 'h': fputs(serve_usage, stdout); return 0;
+		default: return usage_error("bad option for '%s'", batch ? "batch" : "serve");
+		}
+	}
+	if (batch) {
+		if (argc - optind > 1)
+			return usage_error("batch: expected at most one FILE");
+		file = optind < argc ? argv[optind] : "-";
+		if (strcmp(file, "-")) {
+			in_fd = open(file, O_RDONLY | O_CLOEXEC);
+			if (in_fd < 0)
+				return usage_error("cannot read %s: %s", file, strerror(errno));
+		}
+	} else {
+		if (!stdio)
+			return usage_error("serve: --stdio is the transport this version offers");
+		if (optind != argc)
+			return usage_error("serve: unexpected argument '%s'", argv[optind]);
+	}
+	if (jobs < 1)
+		jobs = 1;
+	if (cli_load_policy(&pol, policy_path) < 0)
+		return AEGIS_EXIT_USAGE;
+	if (!o.db && pol.storage.db && *pol.storage.db)
+		o.db = pol.storage.db;
+	o.pol = &pol;
+	f.o = &o;
+	f.njobs = (int)jobs;
+	f.w = xcalloc((size_t)jobs, sizeof(*f.w));
+	for (int i = 0; i < f.njobs; i++)
+		f.w[i] = (struct worker){0, -1, -1, SBUF_INIT};
+	if (pool_start(&f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_ERROR;
+		goto out;
+	}
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	for (;;) {
+		struct pollfd *pfd = xcalloc((size_t)f.njobs + 1, sizeof(*pfd));
+		int idle = -1;
+		bool busy = false, restart = false;
+
+		for (int i = 0; i < f.njobs; i++) {
+			pfd[i] = (struct pollfd){f.w[i].sock, POLLIN, 0};
+			if (f.w[i].seq < 0 && idle < 0)
+				idle = i;
+			busy |= f.w[i].seq >= 0;
+		}
+		if (eof && !busy) {
+			free(pfd);
+			break;
+		}
+		/* take a request only when a worker is free to run it */
+		pfd[f.njobs] = (struct pollfd){(!eof && idle >= 0) ? in_fd : -1, POLLIN, 0};
+		if (in_pending.len && memchr(in_pending.buf, '\n', in_pending.len) && idle >= 0)
+			pfd[f.njobs].revents = POLLIN; /* a line is already buffered */
+		/* wake up now and then to notice a dead zygote before the next request */
+		else if (poll(pfd, (nfds_t)f.njobs + 1, 200) < 0 && errno != EINTR)
+			die("poll:");
+		if (!eof && idle >= 0 && (pfd[f.njobs].revents & (POLLIN | POLLHUP | POLLERR))) {
+			int r = read_line(in_fd, &in_pending, &line);
+
+			if (r == 0 && in_pending.len) { /* a last line without newline */
+				sbuf_release(&line);
+				sbuf_add(&line, in_pending.buf, in_pending.len);
+				in_pending.len = 0;
+				r = 1;
+			}
+			if (r <= 0) {
+				eof = true;
+			} else if (line.len) {
+				struct json *req = json_parse(sbuf_str(&line), line.len, err, sizeof(err));
+				struct json *msg = json_object();
+				struct sbuf sb = SBUF_INIT;
+
+				results = xrealloc(results, (size_t)(nreq + 1) * sizeof(char *));
+				results[nreq] = NULL;
+				if (!req || req->type != JSON_OBJECT) {
+					/* answered here; the workers never see it */
+					struct json *bad = request_error(NULL, "the request is not a JSON object (%s)",
+									 req ? "another JSON value" : err);
+					struct sbuf out = SBUF_INIT;
+
+					json_write(bad, &out, -1);
+					sbuf_addc(&out, '\n');
+					results[nreq] = sbuf_detach(&out, NULL);
+					json_free(bad);
+					counts[3]++;
+					ndone++;
+				} else {
+					json_set(msg, "seq", json_num((double)nreq));
+					json_set(msg, "request", req);
+					req = NULL;
+					json_write(msg, &sb, -1);
+					sbuf_addc(&sb, '\n');
+					if (util_write_all(f.w[idle].sock, sb.buf, sb.len) == 0)
+						f.w[idle].seq = nreq;
+				}
+				json_free(req);
+				json_free(msg);
+				sbuf_release(&sb);
+				nreq++;
+			}
+		}
+		for (int i = 0; i < f.njobs; i++) {
+			struct sbuf res = SBUF_INIT;
+			int r;
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) || f.w[i].seq < 0)
+				continue;
+			r = read_line(f.w[i].sock, &f.w[i].pending, &res);
+			if (r == 1) {
+				struct json *m = json_parse(sbuf_str(&res), res.len, NULL, 0);
+				struct json *rj = json_take(m, "result");
+				struct sbuf out = SBUF_INIT;
+				const char *st = json_get_str(rj, "status");
+
+				if (json_get_bool(m, "zygote_lost", false))
+					restart = true;
+				json_write(rj ? rj : json_null(), &out, -1);
+				sbuf_addc(&out, '\n');
+				results[f.w[i].seq] = sbuf_detach(&out, NULL);
+				counts[st && !strcmp(st, "accepted")    ? 0
+				       : st && !strcmp(st, "rejected")  ? 1
+				       : st && !strcmp(st, "violation") ? 2
+									: 3]++;
+				json_free(rj);
+				json_free(m);
+			} else {
+				/* the worker died: report its request, start afresh */
+				struct json *bad =
+				    request_error(NULL, "the sandbox worker died while running this request");
+				struct sbuf out = SBUF_INIT;
+
+				json_set(bad, "status", json_str("error"));
+				json_write(bad, &out, -1);
+				sbuf_addc(&out, '\n');
+				results[f.w[i].seq] = sbuf_detach(&out, NULL);
+				json_free(bad);
+				counts[3]++;
+				restart = true;
+			}
+			f.w[i].seq = -1;
+			ndone++;
+			sbuf_release(&res);
+		}
+		/* write what can be written: in order, or as it comes */
+		for (long k = unordered ? 0 : next_out; k < nreq; k++) {
+			if (!results[k]) {
+				if (!unordered)
+					break;
+				continue;
+			}
+			if (results[k] == (char *)-1)
+				continue;
+			fputs(results[k], stdout);
+			free(results[k]);
+			results[k] = (char *)-1;
+			if (!unordered)
+				next_out = k + 1;
+		}
+		fflush(stdout);
+		if (tty)
+			progress(t0, ndone, eof ? nreq : nreq + 1, counts);
+		if (f.zygote > 0 && waitpid(f.zygote, NULL, WNOHANG) == f.zygote) {
+			f.zygote = 0; /* reaped: pool_stop must not wait for it */
+			restart = true;
+		}
+		if (restart) {
+			bool any_busy = false;
+
+			for (int i = 0; i < f.njobs; i++)
+				any_busy |= f.w[i].seq >= 0;
+			if (!any_busy) {
+				/* a dead zygote is restarted with a fresh pool */
+				pool_stop(&f);
+				if (pool_start(&f, err, sizeof(err)) < 0) {
+					fprintf(stderr, "%s: cannot restart: %s\n", aegis_progname, err);
+					rc = AEGIS_EXIT_ERROR;
+					free(pfd);
+					break;
+				}
+			}
+		}
+		free(pfd);
+	}
+	if (tty)
+		fputc('\n', stderr);
+	if (batch) {
+		double el = util_now() - t0;
+
+		fprintf(stderr,
+			"batch: %ld candidates in %.1f s (%.2f/s) with %d jobs\n"
+			"  accepted   %6ld\n  rejected   %6ld\n  violation  %6ld\n  other      %6ld\n",
+			ndone, el, el > 0 ? ndone / el : 0.0, f.njobs, counts[0], counts[1], counts[2], counts[3]);
+	}
+out:
+	pool_stop(&f);
+	for (long k = 0; k < nreq; k++)
+		if (results[k] != (char *)-1)
+			free(results[k]);
+	free(results);
+	free(f.w);
+	sbuf_release(&in_pending);
+	sbuf_release(&line);
+	if (in_fd > 0)
+		close(in_fd);
+	policy_release(&pol);
+	return rc;
+}

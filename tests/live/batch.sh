@@ -1,0 +1,79 @@
+# batch.sh - batch and serve: many candidates through one warm zygote.
+. "$TOP_SRCDIR/tests/live/lib.sh"
+
+cat >"$TMP/reqs.jsonl" <<JEOF
+{"id": "seed", "path": "$EXAMPLES/seed_model.py", "train": false}
+{"id": "violation", "code": "import os\n", "train": false}
+not json at all
+{"id": "mlp", "path": "$MODELS/mlp.py", "input": "float:2x100", "train": false, "architecture_id": "m1"}
+{"id": "loop", "path": "$MODELS/loop_forever.py", "input": "float:2x4", "timeout": 1}
+{"id": "missing", "path": "/nonexistent/model.py"}
+{"id": "wider", "path": "$MODELS/mlp.py", "input": "float:2x100", "timeout": 99999}
+{"id": "broken", "path": "$EXAMPLES/seed_broken.py", "train": false}
+{"id": "nan", "path": "$MODELS/nan_output.py", "input": "float:2x100"}
+JEOF
+"$AEGIS" batch --jobs 2 "$TMP/reqs.jsonl" >"$TMP/out.jsonl" 2>"$TMP/stderr"
+expect "batch exits 0" "$?" 0
+"$PY" - "$TMP/out.jsonl" >"$TMP/got" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r.get("request_id"), r["status"], (r.get("error") or {}).get("type"))
+PYEOF
+expect "one result per line, in input order" "$(cat "$TMP/got")" "seed accepted None
+violation violation PolicyViolation
+None error RequestError
+mlp accepted None
+loop timeout Timeout
+missing error RequestError
+wider error RequestError
+broken accepted None
+nan rejected NonFiniteOutput"
+expect "summary table on stderr" "$(grep -c -E '^  (accepted|rejected|violation|other) ' "$TMP/stderr")" 4
+"$AEGIS" batch --jobs 2 --unordered "$TMP/reqs.jsonl" >"$TMP/un.jsonl" 2>/dev/null
+expect "--unordered: the same results" "$("$PY" -c "import json; print(sorted(str(json.loads(l).get('request_id')) + json.loads(l)['status'] for l in open('$TMP/un.jsonl')) == sorted(str(json.loads(l).get('request_id')) + json.loads(l)['status'] for l in open('$TMP/out.jsonl')))")" True
+"$AEGIS" batch --jobs 1 - <"$TMP/reqs.jsonl" >"$TMP/one.jsonl" 2>/dev/null
+expect "batch from stdin, one job" "$(wc -l <"$TMP/one.jsonl" | tr -d ' ')" 9
+run_cmd "$AEGIS" batch --jobs 0 "$TMP/reqs.jsonl"
+expect "bad --jobs" "$RC" 2
+
+# serve --stdio: answers as results come; a killed zygote is restarted
+"$PY" - "$AEGIS" "$MODELS" <<'PYEOF' >"$TMP/serve.out" 2>&1
+import json, os, subprocess, sys, time
+aegis, models = sys.argv[1], sys.argv[2]
+p = subprocess.Popen([aegis, "serve", "--stdio", "--jobs", "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def ask(req):
+    p.stdin.write(json.dumps(req) + "\n")
+    p.stdin.flush()
+    return json.loads(p.stdout.readline())
+mlp = {"path": models + "/mlp.py", "input": "float:2x100", "train": False}
+print("first", ask(dict(mlp, id=1))["status"])
+print("garbage", ask("not an object")["error"]["type"])
+zygotes = [pid for pid in os.listdir("/proc") if pid.isdigit() and os.path.exists("/proc/%s/comm" % pid)
+           and open("/proc/%s/comm" % pid).read().strip() == "aegis-zygote"
+           and int(open("/proc/%s/stat" % pid).read().split(") ")[1].split()[1]) == p.pid]
+os.kill(int(zygotes[0]), 9)
+time.sleep(1.0)
+print("after restart", ask(dict(mlp, id=2))["status"])
+p.stdin.close()
+print("exit", p.wait())
+PYEOF
+expect "serve answers, survives garbage and a killed zygote" "$(cat "$TMP/serve.out")" "first accepted
+garbage RequestError
+after restart accepted
+exit 0"
+
+# kill -9 of the front mid-batch leaves nothing behind
+printf '{"id": 1, "path": "%s", "input": "float:2x4", "timeout": 60}\n' "$MODELS/loop_forever.py" >"$TMP/slow.jsonl"
+"$AEGIS" batch --jobs 1 "$TMP/slow.jsonl" >/dev/null 2>&1 &
+front=$!
+i=0
+while [ $i -lt 100 ] && [ -z "$(ls -A "$TMPDIR")" ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill -9 $front
+wait $front 2>/dev/null
+i=0
+while [ $i -lt 50 ] && { pgrep -f "aegis-sandbox batch --jobs 1 $TMP/slow.jsonl" >/dev/null || [ -n "$(ls -A "$TMPDIR")" ]; }; do sleep 0.1; i=$((i + 1)); done
+expect "no process left after kill -9 of batch" "$(pgrep -f "aegis-sandbox batch --jobs 1 $TMP/slow.jsonl" | wc -l)" 0
+expect "no work directory left" "$(ls -A "$TMPDIR" | wc -l)" 0
+finish
