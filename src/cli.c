@@ -298,7 +298,7 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 			sbuf_addf(&desc, "; %.1f MiB to train", v);
 		json_set(risk, "trainable", json_bool(json_get_bool(m, "trainable", false)));
 		json_set(risk, "integrity",
-			 json_dup(json_get(res, "integrity")) ? json_dup(json_get(res, "integrity")) : json_null());
+			 json_get(res, "integrity") ? json_dup(json_get(res, "integrity")) : json_null());
 		for (size_t i = 0; checks && checks->type == JSON_OBJECT && i < checks->count; i++) {
 			const char *st = json_get_str(checks->items[i], "status");
 

@@ -1,5 +1,5 @@
 # threat: resources
-# expect: timeout
+# expect: timeout|memory
 # input: float:2x100
 # layer: all
 import torch
