@@ -160,7 +160,9 @@ def fix_token_embedding(tree, error, ctx):
     seed document's fixed example does, mean-pool over the sequence."""
     msg = error.get("message", "")
     attr, kind = _failing_attr(error)
-    vocab = ctx.get("vocab")
+    # the test input's vocabulary; for a tensor file, the width of the
+    # model's last Linear (the logits of a token model)
+    vocab = ctx.get("vocab") or _last_linear_width(tree)
     if not vocab or kind != "Linear" or not attr or not any(s in msg for s in DTYPE_ERRORS):
         return []
     for cls in _classes(tree):
@@ -192,6 +194,15 @@ def fix_token_embedding(tree, error, ctx):
                                 "nn.Embedding(%d, %s) and mean pooling over the sequence"
                                 % (attr, vocab, ast.unparse(width))}]
     return []
+
+
+def _last_linear_width(tree):
+    last = None
+    for n in ast.walk(tree):
+        if (isinstance(n, ast.Call) and _call_name(n) == "Linear" and len(n.args) >= 2
+                and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, int)):
+            last = n.args[1].value
+    return last
 
 
 def fix_super_init(tree, error, ctx):

@@ -83,9 +83,15 @@ def test_token_embedding_gives_the_seeds_fixed_example():
     assert changes[0]["rule"] == "token_embedding"
 
 
-def test_token_embedding_needs_a_vocabulary():
+def test_token_embedding_guesses_the_vocabulary_from_the_last_linear():
     err = {"type": "RuntimeError", "message": "mat1 and mat2 must have the same dtype", "module": "a (Linear)"}
-    assert fix(LINEAR2, err, vocab=None) == (None, [])
+    new, _ = fix(LINEAR2, err, vocab=None)
+    assert "nn.Embedding(10, 100)" in new
+
+
+def test_token_embedding_not_for_other_errors():
+    err = {"type": "RuntimeError", "message": "something else", "module": "a (Linear)"}
+    assert fix(LINEAR2, err) == (None, [])
 
 
 def test_super_init():

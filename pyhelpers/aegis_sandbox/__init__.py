@@ -1,0 +1,44 @@
+"""aegis_sandbox: the AEGIS code-execution API, backed by aegis-sandbox.
+
+Drop-in for the names of the AEGIS design document (core.evolution.code_execution):
+
+    from aegis_sandbox import SafeCodeExecutor, TrainingValidator, CodeDebugger
+    executor = SafeCodeExecutor()
+    result = executor.execute_model_code(code, torch.randn(2, 100), "test_1")
+
+Candidate code never runs in this process: each executor keeps one warm
+``aegis-sandbox serve --stdio`` child (started lazily, restarted if it dies,
+closed at exit) and the model comes back as a TorchScript module loaded with
+torch.jit.load; nothing candidate-made is unpickled here.
+"""
+
+from aegis_sandbox.executor import (  # noqa: F401
+    ApprovalManager,
+    CodeDebugger,
+    CodePool,
+    ExecutionResult,
+    SafeCodeExecutor,
+    SandboxError,
+    TrainingValidator,
+)
+
+
+
+def install_seed_shim():
+    """Make 'from core.evolution.code_execution import SafeCodeExecutor'
+    (the AEGIS document's import path) resolve to this package."""
+    import sys
+    import types
+    this = sys.modules[__name__]
+    for name in ("core", "core.evolution"):
+        if name not in sys.modules:
+            mod = types.ModuleType(name)
+            mod.__path__ = []
+            sys.modules[name] = mod
+    sys.modules["core.evolution.code_execution"] = this
+    sys.modules["core.evolution"].code_execution = this
+    sys.modules["core"].evolution = sys.modules["core.evolution"]
+
+
+__all__ = ["install_seed_shim", "SafeCodeExecutor", "ExecutionResult", "CodeDebugger", "TrainingValidator",
+           "ApprovalManager", "CodePool", "SandboxError"]
