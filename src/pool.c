@@ -427,6 +427,32 @@ static struct json *query(struct pool *p, sqlite3_stmt *st, char *err, size_t er
 	return arr;
 }
 
+/* The one row SQL (with "?" bound to ID) selects, or NULL with ERR ("there
+ * is no WHAT ID" when there is none).  The caller's. */
+static struct json *query_one(struct pool *p, const char *sql, long long id, const char *what, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct json *arr, *row;
+
+	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, what);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	arr = query(p, st, err, errlen);
+	if (!arr)
+		return NULL;
+	if (!arr->count) {
+		snprintf(err, errlen, "there is no %s %lld", what, id);
+		json_free(arr);
+		return NULL;
+	}
+	row = arr->items[0];
+	arr->count = 0;
+	json_free(arr);
+	return row;
+}
+
 #define SUMMARY_COLUMNS                                                                                                \
 	"c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at, c.code_sha256,"          \
 	" json_extract(c.metrics, '$.parameters') AS parameters, json_extract(c.metrics, '$.final_loss') AS "          \
@@ -452,30 +478,15 @@ struct json *pool_list(struct pool *p, const char *status, long generation, char
 
 struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	struct json *arr, *row;
+	struct json *row = query_one(p,
+				     "SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
+				     " c.checks AS checks_json, c.policy_digest,"
+				     " json_extract(c.result, '$.error') AS error_json,"
+				     " c.artifact IS NOT NULL AS has_artifact FROM candidates c WHERE c.id = ?",
+				     id, "candidate", err, errlen);
 
-	if (sqlite3_prepare_v2(
-		p->db,
-		"SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
-		" c.checks AS checks_json, c.policy_digest, json_extract(c.result, '$.error') AS error_json,"
-		" c.artifact IS NOT NULL AS has_artifact FROM candidates c WHERE c.id = ?",
-		-1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "show");
+	if (!row)
 		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	arr = query(p, st, err, errlen);
-	if (!arr)
-		return NULL;
-	if (!arr->count) {
-		snprintf(err, errlen, "there is no candidate %lld", id);
-		json_free(arr);
-		return NULL;
-	}
-	row = arr->items[0];
-	arr->count = 0;
-	json_free(arr);
 	if (!with_code) {
 		json_free(json_take(row, "code"));
 		json_free(json_take(row, "final_code"));
@@ -655,28 +666,15 @@ out:
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	struct json *arr, *row, *cand, *parent = NULL;
+	struct json *row, *cand, *parent = NULL;
 	double cid = 0, pid = 0;
 
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT " APPROVAL_COLUMNS " FROM approval_requests r JOIN candidates c"
-			       " ON c.id = r.candidate_id WHERE r.id = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "approval");
+	row = query_one(p,
+			"SELECT " APPROVAL_COLUMNS " FROM approval_requests r JOIN candidates c"
+			" ON c.id = r.candidate_id WHERE r.id = ?",
+			id, "approval request", err, errlen);
+	if (!row)
 		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	arr = query(p, st, err, errlen);
-	if (!arr)
-		return NULL;
-	if (!arr->count) {
-		snprintf(err, errlen, "there is no approval request %lld", id);
-		json_free(arr);
-		return NULL;
-	}
-	row = arr->items[0];
-	arr->count = 0;
-	json_free(arr);
 	json_get_num(row, "candidate_id", &cid);
 	cand = pool_get(p, (long long)cid, true, err, errlen);
 	if (!cand) {

@@ -87,21 +87,6 @@ def required_args(cls):
     return req
 
 
-def first_tensor(out):
-    """The primary output: a tensor, or the first tensor inside a tuple,
-    list or dict (depth-first)."""
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, dict):
-        out = list(out.values())
-    if isinstance(out, (list, tuple)):
-        for item in out:
-            t = first_tensor(item)
-            if t is not None:
-                return t
-    return None
-
-
 class ModuleTracker:
     """Forward pre-hooks that remember which submodule was running when a
     forward pass failed (for error messages and the shape fixers)."""
@@ -258,7 +243,7 @@ def run(req):
         return 1
     finally:
         tracker.remove()
-    primary = first_tensor(out)
+    primary = inputs.first_tensor(out)
     metrics = {"class": cls.__name__,
                "parameters": int(sum(p.numel() for p in model.parameters()))}
     if primary is None:

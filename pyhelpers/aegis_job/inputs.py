@@ -39,3 +39,18 @@ def vocab_of(spec, x):
     if not x.is_floating_point() and x.numel():
         return int(x.max()) + 1
     return None
+
+
+def first_tensor(out):
+    """The primary output: a tensor, or the first tensor inside a tuple,
+    list or dict (depth-first); None when there is none."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            t = first_tensor(item)
+            if t is not None:
+                return t
+    return None

@@ -17,23 +17,10 @@ from aegis_job import inputs, report
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skipped"
 
 
-def first_tensor(out):
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, dict):
-        out = list(out.values())
-    if isinstance(out, (list, tuple)):
-        for item in out:
-            t = first_tensor(item)
-            if t is not None:
-                return t
-    return None
-
-
 def forward(model, x, seed=0):
     """One forward pass with a fixed RNG (dropout draws the same masks)."""
     torch.manual_seed(seed)
-    return first_tensor(model(x))
+    return inputs.first_tensor(model(x))
 
 
 def leaf_modules(model):
@@ -208,7 +195,7 @@ def validate_model(model, spec, cfg, x=None):
         xb, tb = batches[step % len(batches)]
         opt.zero_grad(set_to_none=True)
         torch.manual_seed(step)
-        o = first_tensor(model(xb))
+        o = inputs.first_tensor(model(xb))
         loss = compute_loss(o, tb, kind)
         lv = float(loss.detach())
         losses.append(lv)
@@ -304,7 +291,7 @@ def _time_steps(model, batches, kind, lr, n):
             t0 = time.perf_counter()
         xb, tb = batches[step % len(batches)]
         torch.manual_seed(step)
-        loss = compute_loss(first_tensor(model(xb)), tb, kind)
+        loss = compute_loss(inputs.first_tensor(model(xb)), tb, kind)
         if opt is not None:
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -19,7 +19,7 @@ expect "in_features description" "$(field 'r["attempts"][0]["fixes"][0]["descrip
 # the seed's "Example: Complete Flow" comes out as the seed's fixed code
 run_model --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
 expect "seed example fixed and accepted" "$(field '(r["status"], r["metrics"]["parameters"], r["metrics"]["output_shape"], r["attempts"][0]["fixes"][0]["rule"])')" "('accepted', 1674984, [2, 1000], 'token_embedding')"
-"$PY" - "$TMP/r.json" "$EXAMPLES/seed_fixed.py" <<'PYEOF' >"$TMP/same"
+"$PY" - "$TMP/r.json" "$EXAMPLES/seed_model.py" <<'PYEOF' >"$TMP/same"
 import ast, json, sys
 r = json.load(open(sys.argv[1]))
 print(ast.dump(ast.parse(r["final_code"])) == ast.dump(ast.parse(open(sys.argv[2]).read())))

@@ -75,7 +75,7 @@ def test_token_embedding_gives_the_seeds_fixed_example():
     here = os.path.dirname(os.path.abspath(__file__))
     top = os.environ.get("TOP_SRCDIR", os.path.join(here, "..", ".."))
     broken = open(os.path.join(top, "doc", "examples", "seed_broken.py")).read()
-    fixed = open(os.path.join(top, "doc", "examples", "seed_fixed.py")).read()
+    fixed = open(os.path.join(top, "doc", "examples", "seed_model.py")).read()
     err = {"type": "RuntimeError", "message": "mat1 and mat2 must have the same dtype",
            "module": "layer1 (Linear)"}
     new, changes = fix(broken, err)
