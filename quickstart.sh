@@ -55,9 +55,9 @@ if [ "$MODE" = check ]; then
 	status=0
 	make -j2 check || status=$?
 	# one closing line over every test program (unit binaries and live scripts)
-	npass=$(cat tests/unit/*.trs tests/live/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
-	nfail=$(cat tests/unit/*.trs tests/live/*.trs 2>/dev/null | grep -c -E '^:test-result: (FAIL|ERROR|XPASS)' || true)
-	nskip=$(cat tests/unit/*.trs tests/live/*.trs 2>/dev/null | grep -c '^:test-result: SKIP' || true)
+	npass=$(cat tests/unit/*.trs tests/live/*.trs tests/python/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
+	nfail=$(cat tests/unit/*.trs tests/live/*.trs tests/python/*.trs 2>/dev/null | grep -c -E '^:test-result: (FAIL|ERROR|XPASS)' || true)
+	nskip=$(cat tests/unit/*.trs tests/live/*.trs tests/python/*.trs 2>/dev/null | grep -c '^:test-result: SKIP' || true)
 	if [ "$status" -ne 0 ] && [ "$nfail" -eq 0 ]; then
 		nfail=1 # make check failed before or around the tests
 	fi
