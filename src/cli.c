@@ -590,6 +590,37 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 			       json_get(r, "candidate_id")->n, json_get_str(r, "requested_at"),
 			       json_get_str(r, "title"));
 		}
+	} else if (approvals && !strcmp(verb, "request")) {
+		/* ID is a candidate: open a request for it (accepted ones only) */
+		struct json *cand = pool_get(pool, id, false, err, sizeof(err)), *risk = json_object();
+		long long rid = -1;
+
+		if (cand && strcmp(json_get_str(cand, "status"), "accepted")) {
+			snprintf(err, sizeof(err), "candidate %lld is %s: only accepted candidates can be approved", id,
+				 json_get_str(cand, "status"));
+			json_free(cand);
+			cand = NULL;
+		}
+		if (cand) {
+			char *title = xasprintf("New architecture: %s", json_get_str(cand, "architecture_id"));
+
+			json_set(risk, "metrics", json_dup(json_get(cand, "metrics")));
+			json_set(risk, "checks", json_dup(json_get(cand, "checks")));
+			rid = pool_request_approval(pool, id, comment && *comment ? comment : title,
+						    reviewer ? reviewer : "requested from the command line", risk, err,
+						    sizeof(err));
+			free(title);
+			json_free(cand);
+		}
+		json_free(risk);
+		if (rid < 0) {
+			fprintf(stderr, "%s: %s\n", aegis_progname, err);
+			rc = AEGIS_EXIT_REJECTED;
+			goto out;
+		}
+		doc = pool_approval_get(pool, rid, err, sizeof(err));
+		if (doc && !as_json)
+			printf("approval request %lld opened for candidate %lld\n", rid, id);
 	} else if (approvals && !strcmp(verb, "show")) {
 		doc = pool_approval_get(pool, id, err, sizeof(err));
 		if (doc && !as_json) {

@@ -120,22 +120,45 @@ def fix_missing_import(tree, error, ctx):
              "description": "added '%s' for an undefined name" % st} for st in stmts]
 
 
-def fix_in_features(tree, error, ctx):
-    m = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)",
-                  error.get("message", ""))
-    attr, kind = _failing_attr(error)
-    if not m or not attr or kind != "Linear":
+def _failing_linear_calls(tree, error):
+    """The nn.Linear(...) call nodes that could be the failing module named in
+    ERROR: 'self.fc = nn.Linear(...)' for 'fc (Linear)' or 'blocks.0.fc
+    (Linear)', and the N-th argument of 'self.net = nn.Sequential(...)' for
+    'net.N (Linear)'.  Returns [(call, line)]."""
+    m = re.match(r"^(\S+) \((\w+)\)$", error.get("module") or "")
+    if not m or m.group(2) != "Linear" or m.group(1) == "<root>":
         return []
-    actual = int(m.group(2))
+    parts = m.group(1).split(".")
     hits = []
     for cls in _classes(tree):
         init = _method(cls, "__init__")
-        stmt = _self_assign(init, attr) if init else None
+        if init is None:
+            continue
+        if parts[-1].isdigit() and len(parts) >= 2:
+            stmt = _self_assign(init, parts[-2])
+            if stmt is not None and _call_name(stmt.value) == "Sequential":
+                idx = int(parts[-1])
+                if idx < len(stmt.value.args) and isinstance(stmt.value.args[idx], ast.Call) \
+                        and _call_name(stmt.value.args[idx]) == "Linear":
+                    hits.append((stmt.value.args[idx], stmt.value.args[idx].lineno))
+            continue
+        attr = [p for p in parts if not p.isdigit()][-1]
+        stmt = _self_assign(init, attr)
         if stmt is not None and _call_name(stmt.value) == "Linear":
-            hits.append(stmt)
+            hits.append((stmt.value, stmt.lineno))
+    return hits
+
+
+def fix_in_features(tree, error, ctx):
+    m = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)",
+                  error.get("message", ""))
+    if not m:
+        return []
+    actual = int(m.group(2))
+    hits = _failing_linear_calls(tree, error)
     if len(hits) != 1:
         return []  # not sure which Linear: do nothing
-    call = hits[0].value
+    call, line = hits[0]
     if call.args:
         old = ast.unparse(call.args[0])
         call.args[0] = ast.Constant(actual)
@@ -145,9 +168,9 @@ def fix_in_features(tree, error, ctx):
             return []
         old = ast.unparse(kw[0].value)
         kw[0].value = ast.Constant(actual)
-    return [{"rule": "in_features", "line": hits[0].lineno,
-             "description": "self.%s = nn.Linear(...): in_features %s -> %d, the width of its "
-                            "actual input" % (attr, old, actual)}]
+    return [{"rule": "in_features", "line": line,
+             "description": "%s: nn.Linear in_features %s -> %d, the width of its actual input"
+                            % (error.get("module", "").split(" ")[0], old, actual)}]
 
 
 DTYPE_ERRORS = ("mat1 and mat2 must have the same dtype", "expected scalar type Float but found Long",

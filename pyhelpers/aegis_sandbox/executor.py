@@ -296,8 +296,15 @@ class ApprovalManager:
         self.db = db
 
     def request_approval(self, candidate_id, title=None, description=None, risk_assessment=None):
-        raise SandboxError("approval requests are opened by the sandbox for accepted candidates: "
-                           "run with request_approval=True (or approval.required in the policy)")
+        """Open a pending request for an accepted candidate of the pool;
+        returns the request's id.  The risk assessment is the sandbox's own
+        (metrics and checks from the validate child), not the caller's."""
+        args = ["approvals", "request", str(candidate_id)]
+        if title:
+            args += ["--comment", title]
+        if description:
+            args += ["--reviewer", description]
+        return _cli(args, self.db)["id"]
 
     def approve_request(self, request_id, reviewer=None, comment=""):
         args = ["approvals", "approve", str(request_id), "--comment", comment]

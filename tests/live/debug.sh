@@ -14,7 +14,7 @@ expect "each fix carries a unified diff" "$(field 'r["attempts"][0]["fixes"][0][
 # in_features mismatch, read from torch's message and the failing module
 run_model --no-train --input float:2x100 "$D/in_features.py"
 expect "in_features fixed" "$(field '(r["status"], r["attempts"][0]["fixes"][0]["rule"], r["attempts"][0]["fixes"][0]["line"])')" "('accepted', 'in_features', 9)"
-expect "in_features description" "$(field 'r["attempts"][0]["fixes"][0]["description"]')" "self.fc2 = nn.Linear(...): in_features 32 -> 64, the width of its actual input"
+expect "in_features description" "$(field 'r["attempts"][0]["fixes"][0]["description"]')" "fc2: nn.Linear in_features 32 -> 64, the width of its actual input"
 
 # the seed's "Example: Complete Flow" comes out as the seed's fixed code
 run_model --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"

@@ -62,6 +62,12 @@ expect "unknown id" "$(cat "$TMP/stderr")" "aegis-sandbox: there is no candidate
 run_model --db "$DB" --no-train --parent 77 "$EXAMPLES/seed_model.py"
 expect "unknown parent: verdict stands, not recorded, exit 7" "$(field 'r["status"]') $RC $(grep -c 'no candidate 77 to be the parent' "$TMP/stderr")" "accepted 7 1"
 
+run_cmd "$AEGIS" approvals request 2 --db "$DB"
+expect "no request for a rejected candidate" "$(cat "$TMP/stderr")" "aegis-sandbox: candidate 2 is rejected: only accepted candidates can be approved"
+run_cmd "$AEGIS" approvals request 3 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "a second request for an accepted candidate" "$(field '(r["id"], r["candidate_id"], r["state"])')" "(3, 3, 'pending')"
+
 # the database is out of the sandbox's reach: a candidate cannot touch it
 printf 'import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(100, 10)\n    def forward(self, x):\n        fd = torch.os.open("%s", torch.os.O_WRONLY)\n        torch.os.write(fd, b"junk")\n        return self.fc(x)\n' "$DB" >"$TMP/evil.py"
 before=$(sha256sum "$DB" | cut -d' ' -f1)

@@ -152,3 +152,18 @@ def test_seed_import_path_shim():
     aegis_sandbox.install_seed_shim()
     from core.evolution.code_execution import SafeCodeExecutor as S, TrainingValidator as T  # noqa: F401
     assert S is SafeCodeExecutor
+
+
+def test_evolve_example(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(TOP, "doc", "examples"))
+    import evolve
+    db = str(tmp_path / "evolve.db")
+    assert evolve.main(["--generations", "2", "--population", "3", "--db", db, "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    lines = [l for l in out.splitlines() if l.startswith("gen")]
+    assert len(lines) == 6
+    # lineage recorded, and the best is waiting for a person
+    pool = CodePool(db)
+    assert pool.lineage(6)["ancestors"][0]["id"] == 1
+    pending = ApprovalManager(db).list_pending()
+    assert len(pending) == 1 and "best: candidate %d" % pending[0]["candidate_id"] in out

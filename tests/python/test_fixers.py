@@ -58,6 +58,16 @@ def test_in_features_rewrites_the_failing_linear():
     assert changes[0]["line"] == 6
 
 
+def test_in_features_inside_sequential():
+    src = ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.net = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(71, 10))\n")
+    err = {"type": "RuntimeError", "message": "mat1 and mat2 shapes cannot be multiplied (8x64 and 71x10)",
+           "module": "net.2 (Linear)"}
+    new, changes = fix(src, err)
+    assert "nn.Linear(64, 10)" in new and "nn.Linear(32, 64)" in new
+    assert changes[0]["description"] == "net.2: nn.Linear in_features 71 -> 64, the width of its actual input"
+
+
 def test_in_features_needs_the_module():
     err = {"type": "RuntimeError", "message": "mat1 and mat2 shapes cannot be multiplied (2x64 and 32x10)"}
     assert fix(LINEAR2, err) == (None, [])
