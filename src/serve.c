@@ -26,6 +26,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,77 +336,23 @@ static void progress(double t0, long done, long total, const long *counts)
 		total, rate, rate > 0 ? (total - done) / rate : 0, counts[0], counts[1], counts[2], counts[3]);
 }
 
-int serve_main(int argc, char **argv, bool batch)
-{
-	static const struct option opts[] = {
-	    {"policy", required_argument, NULL, 'p'}, {"jobs", required_argument, NULL, 'j'},
-	    {"unordered", no_argument, NULL, 'u'},    {"db", required_argument, NULL, 'D'},
-	    {"stdio", no_argument, NULL, 's'},        {"request-approval", no_argument, NULL, 'R'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-	};
-	const char *policy_path = NULL, *file = NULL;
-	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-	bool unordered = !batch, stdio = false;
-	struct policy pol = {0};
-	struct options o = {0};
-	struct front f = {0};
-	struct sbuf in_pending = SBUF_INIT, line = SBUF_INIT;
-	char **results = NULL;
-	long nreq = 0, ndone = 0, next_out = 0, counts[4] = {0};
-	int in_fd = 0, c, rc = 0;
-	bool eof = false, tty = batch && isatty(2);
-	double t0 = util_now();
-	char err[1024];
+/* Set by SIGTERM/SIGINT in socket mode: finish the jobs in flight, stop. */
+static volatile sig_atomic_t stop_serving;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "p:j:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': policy_path = optarg; break;
-		case 'j':
-			if (!util_parse_long(optarg, &jobs) || jobs < 1 || jobs > 256)
-				return usage_error("--jobs: expected an integer in [1, 256], got '%s'", optarg);
-			break;
-		case 'u': unordered = true; break;
-		case 'D': o.db = optarg; break;
-		case 's': stdio = true; break;
-		case 'R': o.request_approval = true; break;
-		case 'h': fputs(serve_usage, stdout); return 0;
-		default: return usage_error("bad option for '%s'", batch ? "batch" : "serve");
-		}
-	}
-	if (batch) {
-		if (argc - optind > 1)
-			return usage_error("batch: expected at most one FILE");
-		file = optind < argc ? argv[optind] : "-";
-		if (strcmp(file, "-")) {
-			in_fd = open(file, O_RDONLY | O_CLOEXEC);
-			if (in_fd < 0)
-				return usage_error("cannot read %s: %s", file, strerror(errno));
-		}
-	} else {
-		if (!stdio)
-			return usage_error("serve: --stdio is the transport this version offers");
-		if (optind != argc)
-			return usage_error("serve: unexpected argument '%s'", argv[optind]);
-	}
-	if (jobs < 1)
-		jobs = 1;
-	if (cli_load_policy(&pol, policy_path) < 0)
-		return AEGIS_EXIT_USAGE;
-	if (!o.db && pol.storage.db && *pol.storage.db)
-		o.db = pol.storage.db;
-	o.pol = &pol;
-	f.o = &o;
-	f.njobs = (int)jobs;
-	f.w = xcalloc((size_t)jobs, sizeof(*f.w));
-	for (int i = 0; i < f.njobs; i++)
-		f.w[i] = (struct worker){0, -1, -1, SBUF_INIT};
-	if (pool_start(&f, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		rc = AEGIS_EXIT_ERROR;
-		goto out;
-	}
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+/* Run requests from IN_FD through the pool until it ends; results go to
+ * OUT (in input order unless UNORDERED).  COUNTS gathers verdicts
+ * (accepted, rejected, violation, other).  Returns 0, or the exit code of a
+ * pool that could not be restarted. */
+static int run_stream(struct front *f_, int in_fd, FILE *sink, bool unordered, bool tty, long *counts, long *total)
+{
+	struct front f = *f_;
+	struct sbuf in_pending = SBUF_INIT, line = SBUF_INIT;
+	char **results = NULL, err[1024];
+	long nreq = 0, ndone = 0, next_out = 0;
+	bool eof = false;
+	double t0 = util_now();
+	int rc = 0;
+
 	for (;;) {
 		struct pollfd *pfd = xcalloc((size_t)f.njobs + 1, sizeof(*pfd));
 		int idle = -1;
@@ -416,6 +364,8 @@ int serve_main(int argc, char **argv, bool batch)
 				idle = i;
 			busy |= f.w[i].seq >= 0;
 		}
+		if (stop_serving)
+			eof = true; /* take no more requests; finish what runs */
 		if (eof && !busy) {
 			free(pfd);
 			break;
@@ -523,13 +473,13 @@ int serve_main(int argc, char **argv, bool batch)
 			}
 			if (results[k] == (char *)-1)
 				continue;
-			fputs(results[k], stdout);
+			fputs(results[k], sink);
 			free(results[k]);
 			results[k] = (char *)-1;
 			if (!unordered)
 				next_out = k + 1;
 		}
-		fflush(stdout);
+		fflush(sink);
 		if (tty)
 			progress(t0, ndone, eof ? nreq : nreq + 1, counts);
 		if (f.zygote > 0 && waitpid(f.zygote, NULL, WNOHANG) == f.zygote) {
@@ -554,6 +504,160 @@ int serve_main(int argc, char **argv, bool batch)
 		}
 		free(pfd);
 	}
+	*f_ = f;
+	*total += ndone;
+	for (long k = 0; k < nreq; k++)
+		if (results[k] != (char *)-1)
+			free(results[k]);
+	free(results);
+	sbuf_release(&in_pending);
+	sbuf_release(&line);
+	return rc;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_serving = 1;
+}
+
+/* serve --socket: a UNIX socket created 0600; clients are served one after
+ * another, each with up to --jobs of its requests at once. */
+static int serve_socket(struct front *f, const char *path, long *counts, long *total)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sigaction act = {0};
+	struct stat st;
+	mode_t old_mask;
+	int lfd, rc = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: socket path too long: %s\n", aegis_progname, path);
+		return AEGIS_EXIT_USAGE;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path); /* a stale socket of an earlier server */
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		die("socket:");
+	old_mask = umask(0177);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 16) < 0) {
+		umask(old_mask);
+		fprintf(stderr, "%s: cannot listen on %s: %s\n", aegis_progname, path, strerror(errno));
+		close(lfd);
+		return AEGIS_EXIT_ERROR;
+	}
+	umask(old_mask);
+	chmod(path, 0600);
+	act.sa_handler = on_stop; /* no SA_RESTART: accept() returns EINTR */
+	sigaction(SIGTERM, &act, NULL);
+	sigaction(SIGINT, &act, NULL);
+	while (!stop_serving) {
+		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		FILE *out;
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			rc = AEGIS_EXIT_ERROR;
+			break;
+		}
+		out = fdopen(dup(cfd), "w");
+		if (out) {
+			rc = run_stream(f, cfd, out, true, false, counts, total);
+			fclose(out);
+		}
+		close(cfd);
+		if (rc)
+			break;
+	}
+	close(lfd);
+	unlink(path);
+	return rc;
+}
+
+int serve_main(int argc, char **argv, bool batch)
+{
+	static const struct option opts[] = {
+	    {"policy", required_argument, NULL, 'p'},
+	    {"jobs", required_argument, NULL, 'j'},
+	    {"unordered", no_argument, NULL, 'u'},
+	    {"db", required_argument, NULL, 'D'},
+	    {"stdio", no_argument, NULL, 's'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"request-approval", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *policy_path = NULL, *file = NULL;
+	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+	bool unordered = !batch, stdio = false;
+	struct policy pol = {0};
+	struct options o = {0};
+	struct front f = {0};
+	long ndone = 0, counts[4] = {0};
+	int in_fd = 0, c, rc = 0;
+	bool tty = batch && isatty(2);
+	const char *socket_path = NULL;
+	double t0 = util_now();
+	char err[1024];
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "p:j:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'j':
+			if (!util_parse_long(optarg, &jobs) || jobs < 1 || jobs > 256)
+				return usage_error("--jobs: expected an integer in [1, 256], got '%s'", optarg);
+			break;
+		case 'u': unordered = true; break;
+		case 'D': o.db = optarg; break;
+		case 's': stdio = true; break;
+		case 'S': socket_path = optarg; break;
+		case 'R': o.request_approval = true; break;
+		case 'h': fputs(serve_usage, stdout); return 0;
+		default: return usage_error("bad option for '%s'", batch ? "batch" : "serve");
+		}
+	}
+	if (batch) {
+		if (argc - optind > 1)
+			return usage_error("batch: expected at most one FILE");
+		file = optind < argc ? argv[optind] : "-";
+		if (strcmp(file, "-")) {
+			in_fd = open(file, O_RDONLY | O_CLOEXEC);
+			if (in_fd < 0)
+				return usage_error("cannot read %s: %s", file, strerror(errno));
+		}
+	} else {
+		if (stdio == !!socket_path)
+			return usage_error("serve: give one of --stdio and --socket PATH");
+		if (optind != argc)
+			return usage_error("serve: unexpected argument '%s'", argv[optind]);
+	}
+	if (jobs < 1)
+		jobs = 1;
+	if (cli_load_policy(&pol, policy_path) < 0)
+		return AEGIS_EXIT_USAGE;
+	if (!o.db && pol.storage.db && *pol.storage.db)
+		o.db = pol.storage.db;
+	o.pol = &pol;
+	f.o = &o;
+	f.njobs = (int)jobs;
+	f.w = xcalloc((size_t)jobs, sizeof(*f.w));
+	for (int i = 0; i < f.njobs; i++)
+		f.w[i] = (struct worker){0, -1, -1, SBUF_INIT};
+	if (pool_start(&f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_ERROR;
+		goto out;
+	}
+	if (stdio || batch) {
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+		rc = run_stream(&f, in_fd, stdout, unordered, tty, counts, &ndone);
+	} else {
+		rc = serve_socket(&f, socket_path, counts, &ndone);
+	}
 	if (tty)
 		fputc('\n', stderr);
 	if (batch) {
@@ -566,13 +670,7 @@ int serve_main(int argc, char **argv, bool batch)
 	}
 out:
 	pool_stop(&f);
-	for (long k = 0; k < nreq; k++)
-		if (results[k] != (char *)-1)
-			free(results[k]);
-	free(results);
 	free(f.w);
-	sbuf_release(&in_pending);
-	sbuf_release(&line);
 	if (in_fd > 0)
 		close(in_fd);
 	policy_release(&pol);

@@ -63,6 +63,36 @@ garbage RequestError
 after restart accepted
 exit 0"
 
+# serve --socket: a 0600 UNIX socket, clients one after another
+"$PY" - "$AEGIS" "$MODELS" "$TMP/s.sock" <<'PYEOF' >"$TMP/sock.out" 2>&1
+import json, os, socket, stat, subprocess, sys, time
+aegis, models, path = sys.argv[1:]
+p = subprocess.Popen([aegis, "serve", "--socket", path, "--jobs", "2"])
+for _ in range(300):
+    if os.path.exists(path):
+        break
+    time.sleep(0.1)
+print("mode", oct(stat.S_IMODE(os.stat(path).st_mode)))
+for client in range(2):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    f = s.makefile("rw")
+    for i in range(2):
+        f.write(json.dumps({"id": "%d-%d" % (client, i), "path": models + "/mlp.py", "input": "float:2x100",
+                            "train": False}) + "\n")
+    f.write("garbage\n")
+    f.flush()
+    print(client, sorted(json.loads(f.readline())["status"] for _ in range(3)))
+    f.close()
+    s.close()
+p.terminate()
+print("exit", p.wait(), "socket left:", os.path.exists(path))
+PYEOF
+expect "serve --socket" "$(cat "$TMP/sock.out")" "mode 0o600
+0 ['accepted', 'accepted', 'error']
+1 ['accepted', 'accepted', 'error']
+exit 0 socket left: False"
+
 # kill -9 of the front mid-batch leaves nothing behind
 printf '{"id": 1, "path": "%s", "input": "float:2x4", "timeout": 60}\n' "$MODELS/loop_forever.py" >"$TMP/slow.jsonl"
 "$AEGIS" batch --jobs 1 "$TMP/slow.jsonl" >/dev/null 2>&1 &

@@ -15,7 +15,7 @@ run_cmd "$AEGIS" nosuchcommand
 expect "unknown command exits 2" "$RC" 2
 run_cmd "$AEGIS" serve
 expect "serve without a transport exits 2" "$RC" 2
-expect "serve says which transport it has" "$(head -1 "$TMP/stderr")" "aegis-sandbox: serve: --stdio is the transport this version offers"
+expect "serve says which transports it has" "$(head -1 "$TMP/stderr")" "aegis-sandbox: serve: give one of --stdio and --socket PATH"
 run_cmd "$AEGIS" run /nonexistent/model.py
 expect "missing model file exits 2" "$RC" 2
 expect "missing model file message" "$(cat "$TMP/stderr")" "aegis-sandbox: cannot read /nonexistent/model.py: No such file or directory
