@@ -9,6 +9,7 @@ expect "--help lists run" "$(grep -c '^  run MODEL.py' "$TMP/out")" 1
 for c in check batch serve pool approvals policy; do
 	expect "--help lists $c" "$(grep -c "^  $c" "$TMP/out" | tr -d ' ' | sed 's/^[1-9][0-9]*$/yes/')" yes
 done
+expect "--help describes nothing as unavailable" "$(grep -c 'not available' "$TMP/out")" 0
 run_cmd "$AEGIS" run --help
 expect "run --help lists --no-train" "$(grep -c -- '--no-train' "$TMP/out")" 1
 run_cmd "$AEGIS" nosuchcommand
