@@ -669,6 +669,23 @@ out:
 	return rc;
 }
 
+/* Read the candidate at PATH.  A file larger than MAX is not an error of
+ * ours but a candidate the pipeline must reject (SourceError): it gets a
+ * stand-in of MAX + 1 bytes, so the verdict comes from the one place that
+ * checks sources.  0 with *CODE (the caller's), or a negative errno. */
+int cli_read_source(const char *path, size_t max, char **code, size_t *len)
+{
+	int r = util_read_file(path, max + 1, code, len);
+
+	if (r == -EFBIG) {
+		*len = max + 1;
+		*code = xmalloc(*len);
+		memset(*code, '#', *len);
+		r = 0;
+	}
+	return r;
+}
+
 /* ---- run / check ---------------------------------------------------------- */
 
 static int cmd_run(int argc, char **argv, bool static_only)
@@ -797,14 +814,9 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		goto out;
 	}
 	{
-		int r = util_read_file(argv[optind], (size_t)pol.limits.code_max_bytes + 1, &code, &code_len);
+		int r = cli_read_source(argv[optind], (size_t)pol.limits.code_max_bytes, &code, &code_len);
 
-		if (r == -EFBIG) {
-			/* judged like any other bad source: a verdict, not a usage error */
-			code = xmalloc((size_t)pol.limits.code_max_bytes + 2);
-			code_len = (size_t)pol.limits.code_max_bytes + 1;
-			memset(code, '#', code_len);
-		} else if (r < 0) {
+		if (r < 0) {
 			rc = usage_error("cannot read %s: %s", argv[optind], strerror(-r));
 			goto out;
 		}

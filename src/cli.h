@@ -16,6 +16,9 @@ __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
 /* Defaults, then PATH (may be NULL).  0, or -1 with the FILE:LINE:COL
  * message printed (P is then released). */
 int cli_load_policy(struct policy *p, const char *path);
+/* Read a candidate source; an oversized one becomes a stand-in the
+ * pipeline rejects.  0 with *CODE (the caller's) or a negative errno. */
+int cli_read_source(const char *path, size_t max, char **code, size_t *len);
 /* The trusted Python helpers' directory (borrowed). */
 const char *cli_pyhelpers_dir(void);
 /* Record RES in the pool at DB_PATH (with an approval request for an

@@ -127,18 +127,11 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	if (inputspec_parse(spec_s ? spec_s : p.validation.input, &spec, err, sizeof(err)) < 0)
 		return request_error(req, "%s", err);
 	if (path) {
-		int r = util_read_file(path, (size_t)p.limits.code_max_bytes + 1, &code, &code_len);
+		int r = cli_read_source(path, (size_t)p.limits.code_max_bytes, &code, &code_len);
 
-		if (r < 0 && r != -EFBIG) {
+		if (r < 0) {
 			inputspec_release(&spec);
 			return request_error(req, "cannot read %s: %s", path, strerror(-r));
-		}
-		if (r == -EFBIG) {
-			code = xstrdup("");
-			code_len = (size_t)p.limits.code_max_bytes + 1;
-			free(code);
-			code = xmalloc(code_len);
-			memset(code, '#', code_len);
 		}
 	} else {
 		const struct json *c = json_get(req, "code");
