@@ -141,6 +141,7 @@ def export(model, x, path):
 
 
 def run(req):
+    laps = report.Laps()
     py = req["python"]
     rules = py["static"]
     try:
@@ -169,6 +170,7 @@ def run(req):
                           error={"type": "PolicyViolation", "message": first["message"],
                                  "line": first["line"], "rule": first["rule"]})
             return 3
+    laps.lap("static")
     if req["phase"] == "static":
         report.result(ok=True, stage="static")
         return 0
@@ -200,13 +202,14 @@ def run(req):
     if py["audit"]:
         guard.close_native_doors(torch)
         _aegis_host.arm(list(py["deny_events"]), py["workdir"], list(py["ro_roots"]), CANDIDATE)
-    torch.manual_seed(0)
+    inputs.seed(0)
     try:
         exec(code, mod.__dict__)  # noqa: S102 - this is the point of the sandbox
     except BaseException as e:  # noqa: BLE001
         report.result(ok=False, stage="build", error=describe(e))
         return 1
 
+    laps.lap("exec")
     cls, why = pick_class(mod, req.get("class"))
     if cls is None:
         report.result(ok=False, stage="build",
@@ -233,8 +236,9 @@ def run(req):
                              % cls.__name__, "line": None})
         return 1
 
+    laps.lap("init")
     tracker = ModuleTracker(model)
-    torch.manual_seed(0)
+    inputs.seed(0)
     try:
         out = model(x)
     except BaseException as e:  # noqa: BLE001
@@ -259,6 +263,7 @@ def run(req):
                              "message": "the output contains NaN or Inf", "line": None})
         return 1
 
+    laps.lap("forward")
     method, why = export(model, x, req["artifact"])
     if method is None:
         if req["validation"]["export_failure"] == "in-process":
@@ -275,10 +280,5 @@ def run(req):
                              "line": None})
         return 1
     metrics["export"] = method
-    try:
-        # the weights alone, for tools that want them; never read by us
-        torch.save(model.state_dict(), "state_dict.pt")
-    except Exception:  # noqa: BLE001 - the archive is what counts
-        pass
-    report.result(ok=True, stage="build", metrics=metrics)
+    report.result(ok=True, stage="build", metrics=metrics, timings=laps.lap("export"))
     return 0
