@@ -137,12 +137,12 @@ static int move_fd(int from, int to)
 /* 2 */
 static int confine_fds(const struct confine_config *c, char *err, size_t errlen)
 {
-	int fds[3] = {c->fd_stdout, c->fd_stderr, c->fd_report};
-	int devnull;
+	int fds[4] = {c->fd_stdout, c->fd_stderr, c->fd_report, c->hold ? c->fd_hold : -1};
+	int devnull, last = c->hold ? JOB_FD_HOLD : JOB_FD_REPORT;
 
-	/* first lift the three out of the way of 0..3 */
-	for (int i = 0; i < 3; i++) {
-		if (fds[i] <= JOB_FD_REPORT) {
+	/* first lift them out of the way of 0..4 */
+	for (int i = 0; i < 4; i++) {
+		if (fds[i] >= 0 && fds[i] <= JOB_FD_HOLD) {
 			int n = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
 
 			if (n < 0)
@@ -154,16 +154,17 @@ static int confine_fds(const struct confine_config *c, char *err, size_t errlen)
 	if (devnull < 0)
 		return fail(err, errlen, "open /dev/null:");
 	if (move_fd(devnull, JOB_FD_STDIN) < 0 || move_fd(fds[0], JOB_FD_STDOUT) < 0 ||
-	    move_fd(fds[1], JOB_FD_STDERR) < 0 || move_fd(fds[2], JOB_FD_REPORT) < 0)
+	    move_fd(fds[1], JOB_FD_STDERR) < 0 || move_fd(fds[2], JOB_FD_REPORT) < 0 ||
+	    (c->hold && move_fd(fds[3], JOB_FD_HOLD) < 0))
 		return fail(err, errlen, "dup2:");
-		/* the report fd must stay close-on-exec free but nothing else survives */
+		/* these must stay close-on-exec free but nothing else survives */
 #ifdef HAVE_CLOSE_RANGE
-	if (close_range(JOB_FD_REPORT + 1, ~0U, 0) < 0)
+	if (close_range((unsigned)last + 1, ~0U, 0) < 0)
 #endif
 	{
 		long max = sysconf(_SC_OPEN_MAX);
 
-		for (long fd = JOB_FD_REPORT + 1; fd < (max > 0 ? max : 65536); fd++)
+		for (long fd = last + 1; fd < (max > 0 ? max : 65536); fd++)
 			close((int)fd);
 	}
 	return 0;

@@ -18,11 +18,16 @@
 #define JOB_FD_STDOUT 1
 #define JOB_FD_STDERR 2
 #define JOB_FD_REPORT 3
+/* A held job's start pipe (see supervise_job_start): the child reads one
+ * byte from it after confinement, before it runs any Python. */
+#define JOB_FD_HOLD 4
 
 struct confine_config {
 	const char *workdir; /* absolute path */
 	bool workdir_writable;
 	int fd_stdout, fd_stderr, fd_report; /* moved to 1, 2, 3 */
+	bool hold;                           /* fd_hold is set: */
+	int fd_hold;                         /* moved to JOB_FD_HOLD */
 	char *cgroup_dirs[2];                /* join these (write our pid to cgroup.procs) */
 	size_t ncgroups;
 	/* rlimits */

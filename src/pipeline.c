@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +342,33 @@ static int copy_into(const char *src, const char *dir, const char *name)
 	return rc;
 }
 
+/* Move the archive SRC (written by a build child) to the caller's DST:
+ * rename(2) when both are on one filesystem, which costs nothing, else a
+ * copy.  SRC must be a plain file with one link, not a symlink or a hard
+ * link a candidate made to something else.  0 or a negative errno. */
+static int move_out(const char *src, const char *dst, size_t max)
+{
+	struct stat st;
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (lstat(src, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		return -EPERM;
+	if (rename(src, dst) == 0)
+		return 0;
+	if (errno != EXDEV)
+		return -errno;
+	rc = util_read_file(src, max, &buf, &len);
+	if (rc < 0)
+		return rc;
+	rc = util_write_file(dst, buf, len, 0600);
+	free(buf);
+	return rc;
+}
+
 static void set_failure(struct json *res, enum verdict v, const char *stage, struct json *err)
 {
 	json_set(res, "status", json_str(verdict_name(v)));
@@ -556,8 +584,10 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	size_t code_len = cand->code_len;
 	double t0 = util_now();
 	enum verdict v;
-	struct json *e = NULL;
-	bool build_ok = false;
+	struct json *e = NULL, *vreq = NULL;
+	bool build_ok = false, vheld = false;
+	struct job_run vrun, br_run;
+	bool spare = false;
 
 	sha256_hex(cand->code, cand->code_len, sha);
 	policy_digest(pol, digest);
@@ -591,7 +621,9 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		set_failure(res, VERDICT_REJECTED, "static", error_obj("SourceError", why, 0));
 		goto out;
 	}
-	workdir = supervise_make_workdir(pol, &workdir_lock, err, sizeof(err));
+	spare = supervise_take_spare(s, &br_run, &workdir, &workdir_lock);
+	if (!spare)
+		workdir = supervise_make_workdir(pol, &workdir_lock, err, sizeof(err));
 	if (!workdir) {
 		set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
 		goto out;
@@ -643,15 +675,32 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		artifact = xstrdup(name);
 	}
 	json_set(req, "artifact", json_str(artifact));
+	vreq = json_dup(req);
+	json_set(vreq, "phase", json_str("validate"));
 	/* ---- the debug loop: build, and on an exception fix and build again ---- */
 	for (int attempt = 1;; attempt++) {
 		struct json *att = json_object(), *fixes = json_array();
 		bool again = false;
 
 		json_set(att, "attempt", json_num(attempt));
-		supervise_job(s, req, workdir, true, &bo);
+		if (spare)
+			spare = false; /* forked and confined already, waiting for req */
+		else
+			(void)supervise_job_start(s, req, workdir, true, false, &br_run);
+		if (attempt == 1 && !cand->static_only) {
+			/* The validate child is forked and confined now, while the
+			 * build child runs, and held before it runs any Python: its
+			 * fork, cgroup move and confinement cost no wall time.  It
+			 * starts only once the build is judged good; otherwise it is
+			 * cancelled.  It is a separate process from the start, with
+			 * its own report pipe, so nothing changes for the verdict. */
+			vheld = supervise_job_start(s, NULL, workdir, false, true, &vrun) == 0;
+		}
+		supervise_job_finish(s, &br_run, req, &bo);
 		report_parse(&bo.report, &br);
 		json_set(timings, "build_s", json_num(bo.wall_s));
+		if (json_get(br.result, "timings"))
+			json_set(timings, "build_steps", json_dup(json_get(br.result, "timings")));
 		add_output(res, "stdout", &bo.out, bo.out_dropped);
 		add_output(res, "stderr", &bo.err, bo.err_dropped);
 		if (br.sandbox)
@@ -710,12 +759,16 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 			goto out;
 		}
 	}
-	json_set(req, "phase", json_str("validate"));
-	json_set(req, "python", python_section(s, workdir));
-	json_set(req, "build_metrics", json_dup(json_get(br.result, "metrics")));
-	supervise_job(s, req, workdir, false, &vo);
+	if (vheld) {
+		vheld = false;
+		supervise_job_finish(s, &vrun, vreq, &vo);
+	} else {
+		supervise_job(s, vreq, workdir, false, &vo);
+	}
 	report_parse(&vo.report, &vr);
 	json_set(timings, "validate_s", json_num(vo.wall_s));
+	if (json_get(vr.result, "timings"))
+		json_set(timings, "validate_steps", json_dup(json_get(vr.result, "timings")));
 	json_set(res, "integrity", json_str("artifact"));
 	if (vr.violations->count) {
 		struct json *all = json_get(res, "violations");
@@ -766,6 +819,16 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		}
 		free(art);
 	}
+	if (cand->artifact_out && !strcmp(json_get_str(res, "status"), "accepted")) {
+		char *art = xasprintf("%s/%s", workdir, artifact);
+		int rc = move_out(art, cand->artifact_out, (size_t)pol->limits.max_file_bytes);
+
+		if (rc == 0)
+			json_set(res, "artifact", json_str(cand->artifact_out));
+		else
+			json_set(res, "artifact_error", json_str(strerror(-rc)));
+		free(art);
+	}
 	if (cand->keep_workdir) {
 		char *art = xasprintf("%s/%s", workdir, artifact);
 
@@ -774,6 +837,10 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		free(art);
 	}
 out:
+	if (spare)
+		supervise_job_cancel(s, &br_run); /* the source was refused: never used */
+	if (vheld)
+		supervise_job_cancel(s, &vrun); /* the build failed: it never runs */
 	json_set(timings, "total_s", json_num(util_now() - t0));
 	json_set(timings, "zygote_warm_s", json_num(s->warm_s));
 	json_set(res, "timings", timings);
@@ -791,6 +858,7 @@ out:
 	job_outcome_release(&bo);
 	job_outcome_release(&vo);
 	json_free(req);
+	json_free(vreq);
 	free(code);
 	free(artifact);
 	free(workdir);

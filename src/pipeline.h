@@ -33,6 +33,9 @@ struct candidate {
 	bool collect_artifact;
 	void *artifact;
 	size_t artifact_len;
+	/* when accepted, move the archive here (rename, else copy); the
+	 * result's "artifact" names it, or "artifact_error" says why not */
+	const char *artifact_out;
 };
 
 /* Run CAND under S's policy.  Returns the result document (the caller's). */

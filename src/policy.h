@@ -15,7 +15,7 @@
 
 struct policy {
 	char *source; /* the file it came from, or "<defaults>" */
-	struct {
+	struct policy_limits {
 		double wall_timeout_s;
 		double cpu_time_s;
 		long memory_mb;

@@ -83,7 +83,8 @@ static bool get_long(const struct json *o, const char *k, long lo, long hi, long
 }
 
 /* One request, the same pipeline as "run".  The result is the caller's. */
-static struct json *handle(struct supervisor *s, const struct options *o, const struct json *req)
+static struct json *handle(struct supervisor *s, const struct options *o, const struct json *req,
+			   struct policy_limits *used)
 {
 	struct policy p = *o->pol; /* scalars may be changed; pointers stay the base's */
 	const char *code_s = json_get_str(req, "code"), *path = json_get_str(req, "path");
@@ -144,16 +145,12 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	cand.class_name = cls;
 	cand.input = &spec;
 	cand.arch_id = arch;
-	cand.collect_artifact = o->db || out;
+	cand.collect_artifact = o->db != NULL;
+	cand.artifact_out = out;
 	s->pol = &p;
 	res = pipeline_run(s, &cand);
 	s->pol = o->pol;
-	if (out && cand.artifact) {
-		if (util_write_file(out, cand.artifact, cand.artifact_len, 0600) == 0)
-			json_set(res, "artifact", json_str(out));
-		else
-			json_set(res, "artifact_error", json_str(strerror(errno)));
-	}
+	*used = p.limits;
 	if (o->db)
 		cli_record_result(
 		    o->db, res, code, code_len, parent, generation,
@@ -196,6 +193,7 @@ static int read_line(int fd, struct sbuf *pending, struct sbuf *line)
 static void __attribute__((noreturn)) worker_main(struct supervisor *s, const struct options *o, int sock)
 {
 	struct sbuf pending = SBUF_INIT, line = SBUF_INIT;
+	struct policy_limits used = o->pol->limits;
 
 	signal(SIGINT, SIG_IGN);
 	while (read_line(sock, &pending, &line) == 1) {
@@ -204,7 +202,7 @@ static void __attribute__((noreturn)) worker_main(struct supervisor *s, const st
 		double seq = -1;
 
 		json_get_num(msg, "seq", &seq);
-		res = handle(s, o, json_get(msg, "request"));
+		res = handle(s, o, json_get(msg, "request"), &used);
 		json_set(out, "seq", json_num(seq));
 		json_set(out, "zygote_lost", json_bool(s->ctl < 0));
 		json_set(out, "result", res);
@@ -215,6 +213,14 @@ static void __attribute__((noreturn)) worker_main(struct supervisor *s, const st
 		sbuf_release(&sb);
 		json_free(out);
 		json_free(msg);
+		{
+			/* the next candidate's build child, made while we wait for
+			 * it, with the limits of the one before (see supervise.c) */
+			struct policy next = *o->pol;
+
+			next.limits = used;
+			supervise_make_spare(s, &next);
+		}
 	}
 	supervise_stop(s);
 	_exit(0);

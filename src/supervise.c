@@ -24,7 +24,12 @@
  *                                archive), fix (reads the source as data).
  *                                Confined by confine_apply() before it reads a
  *                                byte of candidate input; its parent-death
- *                                signal is SIGKILL.
+ *                                signal is SIGKILL.  A job may be *held*:
+ *                                forked and confined ahead of need, it
+ *                                waits on fd 4 for its request before any
+ *                                Python runs (the validate child beside
+ *                                the build child; a spare build child for
+ *                                the next candidate in serve and batch).
  *
  * Per job, the supervisor creates three pipes and hands their write ends to
  * the zygote with the job request; the zygote dups them to the child as
@@ -116,6 +121,7 @@ int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *p
 
 	for (size_t i = 0; i < n; i++) {
 		memset(&sv[i], 0, sizeof(sv[i]));
+		sv[i].spare_lock = -1;
 		sv[i].ctl = -1;
 	}
 	/* canonical, so paths derived from it (module files, the audit hook's
@@ -193,8 +199,11 @@ out_free:
 	return rc;
 }
 
+static void drop_spare(struct supervisor *s);
+
 void supervise_stop(struct supervisor *s)
 {
+	drop_spare(s);
 	if (s->ctl >= 0) {
 		static const char bye[] = "{\"op\":\"exit\"}";
 
@@ -210,6 +219,8 @@ void supervise_stop(struct supervisor *s)
 			;
 	}
 	s->zygote = 0;
+	while (s->nstash)
+		json_free(s->stash[--s->nstash]);
 	free(s->pyhelpers_dir);
 	s->pyhelpers_dir = NULL;
 }
@@ -419,86 +430,244 @@ static bool drain(int fd, struct sbuf *sb, size_t cap, size_t *dropped)
 	}
 }
 
-int supervise_job(struct supervisor *s, const struct json *request, const char *workdir, bool writable,
-		  struct job_outcome *o)
+/* Messages on ctl that belong to another job of this supervisor (a held
+ * job's "exited" can arrive while another job runs) wait in s->stash. */
+static void stash_put(struct supervisor *s, struct json *m)
+{
+	if (s->nstash == SUPERVISE_STASH) { /* only ever stale ones: drop the oldest */
+		json_free(s->stash[0]);
+		memmove(s->stash, s->stash + 1, (SUPERVISE_STASH - 1) * sizeof(*s->stash));
+		s->nstash--;
+	}
+	s->stash[s->nstash++] = m;
+}
+
+static struct json *stash_take(struct supervisor *s, long id)
+{
+	for (size_t i = 0; i < s->nstash; i++) {
+		double v;
+
+		if (json_get_num(s->stash[i], "id", &v) && (long)v == id) {
+			struct json *m = s->stash[i];
+
+			memmove(s->stash + i, s->stash + i + 1, (s->nstash - i - 1) * sizeof(*s->stash));
+			s->nstash--;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* The next ctl message for job ID: from the stash, else from ctl (others
+ * are stashed).  TIMEOUT_MS < 0 waits forever, 0 only takes what is there.
+ * 0, or a negative errno (-ETIMEDOUT, -EPIPE when the zygote is gone). */
+static int ctl_next(struct supervisor *s, long id, int timeout_ms, struct json **out)
+{
+	double until = util_now() + timeout_ms / 1000.0;
+
+	*out = stash_take(s, id);
+	while (!*out) {
+		struct json *m = NULL;
+		double left = until - util_now();
+		int rc = ctl_recv_json(s->ctl, timeout_ms < 0 ? -1 : left > 0 ? (int)(left * 1000) : 0, &m);
+		double v;
+
+		if (rc < 0)
+			return rc;
+		if (json_get_num(m, "id", &v) && (long)v == id)
+			*out = m;
+		else
+			stash_put(s, m);
+	}
+	return 0;
+}
+
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0) {
+			close(p[i]);
+			p[i] = -1;
+		}
+}
+
+/* Undo what supervise_job_start set up: the job's process group and
+ * cgroup may not outlive it. */
+static void job_run_release(struct job_run *r)
+{
+	if (r->pid > 0)
+		kill(-r->pid, SIGKILL);
+	cgroup_kill(&r->cg);
+	cgroup_destroy(&r->cg);
+	if (r->pidfd >= 0)
+		close(r->pidfd);
+	r->pidfd = -1;
+	close_pair(r->out);
+	close_pair(r->err);
+	close_pair(r->rep);
+	close_pair(r->hold);
+}
+
+/* The zygote answers "started" (or "failed") before anything else about
+ * a job.  0, or -1 with R->failure. */
+static int await_started(struct supervisor *s, struct job_run *r)
+{
+	struct json *reply = NULL;
+	int rc = -1;
+
+	if (!r->awaiting)
+		return 0;
+	r->awaiting = false;
+	if (s->ctl < 0 || ctl_next(s, r->id, 30 * 1000, &reply) < 0 || !json_get_str(reply, "op") ||
+	    strcmp(json_get_str(reply, "op"), "started")) {
+		const char *e = json_get_str(reply, "error");
+
+		r->failure = xasprintf("the zygote could not start the job: %s", e ? e : "no answer");
+	} else {
+		double v = 0;
+
+		json_get_num(reply, "pid", &v);
+		r->pid = (pid_t)v;
+		r->pidfd = pidfd_open_(r->pid);
+		rc = 0;
+	}
+	json_free(reply);
+	return rc;
+}
+
+int supervise_job_start(struct supervisor *s, const struct json *request, const char *workdir, bool writable, bool hold,
+			struct job_run *r)
 {
 	const struct policy *p = s->pol;
-	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
-	int pidfd = -1, rc = -1;
-	struct cgroup cg = {0};
-	struct json *msg = NULL, *reply = NULL;
+	struct json *msg = NULL;
 	struct sbuf sb = SBUF_INIT;
-	double t0, deadline, drain_until = 0;
-	long id;
-	bool open_out = true, open_err = true, open_rep = true;
-	size_t rep_dropped = 0;
-	long long watch_peak = -1;
+	int rc = -1;
 
-	memset(o, 0, sizeof(*o));
-	o->peak_bytes = -1;
+	memset(r, 0, sizeof(*r));
+	r->pidfd = -1;
+	r->out[0] = r->out[1] = r->err[0] = r->err[1] = -1;
+	r->rep[0] = r->rep[1] = r->hold[0] = r->hold[1] = -1;
 	if (s->ctl < 0) {
-		o->failure = xstrdup("the zygote is not running");
+		r->failure = xstrdup("the zygote is not running");
 		return -1;
 	}
-	if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 || pipe2(prep, O_CLOEXEC) < 0) {
-		o->failure = xasprintf("pipe: %s", strerror(errno));
-		goto out_close;
+	if (pipe2(r->out, O_CLOEXEC) < 0 || pipe2(r->err, O_CLOEXEC) < 0 || pipe2(r->rep, O_CLOEXEC) < 0 ||
+	    (hold && pipe2(r->hold, O_CLOEXEC) < 0)) {
+		r->failure = xasprintf("pipe: %s", strerror(errno));
+		goto out;
 	}
-	fcntl(pout[0], F_SETFL, O_NONBLOCK);
-	fcntl(perr[0], F_SETFL, O_NONBLOCK);
-	fcntl(prep[0], F_SETFL, O_NONBLOCK);
-	id = ++s->serial;
+	fcntl(r->out[0], F_SETFL, O_NONBLOCK);
+	fcntl(r->err[0], F_SETFL, O_NONBLOCK);
+	fcntl(r->rep[0], F_SETFL, O_NONBLOCK);
+	r->id = ++s->serial;
 	/* on failure cg is left empty: rlimits and the RSS watch take over */
-	(void)cgroup_create(&cg, s->cg_mode, id, p->limits.memory_mb, p->limits.max_pids);
+	(void)cgroup_create(&r->cg, s->cg_mode, r->id, p->limits.memory_mb, p->limits.max_pids);
 
 	msg = json_object();
 	json_set(msg, "op", json_str("job"));
-	json_set(msg, "id", json_num((double)id));
-	json_set(msg, "request", json_dup(request));
-	json_set(msg, "confine", confine_json(s, workdir, writable, &cg));
+	json_set(msg, "id", json_num((double)r->id));
+	if (!hold) /* a held job's comes through its hold pipe */
+		json_set(msg, "request", json_dup(request));
+	json_set(msg, "confine", confine_json(s, workdir, writable, &r->cg));
 	json_write(msg, &sb, -1);
 	{
-		int fds[3] = {pout[1], perr[1], prep[1]};
-		int r = zygote_send(s->ctl, sb.buf, sb.len, fds, 3);
+		int fds[4] = {r->out[1], r->err[1], r->rep[1], r->hold[0]};
+		int e = zygote_send(s->ctl, sb.buf, sb.len, fds, hold ? 4 : 3);
 
-		if (r < 0) {
-			o->failure = xasprintf("sending the job to the zygote: %s", strerror(-r));
-			if (r == -EPIPE || r == -ECONNRESET) {
+		if (e < 0) {
+			r->failure = xasprintf("sending the job to the zygote: %s", strerror(-e));
+			if (e == -EPIPE || e == -ECONNRESET) {
 				/* the zygote is gone: say so to whoever restarts it */
 				close(s->ctl);
 				s->ctl = -1;
 			}
-			goto out_cgroup;
+			goto out;
 		}
 	}
-	close(pout[1]);
-	close(perr[1]);
-	close(prep[1]);
-	pout[1] = perr[1] = prep[1] = -1;
+	/* the child holds the other ends now */
+	close(r->out[1]);
+	close(r->err[1]);
+	close(r->rep[1]);
+	r->out[1] = r->err[1] = r->rep[1] = -1;
+	if (hold) {
+		close(r->hold[0]);
+		r->hold[0] = -1;
+	}
+
+	/* A held job's "started" is collected when it is finished or
+	 * cancelled: the zygote forks it while this supervisor goes on. */
+	r->awaiting = true;
+	rc = hold ? 0 : await_started(s, r);
+out:
+	if (rc < 0)
+		job_run_release(r);
+	json_free(msg);
+	sbuf_release(&sb);
+	return rc;
+}
+
+void supervise_job_cancel(struct supervisor *s, struct job_run *r)
+{
+	(void)await_started(s, r);
+	if (r->pid > 0) {
+		struct json *m = NULL;
+
+		kill_job(r->pid, r->pidfd, &r->cg);
+		close_pair(r->hold);
+		/* wait until the zygote has reaped it, so that its cgroup is
+		 * empty and its "exited" does not linger in the stash */
+		while (s->ctl >= 0 && ctl_next(s, r->id, 5000, &m) == 0) {
+			bool done = json_get_str(m, "op") && !strcmp(json_get_str(m, "op"), "exited");
+
+			json_free(m);
+			if (done)
+				break;
+		}
+	}
+	job_run_release(r);
+	free(r->failure);
+	r->failure = NULL;
+	r->pid = 0;
+}
+
+int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct json *request, struct job_outcome *o)
+{
+	const struct policy *p = s->pol;
+	double t0, deadline, drain_until = 0;
+	bool open_out = true, open_err = true, open_rep = true;
+	size_t rep_dropped = 0;
+	long long watch_peak = -1;
+	int rc = -1;
+
+	memset(o, 0, sizeof(*o));
+	o->peak_bytes = -1;
+	(void)await_started(s, r);
+	if (r->failure) {
+		o->failure = r->failure;
+		r->failure = NULL;
+		job_run_release(r);
+		return -1;
+	}
+	o->pid = r->pid;
+	if (r->hold[1] >= 0) {
+		/* a held job starts now, with its request; if it already died,
+		 * its exit is in the stash and the write fails with EPIPE */
+		struct sbuf sb = SBUF_INIT;
+
+		json_write(request, &sb, -1);
+		(void)util_write_all(r->hold[1], sb.buf, sb.len);
+		sbuf_release(&sb);
+		close_pair(r->hold);
+	}
 	t0 = util_now();
-
-	/* the zygote answers "started" (or "failed") before anything else */
-	if (ctl_recv_json(s->ctl, 30 * 1000, &reply) < 0 || !json_get_str(reply, "op") ||
-	    strcmp(json_get_str(reply, "op"), "started")) {
-		const char *e = json_get_str(reply, "error");
-
-		o->failure = xasprintf("the zygote could not start the job: %s", e ? e : "no answer");
-		goto out_cgroup;
-	}
-	{
-		double v = 0;
-
-		json_get_num(reply, "pid", &v);
-		o->pid = (pid_t)v;
-	}
-	pidfd = pidfd_open_(o->pid);
 	deadline = t0 + p->limits.wall_timeout_s;
 
 	for (;;) {
 		struct pollfd pfd[4];
 		int nfd = 0, timeout;
 		double now = util_now();
-		bool watch = !cg.has_memory && !o->exited;
+		bool watch = !r->cg.has_memory && !o->exited;
+		struct json *m = NULL;
 
 		if (o->exited && (!open_out && !open_err && !open_rep))
 			break;
@@ -506,7 +675,7 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 			break; /* something still holds a pipe open: stop waiting */
 		if (!o->exited && !o->killed_wall && now >= deadline) {
 			o->killed_wall = true;
-			kill_job(o->pid, pidfd, &cg);
+			kill_job(o->pid, r->pidfd, &r->cg);
 		}
 		if (watch && !o->killed_memory) {
 			long long priv = private_bytes(o->pid);
@@ -515,7 +684,7 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 				watch_peak = priv;
 			if (priv > (long long)p->limits.memory_mb * 1024 * 1024) {
 				o->killed_memory = true;
-				kill_job(o->pid, pidfd, &cg);
+				kill_job(o->pid, r->pidfd, &r->cg);
 			}
 		}
 		timeout = o->exited ? (int)((drain_until - now) * 1000) + 1 : (int)((deadline - now) * 1000) + 1;
@@ -525,41 +694,45 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 			timeout = RSS_WATCH_MS;
 		if (timeout < 0)
 			timeout = 0;
+		if (!o->exited && (m = stash_take(s, r->id)) != NULL)
+			timeout = 0; /* it reported while another job ran */
 		pfd[nfd++] = (struct pollfd){s->ctl, o->exited ? 0 : POLLIN, 0};
-		pfd[nfd++] = (struct pollfd){open_out ? pout[0] : -1, POLLIN, 0};
-		pfd[nfd++] = (struct pollfd){open_err ? perr[0] : -1, POLLIN, 0};
-		pfd[nfd++] = (struct pollfd){open_rep ? prep[0] : -1, POLLIN, 0};
+		pfd[nfd++] = (struct pollfd){open_out ? r->out[0] : -1, POLLIN, 0};
+		pfd[nfd++] = (struct pollfd){open_err ? r->err[0] : -1, POLLIN, 0};
+		pfd[nfd++] = (struct pollfd){open_rep ? r->rep[0] : -1, POLLIN, 0};
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			o->failure = xasprintf("poll: %s", strerror(errno));
-			kill_job(o->pid, pidfd, &cg);
-			goto out_cgroup;
+			kill_job(o->pid, r->pidfd, &r->cg);
+			json_free(m);
+			goto out;
 		}
 		if (open_out && pfd[1].revents)
-			open_out = drain(pout[0], &o->out, (size_t)p->limits.max_output_bytes, &o->out_dropped);
+			open_out = drain(r->out[0], &o->out, (size_t)p->limits.max_output_bytes, &o->out_dropped);
 		if (open_err && pfd[2].revents)
-			open_err = drain(perr[0], &o->err, (size_t)p->limits.max_output_bytes, &o->err_dropped);
+			open_err = drain(r->err[0], &o->err, (size_t)p->limits.max_output_bytes, &o->err_dropped);
 		if (open_rep && pfd[3].revents)
-			open_rep = drain(prep[0], &o->report, REPORT_MAX, &rep_dropped);
+			open_rep = drain(r->rep[0], &o->report, REPORT_MAX, &rep_dropped);
 		if (!o->killed_flood && !o->exited &&
 		    (o->out_dropped + o->err_dropped) / FLOOD_FACTOR > (size_t)p->limits.max_output_bytes) {
 			o->killed_flood = true;
-			kill_job(o->pid, pidfd, &cg);
+			kill_job(o->pid, r->pidfd, &r->cg);
 		}
-		if (!o->exited && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			struct json *m = NULL;
-			int r = ctl_recv_json(s->ctl, 0, &m);
+		if (!m && !o->exited && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			int e = ctl_next(s, r->id, 0, &m);
+
+			if (e == -EPIPE || e == -ECONNRESET) {
+				o->failure = xstrdup("the zygote died");
+				kill_job(o->pid, r->pidfd, &r->cg);
+				close(s->ctl);
+				s->ctl = -1;
+				goto out;
+			}
+		}
+		if (m) {
 			const char *op = json_get_str(m, "op");
 			double v;
 
-			if (r == -EPIPE || r == -ECONNRESET) {
-				o->failure = xstrdup("the zygote died");
-				json_free(m);
-				kill_job(o->pid, pidfd, &cg);
-				close(s->ctl);
-				s->ctl = -1;
-				goto out_cgroup;
-			}
-			if (op && !strcmp(op, "exited") && json_get_num(m, "id", &v) && (long)v == id) {
+			if (op && !strcmp(op, "exited")) {
 				o->exited = true;
 				json_get_num(m, "status", &v);
 				o->wstatus = (int)v;
@@ -573,32 +746,23 @@ int supervise_job(struct supervisor *s, const struct json *request, const char *
 			json_free(m);
 		}
 	}
-	o->peak_bytes = cgroup_peak_bytes(&cg);
+	o->peak_bytes = cgroup_peak_bytes(&r->cg);
 	if (o->peak_bytes < 0)
 		o->peak_bytes = watch_peak; /* the RSS watch's highest sample */
-	o->oom = cgroup_oom_killed(&cg);
+	o->oom = cgroup_oom_killed(&r->cg);
 	rc = 0;
-out_cgroup:
-	/* the job's process group may not outlive the job */
-	if (o->pid > 0)
-		kill(-o->pid, SIGKILL);
-	cgroup_kill(&cg);
-	cgroup_destroy(&cg);
-out_close:
-	if (pidfd >= 0)
-		close(pidfd);
-	for (int i = 0; i < 2; i++) {
-		if (pout[i] >= 0)
-			close(pout[i]);
-		if (perr[i] >= 0)
-			close(perr[i]);
-		if (prep[i] >= 0)
-			close(prep[i]);
-	}
-	json_free(reply);
-	json_free(msg);
-	sbuf_release(&sb);
+out:
+	job_run_release(r);
 	return rc;
+}
+
+int supervise_job(struct supervisor *s, const struct json *request, const char *workdir, bool writable,
+		  struct job_outcome *o)
+{
+	struct job_run r;
+
+	(void)supervise_job_start(s, request, workdir, writable, false, &r);
+	return supervise_job_finish(s, &r, NULL, o);
 }
 
 void job_outcome_release(struct job_outcome *o)
@@ -608,4 +772,74 @@ void job_outcome_release(struct job_outcome *o)
 	sbuf_release(&o->report);
 	free(o->failure);
 	memset(o, 0, sizeof(*o));
+}
+
+/* ---- the spare build child ---------------------------------------------
+ *
+ * A long-lived supervisor (serve, batch) keeps one held build child ready
+ * between candidates, in a work directory of its own: the fork, the move
+ * into its cgroups (an RCU grace period on cgroup v1, ~11 ms) and the
+ * confinement are paid while nobody waits.  It is made with the limits of
+ * the candidate before it and used only by a candidate with the same
+ * limits; everything else about a job child comes from the one policy a
+ * supervisor runs with. */
+
+static void drop_spare(struct supervisor *s)
+{
+	if (!s->have_spare)
+		return;
+	supervise_job_cancel(s, &s->spare);
+	util_rm_rf(s->spare_workdir);
+	free(s->spare_workdir);
+	s->spare_workdir = NULL;
+	if (s->spare_lock >= 0)
+		close(s->spare_lock);
+	s->spare_lock = -1;
+	s->have_spare = false;
+}
+
+void supervise_make_spare(struct supervisor *s, const struct policy *pol)
+{
+	const struct policy *base = s->pol;
+	char err[256];
+
+	if (s->have_spare || s->ctl < 0)
+		return;
+	s->spare_workdir = supervise_make_workdir(pol, &s->spare_lock, err, sizeof(err));
+	if (!s->spare_workdir)
+		return; /* the next candidate makes its own and says why */
+	s->pol = pol;
+	if (supervise_job_start(s, NULL, s->spare_workdir, true, true, &s->spare) == 0) {
+		s->have_spare = true;
+		s->spare_limits = pol->limits;
+	} else {
+		free(s->spare.failure);
+		s->spare.failure = NULL;
+		util_rm_rf(s->spare_workdir);
+		free(s->spare_workdir);
+		s->spare_workdir = NULL;
+		close(s->spare_lock);
+		s->spare_lock = -1;
+	}
+	s->pol = base;
+}
+
+bool supervise_take_spare(struct supervisor *s, struct job_run *r, char **workdir, int *lock_fd)
+{
+	const struct policy_limits *a = &s->spare_limits, *b = &s->pol->limits;
+
+	if (!s->have_spare)
+		return false;
+	if (a->memory_mb != b->memory_mb || a->cpu_time_s != b->cpu_time_s || a->max_pids != b->max_pids ||
+	    a->max_file_bytes != b->max_file_bytes || a->max_open_files != b->max_open_files) {
+		drop_spare(s);
+		return false;
+	}
+	*r = s->spare;
+	*workdir = s->spare_workdir;
+	*lock_fd = s->spare_lock;
+	s->spare_workdir = NULL;
+	s->spare_lock = -1;
+	s->have_spare = false;
+	return true;
 }

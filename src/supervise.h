@@ -11,6 +11,20 @@
 #include "policy.h"
 #include "sbuf.h"
 
+#define SUPERVISE_STASH 8
+
+/* One job between supervise_job_start and supervise_job_finish. */
+struct job_run {
+	long id;
+	pid_t pid;
+	int pidfd;
+	int out[2], err[2], rep[2]; /* the read ends stay here */
+	int hold[2];                /* a held job's start pipe */
+	struct cgroup cg;
+	bool awaiting; /* the zygote's "started" is still to be read */
+	char *failure; /* it could not be started: why */
+};
+
 struct supervisor {
 	const struct policy *pol;
 	char *pyhelpers_dir;
@@ -21,6 +35,14 @@ struct supervisor {
 	long serial;
 	double warm_s;
 	int zygote_threads;
+	struct json *stash[SUPERVISE_STASH]; /* ctl messages for other jobs */
+	size_t nstash;
+	/* a held build child for the next candidate (supervise_make_spare) */
+	bool have_spare;
+	struct job_run spare;
+	char *spare_workdir;
+	int spare_lock;
+	struct policy_limits spare_limits;
 };
 
 /* Everything the supervisor observed about one job child. */
@@ -61,6 +83,25 @@ void supervise_stop(struct supervisor *s);
 int supervise_job(struct supervisor *s, const struct json *request, const char *workdir, bool writable,
 		  struct job_outcome *out);
 void job_outcome_release(struct job_outcome *o);
+/* supervise_job in two halves, so that a job child can be forked and
+ * confined while something else runs.  With HOLD the child stops after
+ * confinement, before any Python runs, and REQUEST is not sent (pass NULL):
+ * supervise_job_finish hands it REQUEST and starts it (its timers start
+ * then too); without HOLD finish's REQUEST is ignored.
+ * supervise_job_start returns 0 or -1 (R->failure says why, and finish
+ * reports it); every started R must end in supervise_job_finish or
+ * supervise_job_cancel, which kills it. */
+int supervise_job_start(struct supervisor *s, const struct json *request, const char *workdir, bool writable, bool hold,
+			struct job_run *r);
+int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct json *request, struct job_outcome *o);
+void supervise_job_cancel(struct supervisor *s, struct job_run *r);
+/* Fork and hold a build child, in a work directory of its own, for the
+ * next candidate, made with POL's limits (supervise.c says why). */
+void supervise_make_spare(struct supervisor *s, const struct policy *pol);
+/* Hand the spare to the caller if it suits the current policy's limits
+ * (else cancel it): R to finish with the build request, the work
+ * directory and its lock, as supervise_make_workdir gives them. */
+bool supervise_take_spare(struct supervisor *s, struct job_run *r, char **workdir, int *lock_fd);
 /* Make a private work directory under the policy's base; the path is the
  * caller's, and so is *LOCK_FD, an fd holding an flock on the directory
  * (the mark of a live owner; close it after removing the directory).

@@ -213,7 +213,7 @@ static double num_or(const struct json *o, const char *k, double def)
 }
 
 /* The job child, after fork: confine, then run the phase.  Never returns. */
-static void __attribute__((noreturn)) job_child(const struct json *msg, const int *fds)
+static void __attribute__((noreturn)) job_child(const struct json *msg, const int *fds, size_t nfds)
 {
 	const struct json *cj = json_get(msg, "confine"), *req = json_get(msg, "request");
 	const struct json *ns = json_get(cj, "namespaces"), *cgs = json_get(cj, "cgroups");
@@ -239,6 +239,8 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	c.fd_stdout = fds[0];
 	c.fd_stderr = fds[1];
 	c.fd_report = fds[2];
+	c.hold = nfds == 4;
+	c.fd_hold = c.hold ? fds[3] : -1;
 	for (size_t i = 0; cgs && cgs->type == JSON_ARRAY && i < cgs->count && i < 2; i++)
 		if (cgs->items[i]->type == JSON_STRING)
 			c.cgroup_dirs[c.ncgroups++] = cgs->items[i]->s;
@@ -263,7 +265,7 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	env = strv_from_json(json_get(cj, "env"));
 	c.env = (char *const *)env;
 
-	if (!c.workdir || !req) {
+	if (!c.workdir || (!req && !c.hold)) {
 		snprintf(err, sizeof(err), "malformed job request");
 		rc = -1;
 	} else {
@@ -290,7 +292,28 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	{
 		struct sbuf rq = SBUF_INIT;
 
-		json_write(req, &rq, -1);
+		if (c.hold) {
+			/* A held job waits here, confined, for its request: the
+			 * supervisor writes it to the hold pipe and closes it.  EOF
+			 * with nothing read (it gave up on this child, or died) ends
+			 * the child before it has run any Python. */
+			char buf[65536];
+			ssize_t n;
+
+			for (;;) {
+				n = read(JOB_FD_HOLD, buf, sizeof(buf));
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0 || rq.len + (size_t)n > ZYGOTE_MSG_MAX)
+					break;
+				sbuf_add(&rq, buf, (size_t)n);
+			}
+			if (n != 0 || rq.len == 0)
+				_exit(CONFINE_EXIT_SETUP);
+			close(JOB_FD_HOLD);
+		} else {
+			json_write(req, &rq, -1);
+		}
 		rc = pyhost_run_job(rq.buf, rq.len);
 	}
 	_exit(rc);
@@ -305,9 +328,9 @@ static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
 
 	json_get_num(msg, "id", &idd);
 	json_set(reply, "id", json_num(idd));
-	if (nfds != 3 || !cj) {
+	if ((nfds != 3 && nfds != 4) || !cj) {
 		json_set(reply, "op", json_str("failed"));
-		json_set(reply, "error", json_str("job request without its three fds or confine section"));
+		json_set(reply, "error", json_str("job request without its three (or four) fds or confine section"));
 		goto out_send;
 	}
 	fflush(NULL);
@@ -319,7 +342,7 @@ static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
 		for (size_t i = 0; i < nctls; i++)
 			if (ctls[i] >= 0)
 				close(ctls[i]);
-		job_child(msg, fds);
+		job_child(msg, fds, nfds);
 	}
 	pyhost_after_fork_parent();
 	if (pid < 0) {

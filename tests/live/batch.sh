@@ -93,6 +93,31 @@ expect "serve --socket" "$(cat "$TMP/sock.out")" "mode 0o600
 1 ['accepted', 'accepted', 'error']
 exit 0 socket left: False"
 
+expect "no work directory left after batch (held and spare children included)" "$(ls -A "$TMPDIR" | wc -l)" 0
+
+# serve keeps one held build child ready between candidates, in a work
+# directory of its own; closing stdin takes it away with everything else
+"$PY" - "$AEGIS" "$EXAMPLES/seed_model.py" "$TMPDIR" >"$TMP/spare" <<'PYEOF'
+import json, os, subprocess, sys, time
+aegis, model, tmpdir = sys.argv[1:4]
+p = subprocess.Popen([aegis, "serve", "--stdio", "--jobs", "1"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, text=True)
+for i in range(2):
+    p.stdin.write(json.dumps({"id": i, "path": model, "train": False}) + "\n")
+    p.stdin.flush()
+    print(i, json.loads(p.stdout.readline())["status"])
+time.sleep(0.5)
+print("idle work directories:", len(os.listdir(tmpdir)))
+p.stdin.close()
+print("exit", p.wait())
+print("left:", len(os.listdir(tmpdir)))
+PYEOF
+expect "serve: a spare build child waits in its own work directory, and goes at exit" "$(cat "$TMP/spare")" "0 accepted
+1 accepted
+idle work directories: 1
+exit 0
+left: 0"
+
 # kill -9 of the front mid-batch leaves nothing behind
 printf '{"id": 1, "path": "%s", "input": "float:2x4", "timeout": 60}\n' "$MODELS/loop_forever.py" >"$TMP/slow.jsonl"
 "$AEGIS" batch --jobs 1 "$TMP/slow.jsonl" >/dev/null 2>&1 &

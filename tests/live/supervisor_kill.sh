@@ -5,16 +5,17 @@
 marker="aegis-kill-test-$$"
 "$AEGIS" run --timeout 60 --arch-id "$marker" --input float:2x4 "$MODELS/loop_forever.py" >/dev/null 2>&1 &
 sup=$!
-# wait until the job child is running: three processes carry the marker
-# (supervisor, zygote, job child) and a work directory exists
+# wait until the job child is running: four processes carry the marker
+# (supervisor, zygote, the build child and the validate child held ready
+# beside it) and a work directory exists
 i=0
 while [ $i -lt 150 ]; do
 	n=$(pgrep -f -- "$marker" | wc -l)
-	[ "$n" -ge 3 ] && [ -n "$(ls -A "$TMPDIR")" ] && break
+	[ "$n" -ge 4 ] && [ -n "$(ls -A "$TMPDIR")" ] && break
 	sleep 0.1
 	i=$((i + 1))
 done
-expect "supervisor, zygote and job child were running" "$(pgrep -f -- "$marker" | wc -l)" 3
+expect "supervisor, zygote, build and held validate child were running" "$(pgrep -f -- "$marker" | wc -l)" 4
 kill -9 "$sup"
 wait "$sup" 2>/dev/null
 i=0
