@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
@@ -329,16 +330,10 @@ static struct json *validation_section(const struct policy *p)
 /* Copy SRC into DIR/NAME; 0 or -errno. */
 static int copy_into(const char *src, const char *dir, const char *name)
 {
-	char *buf, *dst;
-	size_t len;
-	int rc = util_read_file(src, 1u << 30, &buf, &len);
+	char *dst = xasprintf("%s/%s", dir, name);
+	int rc = util_copy_file(src, dst, 1u << 30);
 
-	if (rc < 0)
-		return rc;
-	dst = xasprintf("%s/%s", dir, name);
-	rc = util_write_file(dst, buf, len, 0600);
 	free(dst);
-	free(buf);
 	return rc;
 }
 
@@ -349,9 +344,6 @@ static int copy_into(const char *src, const char *dir, const char *name)
 static int move_out(const char *src, const char *dst, size_t max)
 {
 	struct stat st;
-	char *buf;
-	size_t len;
-	int rc;
 
 	if (lstat(src, &st) < 0)
 		return -errno;
@@ -359,14 +351,7 @@ static int move_out(const char *src, const char *dst, size_t max)
 		return -EPERM;
 	if (rename(src, dst) == 0)
 		return 0;
-	if (errno != EXDEV)
-		return -errno;
-	rc = util_read_file(src, max, &buf, &len);
-	if (rc < 0)
-		return rc;
-	rc = util_write_file(dst, buf, len, 0600);
-	free(buf);
-	return rc;
+	return errno == EXDEV ? util_copy_file(src, dst, max) : -errno;
 }
 
 static void set_failure(struct json *res, enum verdict v, const char *stage, struct json *err)
@@ -587,7 +572,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	struct json *e = NULL, *vreq = NULL;
 	bool build_ok = false, vheld = false;
 	struct job_run vrun, br_run;
-	bool spare = false;
+	bool br_pending = false; /* br_run started, not yet finished */
 
 	sha256_hex(cand->code, cand->code_len, sha);
 	policy_digest(pol, digest);
@@ -621,8 +606,10 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		set_failure(res, VERDICT_REJECTED, "static", error_obj("SourceError", why, 0));
 		goto out;
 	}
-	spare = supervise_take_spare(s, &br_run, &workdir, &workdir_lock);
-	if (!spare)
+	/* a spare build child, already forked and confined in its own work
+	 * directory, waits for this candidate's request (serve and batch) */
+	br_pending = supervise_take_spare(s, &br_run, &workdir, &workdir_lock);
+	if (!br_pending)
 		workdir = supervise_make_workdir(pol, &workdir_lock, err, sizeof(err));
 	if (!workdir) {
 		set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
@@ -665,11 +652,9 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	{
 		unsigned char rnd[8];
 		char name[64];
-		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
-		if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
-			die("cannot read /dev/urandom:");
-		close(fd);
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			die("getrandom:");
 		snprintf(name, sizeof(name), "model-%02x%02x%02x%02x%02x%02x%02x%02x.pt", rnd[0], rnd[1], rnd[2],
 			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 		artifact = xstrdup(name);
@@ -683,9 +668,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		bool again = false;
 
 		json_set(att, "attempt", json_num(attempt));
-		if (spare)
-			spare = false; /* forked and confined already, waiting for req */
-		else
+		if (!br_pending)
 			(void)supervise_job_start(s, req, workdir, true, false, &br_run);
 		if (attempt == 1 && !cand->static_only) {
 			/* The validate child is forked and confined now, while the
@@ -696,6 +679,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 			 * its own report pipe, so nothing changes for the verdict. */
 			vheld = supervise_job_start(s, NULL, workdir, false, true, &vrun) == 0;
 		}
+		br_pending = false;
 		supervise_job_finish(s, &br_run, req, &bo);
 		report_parse(&bo.report, &br);
 		json_set(timings, "build_s", json_num(bo.wall_s));
@@ -837,8 +821,8 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		free(art);
 	}
 out:
-	if (spare)
-		supervise_job_cancel(s, &br_run); /* the source was refused: never used */
+	if (br_pending)
+		supervise_job_cancel(s, &br_run); /* the spare was never used */
 	if (vheld)
 		supervise_job_cancel(s, &vrun); /* the build failed: it never runs */
 	json_set(timings, "total_s", json_num(util_now() - t0));

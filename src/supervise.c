@@ -830,6 +830,8 @@ bool supervise_take_spare(struct supervisor *s, struct job_run *r, char **workdi
 
 	if (!s->have_spare)
 		return false;
+	/* the limits confine_json() hands the child; the rest of a policy is
+	 * the supervisor's own, the same for every candidate it runs */
 	if (a->memory_mb != b->memory_mb || a->cpu_time_s != b->cpu_time_s || a->max_pids != b->max_pids ||
 	    a->max_file_bytes != b->max_file_bytes || a->max_open_files != b->max_open_files) {
 		drop_spare(s);

@@ -104,18 +104,14 @@ char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-int util_read_file(const char *path, size_t max, char **out, size_t *out_len)
+int util_read_fd(int fd, size_t max, char **out, size_t *out_len)
 {
-	int fd, rc = 0;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 
 	*out = NULL;
 	if (out_len)
 		*out_len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	for (;;) {
 		ssize_t n;
 
@@ -125,30 +121,55 @@ int util_read_file(const char *path, size_t max, char **out, size_t *out_len)
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0) {
-			if (errno == EINTR)
+			int e = errno;
+
+			if (e == EINTR)
 				continue;
-			rc = -errno;
-			goto out_free;
+			free(buf);
+			return -e;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > max) {
-			rc = -EFBIG;
-			goto out_free;
+			free(buf);
+			return -EFBIG;
 		}
 	}
 	if (!buf)
 		buf = xmalloc(1);
 	buf[len] = '\0';
-	close(fd);
 	*out = buf;
 	if (out_len)
 		*out_len = len;
 	return 0;
-out_free:
-	free(buf);
+}
+
+int util_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+	int fd, rc;
+
+	*out = NULL;
+	if (out_len)
+		*out_len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = util_read_fd(fd, max, out, out_len);
 	close(fd);
+	return rc;
+}
+
+int util_copy_file(const char *src, const char *dst, size_t max)
+{
+	char *buf;
+	size_t len;
+	int rc = util_read_file(src, max, &buf, &len);
+
+	if (rc < 0)
+		return rc;
+	rc = util_write_file(dst, buf, len, 0600);
+	free(buf);
 	return rc;
 }
 

@@ -46,6 +46,10 @@ __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
 /* Read a whole file into a NUL-terminated heap buffer (the caller's).
  * Returns 0 or a negative errno; -EFBIG when it is larger than MAX. */
 int util_read_file(const char *path, size_t max, char **out, size_t *out_len);
+/* The same for what FD holds until EOF (FD stays open). */
+int util_read_fd(int fd, size_t max, char **out, size_t *out_len);
+/* Copy SRC (at most MAX bytes) to a new DST with mode 0600; 0 or -errno. */
+int util_copy_file(const char *src, const char *dst, size_t max);
 /* Write all of BUF to FD, retrying on EINTR/short writes; 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);
 /* Write a whole file atomically enough for our use (O_TRUNC); 0 or -errno. */

@@ -297,20 +297,14 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 			 * supervisor writes it to the hold pipe and closes it.  EOF
 			 * with nothing read (it gave up on this child, or died) ends
 			 * the child before it has run any Python. */
-			char buf[65536];
-			ssize_t n;
+			char *buf;
+			size_t len;
 
-			for (;;) {
-				n = read(JOB_FD_HOLD, buf, sizeof(buf));
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0 || rq.len + (size_t)n > ZYGOTE_MSG_MAX)
-					break;
-				sbuf_add(&rq, buf, (size_t)n);
-			}
-			if (n != 0 || rq.len == 0)
+			if (util_read_fd(JOB_FD_HOLD, ZYGOTE_MSG_MAX, &buf, &len) < 0 || len == 0)
 				_exit(CONFINE_EXIT_SETUP);
 			close(JOB_FD_HOLD);
+			sbuf_add(&rq, buf, len);
+			free(buf);
 		} else {
 			json_write(req, &rq, -1);
 		}

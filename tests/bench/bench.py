@@ -38,14 +38,23 @@ TRANSFORMER = os.path.join(HERE, "models", "small_transformer.py")
 TOKENS = "tokens:2x20:1000"
 
 
-def spec_tensor(spec, seed_=0):
-    """The test input of an input spec (tokens:BxT:V or float:D1xD2...)."""
-    g = torch.Generator().manual_seed(seed_)
+def parse_spec(spec):
+    """An input spec (tokens:BxT:V or float:D1xD2...) as the job harness
+    takes it from the C parser: {"kind", "shape", "vocab"}."""
     kind, _, rest = spec.partition(":")
     if kind == "tokens":
         shape, _, vocab = rest.rpartition(":")
-        return torch.randint(0, int(vocab), tuple(int(d) for d in shape.split("x")), generator=g)
-    return torch.randn(tuple(int(d) for d in rest.split("x")), generator=g)
+        return {"kind": "tokens", "shape": [int(d) for d in shape.split("x")], "vocab": int(vocab)}
+    return {"kind": "float", "shape": [int(d) for d in rest.split("x")]}
+
+
+def spec_tensor(spec, seed_=0):
+    """The baseline's test input for an input spec."""
+    sp = parse_spec(spec)
+    g = torch.Generator().manual_seed(seed_)
+    if sp["kind"] == "tokens":
+        return torch.randint(0, sp["vocab"], tuple(sp["shape"]), generator=g)
+    return torch.randn(tuple(sp["shape"]), generator=g)
 
 
 def input_of(path):
@@ -153,13 +162,6 @@ class Floor:
                     "reference": {"model": None}}
         self.threads = threads
 
-    def spec(self, s):
-        kind, _, rest = s.partition(":")
-        if kind == "tokens":
-            shape, _, vocab = rest.rpartition(":")
-            return {"kind": "tokens", "shape": [int(d) for d in shape.split("x")], "vocab": int(vocab)}
-        return {"kind": "float", "shape": [int(d) for d in rest.split("x")]}
-
     def run(self, code, spec, train=True):
         import torch.nn as nn
         old = torch.get_num_threads()
@@ -170,7 +172,7 @@ class Floor:
             exec(compile(code, "candidate.py", "exec"), ns)  # noqa: S102 - trusted bench models
             cls = ns.get("Model") or [v for v in ns.values() if isinstance(v, type)
                                       and issubclass(v, nn.Module)][-1]
-            sp = self.spec(spec)
+            sp = parse_spec(spec)
             x = self.inputs.make(sp)
             self.inputs.seed(0)
             model = cls()
@@ -240,7 +242,7 @@ def two_at_once(fn, code, spec):
 
 # ---- throughput -----------------------------------------------------------
 
-def corpus(workdir):
+def corpus():
     """>= 40 candidates: good, broken (some fixable) and hostile-but-harmless
     (safe to run unconfined: the baseline runs them with no sandbox)."""
     items = []
@@ -284,7 +286,6 @@ def corpus(workdir):
 
 def _baseline_worker(item, timeout, memory_gb):
     """One candidate through the seed's pipeline, in a pool worker."""
-    import torch as t
     if not hasattr(_baseline_worker, "ex"):
         _baseline_worker.ex = seed.SafeCodeExecutor(timeout_seconds=timeout, max_memory_gb=memory_gb)
     x = spec_tensor(item["input"])
@@ -298,7 +299,6 @@ def _baseline_worker(item, timeout, memory_gb):
                                     vocab_size=vocab, seq_len=seq)
     except Exception as e:  # noqa: BLE001 - the seed's validator raising on a model
         status = "error:" + type(e).__name__
-    del t
     return item["name"], status
 
 
@@ -320,8 +320,8 @@ def throughput(binary, items, timeout, memory_mb, work):
     t = time.perf_counter()
     p = subprocess.run([binary, "batch", "--jobs", "2", req], capture_output=True, text=True)
     ours_s = time.perf_counter() - t
-    ours = [(json.loads(line)["request_id"], json.loads(line)["status"])
-            for line in p.stdout.splitlines() if line.startswith("{")]
+    ours = [(r["request_id"], r["status"])
+            for r in map(json.loads, (x for x in p.stdout.splitlines() if x.startswith("{")))]
     return base_s, base, ours_s, ours
 
 
@@ -470,7 +470,7 @@ def main():
 
         # 4. throughput on the mixed corpus, 2 at a time
         if not a.skip_throughput:
-            items = corpus(work)
+            items = corpus()
             print("throughput on %d candidates, 2 at a time ..." % len(items), file=sys.stderr)
             bs, bres, osec, ores = throughput(binary, items, 10, 2048, work)
             res["throughput"] = {"candidates": len(items),

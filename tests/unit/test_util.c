@@ -1,6 +1,8 @@
-/* test_util.c - utilities: SHA-256 vectors, UTF-8, number parsing, rm -rf. */
+/* test_util.c - utilities: SHA-256 vectors, UTF-8, number parsing, rm -rf,
+ * reading an fd and copying a file. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,13 +93,56 @@ static void test_rm_rf(void **state)
 	assert_int_equal(util_rm_rf("/tmp/aegis-does-not-exist-at-all"), 0);
 }
 
+static void test_read_fd_and_copy(void **state)
+{
+	int p[2];
+	char *buf, dir[] = "/tmp/aegis-copy-XXXXXX", src[256], dst[256];
+	size_t len = 99;
+
+	(void)state;
+	/* a pipe read to EOF, NUL-terminated; over MAX it is -EFBIG */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "{\"phase\":1}", 11), 11);
+	close(p[1]);
+	assert_int_equal(util_read_fd(p[0], 64, &buf, &len), 0);
+	assert_int_equal(len, 11);
+	assert_string_equal(buf, "{\"phase\":1}");
+	free(buf);
+	close(p[0]);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "0123456789", 10), 10);
+	close(p[1]);
+	assert_int_equal(util_read_fd(p[0], 9, &buf, &len), -EFBIG);
+	assert_null(buf);
+	close(p[0]);
+	/* EOF with nothing written: an empty string, length 0 */
+	assert_int_equal(pipe(p), 0);
+	close(p[1]);
+	assert_int_equal(util_read_fd(p[0], 9, &buf, &len), 0);
+	assert_int_equal(len, 0);
+	free(buf);
+	close(p[0]);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	assert_int_equal(util_write_file(src, "weights", 7, 0644), 0);
+	assert_int_equal(util_copy_file(src, dst, 1024), 0);
+	assert_int_equal(util_read_file(dst, 1024, &buf, &len), 0);
+	assert_string_equal(buf, "weights");
+	free(buf);
+	assert_int_equal(util_copy_file(src, dst, 3), -EFBIG);
+	snprintf(src, sizeof(src), "%s/missing", dir);
+	assert_int_equal(util_copy_file(src, dst, 1024), -ENOENT);
+	assert_int_equal(util_rm_rf(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sha256),
-	    cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_numbers),
-	    cmocka_unit_test(test_rm_rf),
+	    cmocka_unit_test(test_sha256),           cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_numbers),          cmocka_unit_test(test_rm_rf),
+	    cmocka_unit_test(test_read_fd_and_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
