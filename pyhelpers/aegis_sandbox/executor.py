@@ -169,15 +169,21 @@ class SafeCodeExecutor:
             req["input"] = tmp_input
         elif isinstance(test_inputs, str):
             req["input"] = test_inputs
+        raw = {}
         try:
             raw = self._server.request(req)
         finally:
-            if tmp_input:
+            # a float tensor stays (in work_dir, until close) while its model
+            # may still be handed to TrainingValidator, which trains on it
+            if tmp_input and not (raw.get("status") == "accepted"
+                                  and test_inputs.is_floating_point()):
                 os.unlink(tmp_input)
         model = None
         if raw.get("status") == "accepted" and raw.get("artifact"):
             model = torch.jit.load(raw["artifact"], map_location="cpu")
-            _models[model] = (self, dict(req, input=req.get("input")), raw.get("final_code", code))
+            tokens = isinstance(test_inputs, torch.Tensor) and not test_inputs.is_floating_point()
+            _models[model] = (self, dict(req, input=None if tokens else req.get("input")),
+                              raw.get("final_code", code))
         err = raw.get("error") or {}
         msg = ""
         if err:
@@ -221,6 +227,8 @@ class TrainingValidator:
         executor, req, code = origin
         req = dict(req, code=code, train=True, train_steps=self.training_steps, max_attempts=1)
         req.pop("artifact_out", None)
+        # token models train on token ids drawn from the seed's arguments,
+        # as the seed's validator does; others on their own test input
         if req.get("input") is None or str(req.get("input")).startswith("tokens:"):
             req["input"] = "tokens:%dx%d:%d" % (batch_size, seq_len, vocab_size)
         raw = executor._server.request(req)

@@ -73,6 +73,24 @@ def test_trainability_snippet(executor):
     assert metrics["final_loss"] < metrics["initial_loss"]
 
 
+def test_trainability_after_tensor_input(executor):
+    # the seed's own order of calls: a token *tensor* as test_inputs, then
+    # validate_training on the returned model (the tensor's temporary file
+    # was once deleted before the second call could use it)
+    code = open(os.path.join(TOP, "doc", "examples", "seed_model.py")).read()
+    r = executor.execute_model_code(code, torch.randint(0, 1000, (2, 20)), "gen1")
+    assert r.success
+    trainable, metrics = TrainingValidator(training_steps=100).validate_training(r.model, 1000, 20)
+    assert (trainable, metrics["status"], metrics["training_steps"]) == (True, "accepted", 100)
+    # a float tensor is kept for training the model it tested
+    mlp = "import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n" \
+          "        self.fc = nn.Linear(8, 3)\n    def forward(self, x):\n        return self.fc(x)\n"
+    r = executor.execute_model_code(mlp, torch.randn(4, 8), "mlp")
+    assert r.success
+    trainable, metrics = TrainingValidator(training_steps=30).validate_training(r.model)
+    assert (trainable, metrics["training_steps"]) == (True, 30)
+
+
 def test_complete_flow(executor):
     # "Example: Complete Flow": the generated code fails, the debugger fixes it
     generated_code = open(os.path.join(TOP, "doc", "examples", "seed_broken.py")).read()
