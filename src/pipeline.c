@@ -776,12 +776,17 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		merge_obj(res, "metrics", vr.result);
 		merge_obj(res, "checks", vr.result);
 		{
-			/* the class name is the build child's word: a label, never a fact
-			 * the verdict rests on */
-			const char *cls = json_get_str(json_get(br.result, "metrics"), "class");
+			/* the class name and the export method (trace | script) are
+			 * the build child's word: labels, never facts the verdict
+			 * rests on */
+			static const char *const labels[] = {"class", "export"};
 
-			if (cls)
-				json_set(json_get(res, "metrics"), "class", json_str(cls));
+			for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+				const char *label = json_get_str(json_get(br.result, "metrics"), labels[i]);
+
+				if (label)
+					json_set(json_get(res, "metrics"), labels[i], json_str(label));
+			}
 		}
 		if (vo.peak_bytes > 0)
 			json_set(json_get(res, "metrics"), "peak_memory_mb",

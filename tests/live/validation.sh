@@ -17,6 +17,19 @@ expect "non-causal language model" "$(field '(r["status"], r["error"]["check"])'
 run_model --input float:2x100 "$MODELS/dead_linear.py"
 expect "dead nn.Linear: accepted but flagged" "$(field '(r["status"], r["checks"]["gradient_coverage"]["status"], r["metrics"]["dead_parameters"])')" "('accepted', 'warn', ['unused.weight', 'unused.bias'])"
 
+# export: traced when it can be, scripted when only that works, else refused
+run_model --train-steps 5 --input float:2x100 "$MODELS/mlp.py"
+expect "traceable model: exported by trace" "$(field '(r["status"], r["metrics"]["export"], r["metrics"]["class"])')" "('accepted', 'trace', 'MyModel')"
+run_model --train-steps 5 --input float:2x100 "$MODELS/script_only.py"
+expect "int in the output: exported by script, validated" "$(field '(r["status"], r["metrics"]["export"], r["integrity"], r["metrics"]["training_steps"])')" "('accepted', 'script', 'artifact', 5)"
+run_model --train-steps 5 --input float:2x100 "$MODELS/unexportable.py"
+expect "neither traceable nor scriptable: refused" "$(field '(r["status"], r["stage"], r["error"]["type"], r["error"]["message"].split(": ")[0])')" "('rejected', 'build', 'ExportError', 'the model cannot be exported to TorchScript, so it cannot be validated apart from its code')"
+expect "export error names both attempts" "$(field '("trace: RuntimeError" in r["error"]["message"], "script: UnsupportedNodeError" in r["error"]["message"])')" "(True, True)"
+run_model --train-steps 5 --set validation.export_failure=in-process --input float:2x100 "$MODELS/unexportable.py"
+expect "export_failure: in-process validates the live module, and says so" "$(field '(r["status"], r["integrity"], r["metrics"]["training_steps"])')" "('accepted', 'in-process', 5)"
+run_model --input float:2x100 "$MODELS/returns_none.py"
+expect "forward() returning None: the model's error, not the tracer's" "$(field '(r["status"], r["error"]["type"], r["error"]["message"])')" "('rejected', 'OutputError', 'forward() returned NoneType, which holds no tensor')"
+
 # the seed's example with training (issue "Done when")
 run_model "$EXAMPLES/seed_model.py"
 expect "seed model trains" "$(field '(r["status"], r["metrics"]["training_steps"], r["metrics"]["trainable"])')" "('accepted', 100, True)"
