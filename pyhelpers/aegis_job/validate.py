@@ -56,8 +56,10 @@ def leaf_modules(model):
     return leaves, depth
 
 
-def activation_bytes(model, x):
-    """Bytes autograd saves for backward in one forward pass."""
+def forward_counting(model, x):
+    """One forward pass (RNG seed 0) with autograd recording, as training
+    will run it.  Returns (output, bytes autograd saved for backward): the
+    output checks and the training-memory estimate from the same pass."""
     total = [0]
 
     def pack(t):
@@ -65,9 +67,13 @@ def activation_bytes(model, x):
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        inputs.seed(0)
-        model(x)
-    return total[0]
+        out = forward(model, x)
+    return (out.detach() if out is not None else None), total[0]
+
+
+def activation_bytes(model, x):
+    """Bytes autograd saves for backward in one forward pass."""
+    return forward_counting(model, x)[1]
 
 
 def loss_kind(out, x, vocab):
@@ -103,8 +109,9 @@ def compute_loss(out, tgt, kind):
     return F.mse_loss(out.float(), tgt)
 
 
-def check_causality(model, x, vocab):
-    """Perturb the tokens after position t; outputs at <= t must not move."""
+def check_causality(model, x, vocab, a=None):
+    """Perturb the tokens after position t; outputs at <= t must not move.
+    A is the output for X when the caller has it (seed 0, same mode)."""
     T = x.shape[1]
     t = T // 2
     x2 = x.clone()
@@ -112,7 +119,8 @@ def check_causality(model, x, vocab):
     noise = torch.randint(1, vocab, tuple(x2[:, t + 1:].shape), generator=g, dtype=torch.long)
     x2[:, t + 1:] = (x2[:, t + 1:] + noise) % vocab
     with torch.no_grad():
-        a = forward(model, x)
+        if a is None:
+            a = forward(model, x)
         b = forward(model, x2)
     diff = float((a[:, :t + 1] - b[:, :t + 1]).abs().max())
     tol = 1e-4 * (1.0 + float(a[:, :t + 1].abs().max()))
@@ -158,8 +166,13 @@ def validate_model(model, spec, cfg, x=None):
         record("depth", PASS, "%d <= %d" % (depth, arch["max_depth"]))
 
     model.train()
-    with torch.no_grad():
-        out = forward(model, x)
+    try:
+        out, abytes = forward_counting(model, x)
+    except Exception:  # noqa: BLE001 - retried without recording: a model that
+        # cannot record is caught by training; one that cannot run raises here
+        with torch.no_grad():
+            out = forward(model, x)
+        abytes = 0
     if out is None:
         record("output", FAIL, "forward() returned no tensor")
         return _finish(metrics, checks, failures)
@@ -175,10 +188,6 @@ def validate_model(model, spec, cfg, x=None):
 
     # memory: parameters + gradients + two Adam moments + saved activations
     pbytes = sum(p.numel() * p.element_size() for p in params)
-    try:
-        abytes = activation_bytes(model, x)
-    except Exception:  # noqa: BLE001 - a model that cannot record is caught below
-        abytes = 0
     est_mb = (4 * pbytes + abytes) / 1048576.0
     metrics["estimated_training_memory_mb"] = round(est_mb, 3)
     if est_mb > arch["max_memory_mb"]:
@@ -193,7 +202,7 @@ def validate_model(model, spec, cfg, x=None):
     if ck["causality"]:
         if (vocab is not None and not x.is_floating_point() and x.dim() == 2 and x.shape[1] > 1
                 and out.dim() >= 3 and out.shape[:2] == x.shape[:2]):
-            status, detail = check_causality(model, x, vocab)
+            status, detail = check_causality(model, x, vocab, out)
             record("causality", status, detail)
         else:
             record("causality", SKIP, "needs token input (B, T) and per-position output (B, T, ...)")
