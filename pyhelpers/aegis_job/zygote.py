@@ -40,9 +40,11 @@ def warm():
     # Every job child is a fork of this process.  A garbage collection in
     # a child walks (and writes to) the header of every object it tracks,
     # copying on write most of the pages torch's import left behind.  Move
-    # everything that exists now out of the collector's reach, once.
+    # everything that exists now out of the collector's reach, once.  No
+    # gc.collect() first: after these imports it finds nothing to free
+    # (measured: 0 objects) and costs 30 ms of every zygote start, which
+    # a one-shot run pays in full.
     import gc
-    gc.collect()
     gc.freeze()
     return None
 
