@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -213,6 +214,23 @@ static double num_or(const struct json *o, const char *k, double def)
 }
 
 /* The job child, after fork: confine, then run the phase.  Never returns. */
+/*
+ * Keep freed memory in the heap for reuse.  glibc's defaults hand every
+ * block over 128 KiB to mmap and give it back to the kernel on free, and
+ * a training step allocates and frees the same large tensors each time:
+ * 100 steps of the benchmark's small transformer took ~45,000 page faults
+ * (each one charged to the job's memory cgroup), 3% of the run.  With
+ * blocks up to 32 MiB served from the heap and the heap trimmed only past
+ * 64 MiB of free space at its top, the same run takes ~4,000.  Peak memory
+ * is what the job touched at its peak either way; the limits still hold
+ * (the heap is data, under the same cgroup and rlimits).
+ */
+static void tune_malloc(void)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 static void __attribute__((noreturn)) job_child(const struct json *msg, const int *fds, size_t nfds)
 {
 	const struct json *cj = json_get(msg, "confine"), *req = json_get(msg, "request");
@@ -233,6 +251,7 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	signal(SIGPIPE, SIG_IGN);
 	/* past RLIMIT_FSIZE a write fails with EFBIG instead of killing us */
 	signal(SIGXFSZ, SIG_IGN);
+	tune_malloc();
 
 	c.workdir = json_get_str(cj, "workdir");
 	c.workdir_writable = json_get_bool(cj, "workdir_writable", false);
