@@ -10,7 +10,11 @@
  *     |
  *     |  ctl: SOCK_SEQPACKET pair, JSON messages + SCM_RIGHTS (zygote.h)
  *     |
- *     +-- zygote                 fork of the supervisor; embeds CPython
+ *     +-- zygote                 aegis-zygote, forked and exec'd with the
+ *           |                    ctl sockets and an empty environment
+ *           |                    (zygote-main.c; without that program the
+ *           |                    forked child runs zygote_main() itself);
+ *           |                    embeds CPython
  *           |                    (pyhost.c), imports torch and the trusted
  *           |                    pyhelpers once, stays single-threaded, never
  *           |                    runs candidate code, never enters an OpenMP
@@ -56,6 +60,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,6 +114,57 @@ int supervise_start(struct supervisor *s, const struct policy *pol, const char *
 	return supervise_start_many(s, 1, pol, pyhelpers_dir, err, errlen);
 }
 
+/*
+ * The zygote program to exec: the build tree's for the build tree's
+ * supervisor, the installed one for the installed supervisor, and for
+ * anything else (a unit test linking the library) none, so that a stale
+ * installed copy never talks to a newer supervisor.  NULL: run
+ * zygote_main() in the forked child itself, which is the same code on the
+ * (slower) shared libpython.
+ */
+static const char *zygote_program(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if (!strcmp(exe, AEGIS_BUILD_EXE))
+		return access(AEGIS_BUILD_ZYGOTE, X_OK) == 0 ? AEGIS_BUILD_ZYGOTE : NULL;
+	if (!strcmp(exe, AEGIS_INSTALLED_EXE))
+		return access(AEGIS_ZYGOTE_EXE, X_OK) == 0 ? AEGIS_ZYGOTE_EXE : NULL;
+	return NULL;
+}
+
+/* In the forked child: exec the zygote program with the control sockets
+ * and nothing else of ours (an empty environment: no LD_* or PYTHON*
+ * variable reaches it).  Returns only if there is no program or exec
+ * failed; the caller then runs the zygote in this process. */
+static void exec_zygote(const char *prog, const int *ctls, size_t n, const char *helpers)
+{
+	char **argv, (*fdarg)[16];
+	char *const envp[] = {NULL};
+
+	if (!prog)
+		return;
+	argv = xcalloc(n + 3, sizeof(char *));
+	fdarg = xcalloc(n, sizeof(*fdarg));
+	argv[0] = (char *)"aegis-zygote";
+	argv[1] = (char *)helpers;
+	for (size_t i = 0; i < n; i++) {
+		int fl = fcntl(ctls[i], F_GETFD);
+
+		if (fl < 0 || fcntl(ctls[i], F_SETFD, fl & ~FD_CLOEXEC) < 0)
+			return;
+		snprintf(fdarg[i], sizeof(fdarg[i]), "%d", ctls[i]);
+		argv[i + 2] = fdarg[i];
+	}
+	execve(prog, argv, envp);
+	for (size_t i = 0; i < n; i++)
+		(void)fcntl(ctls[i], F_SETFD, FD_CLOEXEC);
+}
+
 int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *pol, const char *pyhelpers_dir,
 			 char *err, size_t errlen)
 {
@@ -149,6 +205,7 @@ int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *p
 	if (pid == 0) {
 		for (size_t i = 0; i < n; i++)
 			close(pairs[i][0]);
+		exec_zygote(zygote_program(), child_ends, n, helpers);
 		zygote_main(child_ends, n, helpers);
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -125,10 +125,14 @@ front=$!
 i=0
 while [ $i -lt 100 ] && [ -z "$(ls -A "$TMPDIR")" ]; do sleep 0.1; i=$((i + 1)); done
 sleep 0.5
+pids=$(tree $front)
 kill -9 $front
 wait $front 2>/dev/null
 i=0
-while [ $i -lt 50 ] && { pgrep -f "aegis-sandbox batch --jobs 1 $TMP/slow.jsonl" >/dev/null || [ -n "$(ls -A "$TMPDIR")" ]; }; do sleep 0.1; i=$((i + 1)); done
-expect "no process left after kill -9 of batch" "$(pgrep -f "aegis-sandbox batch --jobs 1 $TMP/slow.jsonl" | wc -l)" 0
+# shellcheck disable=SC2086
+while [ $i -lt 50 ] && { [ "$(alive $pids)" -gt 0 ] || [ -n "$(ls -A "$TMPDIR")" ]; }; do sleep 0.1; i=$((i + 1)); done
+expect "batch had its worker, zygote and job running" "$(echo "$pids" | wc -l | awk '{print ($1 >= 4)}')" 1
+# shellcheck disable=SC2086
+expect "no process left after kill -9 of batch" "$(alive $pids)" 0
 expect "no work directory left" "$(ls -A "$TMPDIR" | wc -l)" 0
 finish

@@ -5,6 +5,7 @@
 #                          exit code in $RC
 #   field EXPR             evaluate a Python expression over the result r
 #   expect NAME GOT WANT   one assertion; finish prints "N passed, M failed"
+#   tree PID / alive PIDS  a process and its descendants; how many still exist
 
 set -u
 : "${AEGIS:?run through make check (AEGIS is unset)}"
@@ -25,6 +26,40 @@ RC=0
 run_model() {
 	"$AEGIS" run "$@" --json >"$TMP/r.json" 2>"$TMP/stderr"
 	RC=$?
+}
+
+# tree PID: PID and all its descendants, one per line (from /proc).  The
+# zygote is exec'd (aegis-zygote), so its command line does not carry the
+# supervisor's: follow parentage instead.
+tree() {
+	"$PY" - "$1" <<'PYEOF'
+import os, sys
+parent = {}
+for d in os.listdir("/proc"):
+    if d.isdigit():
+        try:
+            stat = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+want, found = {int(sys.argv[1])}, True
+while found:
+    found = False
+    for pid, pp in parent.items():
+        if pp in want and pid not in want:
+            want.add(pid)
+            found = True
+for pid in sorted(want):
+    if pid in parent:
+        print(pid)
+PYEOF
+}
+
+# alive PID...: how many of the PIDs still exist
+alive() {
+	n=0
+	for p in "$@"; do [ -e "/proc/$p" ] && n=$((n + 1)); done
+	echo $n
 }
 
 run_cmd() {

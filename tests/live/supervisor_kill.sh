@@ -2,28 +2,31 @@
 # process, no zygote, no cgroup and no work directory behind.
 . "$TOP_SRCDIR/tests/live/lib.sh"
 
-marker="aegis-kill-test-$$"
-"$AEGIS" run --timeout 60 --arch-id "$marker" --input float:2x4 "$MODELS/loop_forever.py" >/dev/null 2>&1 &
+"$AEGIS" run --timeout 60 --input float:2x4 "$MODELS/loop_forever.py" >/dev/null 2>&1 &
 sup=$!
-# wait until the job child is running: four processes carry the marker
-# (supervisor, zygote, the build child and the validate child held ready
-# beside it) and a work directory exists
+# wait until the job child is running: four processes in the supervisor's
+# tree (supervisor, zygote, the build child and the validate child held
+# ready beside it) and a work directory exists
 i=0
 while [ $i -lt 150 ]; do
-	n=$(pgrep -f -- "$marker" | wc -l)
+	n=$(tree "$sup" | wc -l)
 	[ "$n" -ge 4 ] && [ -n "$(ls -A "$TMPDIR")" ] && break
 	sleep 0.1
 	i=$((i + 1))
 done
-expect "supervisor, zygote, build and held validate child were running" "$(pgrep -f -- "$marker" | wc -l)" 4
+pids=$(tree "$sup")
+expect "supervisor, zygote, build and held validate child were running" "$(echo "$pids" | wc -l)" 4
+expect "the zygote is the exec'd aegis-zygote" "$(for p in $pids; do cat /proc/$p/comm; done | grep -c '^aegis-zygote$')" 3
 kill -9 "$sup"
 wait "$sup" 2>/dev/null
 i=0
-while [ $i -lt 50 ] && pgrep -f -- "$marker" >/dev/null; do
+# shellcheck disable=SC2086
+while [ $i -lt 50 ] && [ "$(alive $pids)" -gt 0 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-expect "no process left within 5 s" "$(pgrep -f -- "$marker" | wc -l)" 0
+# shellcheck disable=SC2086
+expect "no process left within 5 s" "$(alive $pids)" 0
 expect "no cgroup of the dead supervisor left" "$(ls -d /sys/fs/cgroup/*/aegis-sandbox/"$sup"-* /sys/fs/cgroup/aegis-sandbox/"$sup"-* 2>/dev/null | wc -l)" 0
 expect "no work directory left" "$(ls -A "$TMPDIR" | wc -l)" 0
 
@@ -52,4 +55,11 @@ if [ -w /sys/fs/cgroup/memory ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; t
 	wait $locker 2>/dev/null
 	rmdir /sys/fs/cgroup/memory/aegis-sandbox/999999998-1
 fi
+
+# a supervisor that is neither the build tree's nor the installed one (here
+# a copy) does not exec a zygote program it cannot vouch for: it runs the
+# zygote in its forked child, the same code
+cp "$AEGIS" "$TMP/aegis-copy"
+AEGIS_PYHELPERS="$TOP_SRCDIR/pyhelpers" "$TMP/aegis-copy" run --no-train --json --input float:2x100 "$MODELS/mlp.py" >"$TMP/r.json" 2>"$TMP/stderr"
+expect "in-process zygote: the candidate runs" "$(field '(r["status"], r["sandbox"]["seccomp"])')" "('accepted', True)"
 finish
