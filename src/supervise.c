@@ -11,7 +11,7 @@
  *     |  ctl: SOCK_SEQPACKET pair, JSON messages + SCM_RIGHTS (zygote.h)
  *     |
  *     +-- zygote                 aegis-zygote, forked and exec'd with the
- *           |                    ctl sockets and an empty environment
+ *           |                    ctl sockets and no environment
  *           |                    (zygote-main.c; without that program the
  *           |                    forked child runs zygote_main() itself);
  *           |                    embeds CPython
@@ -138,13 +138,22 @@ static const char *zygote_program(void)
 }
 
 /* In the forked child: exec the zygote program with the control sockets
- * and nothing else of ours (an empty environment: no LD_* or PYTHON*
- * variable reaches it).  Returns only if there is no program or exec
- * failed; the caller then runs the zygote in this process. */
+ * and nothing else of ours: no LD_*, PYTHON* or secret variable reaches it.
+ * The one exception is the sanitizers' options, read by their runtime
+ * before main() in a --enable-sanitizers build (the tests rely on them),
+ * and wiped with the rest by zygote_main().  Returns only if there is no
+ * program or exec failed; the caller then runs the zygote in this process. */
 static void exec_zygote(const char *prog, const int *ctls, size_t n, const char *helpers)
 {
+	static const char *const keep[] = {"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+	char *envp[sizeof(keep) / sizeof(keep[0]) + 1] = {NULL};
+	size_t ne = 0;
 	char **argv, (*fdarg)[16];
-	char *const envp[] = {NULL};
+
+	for (char **e = environ; e && *e; e++)
+		for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
+			if (!strncmp(*e, keep[k], strlen(keep[k])) && ne < sizeof(keep) / sizeof(keep[0]))
+				envp[ne++] = *e;
 
 	if (!prog)
 		return;

@@ -2,7 +2,7 @@
 # process, no zygote, no cgroup and no work directory behind.
 . "$TOP_SRCDIR/tests/live/lib.sh"
 
-"$AEGIS" run --timeout 60 --input float:2x4 "$MODELS/loop_forever.py" >/dev/null 2>&1 &
+AEGIS_KILL_TEST_SECRET=s3cr3t-$$ "$AEGIS" run --timeout 60 --input float:2x4 "$MODELS/loop_forever.py" >/dev/null 2>&1 &
 sup=$!
 # wait until the job child is running: four processes in the supervisor's
 # tree (supervisor, zygote, the build child and the validate child held
@@ -17,6 +17,7 @@ done
 pids=$(tree "$sup")
 expect "supervisor, zygote, build and held validate child were running" "$(echo "$pids" | wc -l)" 4
 expect "the zygote is the exec'd aegis-zygote" "$(for p in $pids; do cat /proc/$p/comm; done | grep -c '^aegis-zygote$')" 3
+expect "the supervisor's environment is not in the zygote's or a job's image" "$(for p in $pids; do [ "$p" = "$sup" ] || cat /proc/$p/environ; done | tr '\0' '\n' | grep -c "s3cr3t-$$")" 0
 kill -9 "$sup"
 wait "$sup" 2>/dev/null
 i=0
