@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <pwd.h>
 #include <signal.h>
@@ -90,24 +89,16 @@ int usage_error(const char *fmt, ...)
 	return AEGIS_EXIT_USAGE;
 }
 
-const char *cli_pyhelpers_dir(void);
-
 /* Where the trusted Python helpers live: $AEGIS_PYHELPERS, else the
  * source tree when this is the uninstalled build, else the installed copy. */
 const char *cli_pyhelpers_dir(void)
 {
 	const char *env = getenv("AEGIS_PYHELPERS");
-	char exe[PATH_MAX];
-	ssize_t n;
 
 	if (env && *env)
 		return env;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		if (!strcmp(exe, AEGIS_BUILD_EXE) && access(AEGIS_SRC_PYHELPERS, R_OK) == 0)
-			return AEGIS_SRC_PYHELPERS;
-	}
+	if (util_exe_kind() == UTIL_EXE_BUILD && access(AEGIS_SRC_PYHELPERS, R_OK) == 0)
+		return AEGIS_SRC_PYHELPERS;
 	return AEGIS_PYHELPERS_DIR;
 }
 

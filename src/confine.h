@@ -18,8 +18,8 @@
 #define JOB_FD_STDOUT 1
 #define JOB_FD_STDERR 2
 #define JOB_FD_REPORT 3
-/* A held job's start pipe (see supervise_job_start): the child reads one
- * byte from it after confinement, before it runs any Python. */
+/* A held job's start pipe (see supervise_job_start): after confinement,
+ * before it runs any Python, the child reads its request from it. */
 #define JOB_FD_HOLD 4
 
 struct confine_config {

@@ -60,7 +60,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,54 +123,53 @@ int supervise_start(struct supervisor *s, const struct policy *pol, const char *
  */
 static const char *zygote_program(void)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *prog = NULL;
 
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	if (!strcmp(exe, AEGIS_BUILD_EXE))
-		return access(AEGIS_BUILD_ZYGOTE, X_OK) == 0 ? AEGIS_BUILD_ZYGOTE : NULL;
-	if (!strcmp(exe, AEGIS_INSTALLED_EXE))
-		return access(AEGIS_ZYGOTE_EXE, X_OK) == 0 ? AEGIS_ZYGOTE_EXE : NULL;
-	return NULL;
+	switch (util_exe_kind()) {
+	case UTIL_EXE_BUILD: prog = AEGIS_BUILD_ZYGOTE; break;
+	case UTIL_EXE_INSTALLED: prog = AEGIS_ZYGOTE_EXE; break;
+	case UTIL_EXE_OTHER: break;
+	}
+	return prog && access(prog, X_OK) == 0 ? prog : NULL;
 }
 
-/* In the forked child: exec the zygote program with the control sockets
- * and nothing else of ours: no LD_*, PYTHON* or secret variable reaches it.
- * The one exception is the sanitizers' options, read by their runtime
- * before main() in a --enable-sanitizers build (the tests rely on them),
- * and wiped with the rest by zygote_main().  Returns only if there is no
- * program or exec failed; the caller then runs the zygote in this process. */
+/* In the forked child: exec the zygote program PROG with the control
+ * sockets and nothing else of ours: no LD_*, PYTHON* or secret variable
+ * reaches it.  The one exception is the sanitizers' options, read by their
+ * runtime before main() in a --enable-sanitizers build (the tests rely on
+ * them), and wiped with the rest by zygote_main().  Returns only if there
+ * is no program or exec failed; the caller then runs the zygote in this
+ * process, so the sockets are close-on-exec again by then. */
 static void exec_zygote(const char *prog, const int *ctls, size_t n, const char *helpers)
 {
 	static const char *const keep[] = {"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
-	char *envp[sizeof(keep) / sizeof(keep[0]) + 1] = {NULL};
-	size_t ne = 0;
+	enum { NKEEP = sizeof(keep) / sizeof(keep[0]) };
+	char *envp[NKEEP + 1] = {NULL};
 	char **argv, (*fdarg)[16];
-
-	for (char **e = environ; e && *e; e++)
-		for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
-			if (!strncmp(*e, keep[k], strlen(keep[k])) && ne < sizeof(keep) / sizeof(keep[0]))
-				envp[ne++] = *e;
+	size_t ne = 0, i;
 
 	if (!prog)
 		return;
+	for (char **e = environ; e && *e && ne < NKEEP; e++)
+		for (size_t k = 0; k < NKEEP; k++)
+			if (!strncmp(*e, keep[k], strlen(keep[k])))
+				envp[ne++] = *e;
 	argv = xcalloc(n + 3, sizeof(char *));
 	fdarg = xcalloc(n, sizeof(*fdarg));
 	argv[0] = (char *)"aegis-zygote";
 	argv[1] = (char *)helpers;
-	for (size_t i = 0; i < n; i++) {
-		int fl = fcntl(ctls[i], F_GETFD);
-
-		if (fl < 0 || fcntl(ctls[i], F_SETFD, fl & ~FD_CLOEXEC) < 0)
-			return;
+	for (i = 0; i < n; i++) {
+		if (fcntl(ctls[i], F_SETFD, 0) < 0)
+			break;
 		snprintf(fdarg[i], sizeof(fdarg[i]), "%d", ctls[i]);
 		argv[i + 2] = fdarg[i];
 	}
-	execve(prog, argv, envp);
-	for (size_t i = 0; i < n; i++)
+	if (i == n)
+		execve(prog, argv, envp);
+	while (i-- > 0)
 		(void)fcntl(ctls[i], F_SETFD, FD_CLOEXEC);
+	free(fdarg);
+	free(argv);
 }
 
 int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *pol, const char *pyhelpers_dir,
@@ -388,6 +386,31 @@ void supervise_reclaim_workdirs(const struct policy *pol)
 
 /* ---- one job --------------------------------------------------------------- */
 
+/* Set the limits a job child is confined with (its cgroup gets the same
+ * memory and pids limits): everything in its confine message that two
+ * candidates of one supervisor may differ in. */
+static void set_limits(struct json *c, const struct policy *p)
+{
+	json_set(c, "cpu_time_s", json_num(p->limits.cpu_time_s));
+	json_set(c, "memory_mb", json_num((double)p->limits.memory_mb));
+	json_set(c, "max_file_bytes", json_num((double)p->limits.max_file_bytes));
+	json_set(c, "max_open_files", json_num((double)p->limits.max_open_files));
+	json_set(c, "max_pids", json_num((double)p->limits.max_pids));
+}
+
+/* The same, as a string to compare: a spare child made under one key
+ * serves only a candidate with the same key. */
+static char *limits_key(const struct policy *p)
+{
+	struct json *c = json_object();
+	struct sbuf sb = SBUF_INIT;
+
+	set_limits(c, p);
+	json_write(c, &sb, -1);
+	json_free(c);
+	return sbuf_detach(&sb, NULL);
+}
+
 static struct json *confine_json(const struct supervisor *s, const char *workdir, bool writable,
 				 const struct cgroup *cg)
 {
@@ -401,12 +424,8 @@ static struct json *confine_json(const struct supervisor *s, const char *workdir
 	arr = json_set(c, "cgroups", json_array());
 	for (size_t i = 0; i < n; i++)
 		json_append(arr, json_str(procs[i]));
-	json_set(c, "cpu_time_s", json_num(p->limits.cpu_time_s));
-	json_set(c, "memory_mb", json_num((double)p->limits.memory_mb));
+	set_limits(c, p);
 	json_set(c, "memory_rlimit", json_bool(!cg->has_memory));
-	json_set(c, "max_file_bytes", json_num((double)p->limits.max_file_bytes));
-	json_set(c, "max_open_files", json_num((double)p->limits.max_open_files));
-	json_set(c, "max_pids", json_num((double)p->limits.max_pids));
 	json_set(c, "pids_rlimit", json_bool(!cg->has_pids));
 	json_set(ns, "net", json_bool(p->sandbox.namespaces.net));
 	json_set(ns, "ipc", json_bool(p->sandbox.namespaces.ipc));
@@ -850,18 +869,27 @@ void job_outcome_release(struct job_outcome *o)
  * limits; everything else about a job child comes from the one policy a
  * supervisor runs with. */
 
-static void drop_spare(struct supervisor *s)
+/* Remove the spare's work directory and forget its key. */
+static void spare_forget(struct supervisor *s)
 {
-	if (!s->have_spare)
-		return;
-	supervise_job_cancel(s, &s->spare);
-	util_rm_rf(s->spare_workdir);
+	if (s->spare_workdir)
+		util_rm_rf(s->spare_workdir);
 	free(s->spare_workdir);
 	s->spare_workdir = NULL;
 	if (s->spare_lock >= 0)
 		close(s->spare_lock);
 	s->spare_lock = -1;
+	free(s->spare_key);
+	s->spare_key = NULL;
 	s->have_spare = false;
+}
+
+static void drop_spare(struct supervisor *s)
+{
+	if (!s->have_spare)
+		return;
+	supervise_job_cancel(s, &s->spare);
+	spare_forget(s);
 }
 
 void supervise_make_spare(struct supervisor *s, const struct policy *pol)
@@ -877,37 +905,34 @@ void supervise_make_spare(struct supervisor *s, const struct policy *pol)
 	s->pol = pol;
 	if (supervise_job_start(s, NULL, s->spare_workdir, true, true, &s->spare) == 0) {
 		s->have_spare = true;
-		s->spare_limits = pol->limits;
+		s->spare_key = limits_key(pol);
 	} else {
 		free(s->spare.failure);
 		s->spare.failure = NULL;
-		util_rm_rf(s->spare_workdir);
-		free(s->spare_workdir);
-		s->spare_workdir = NULL;
-		close(s->spare_lock);
-		s->spare_lock = -1;
+		spare_forget(s);
 	}
 	s->pol = base;
 }
 
 bool supervise_take_spare(struct supervisor *s, struct job_run *r, char **workdir, int *lock_fd)
 {
-	const struct policy_limits *a = &s->spare_limits, *b = &s->pol->limits;
+	char *key;
+	bool same;
 
 	if (!s->have_spare)
 		return false;
-	/* the limits confine_json() hands the child; the rest of a policy is
-	 * the supervisor's own, the same for every candidate it runs */
-	if (a->memory_mb != b->memory_mb || a->cpu_time_s != b->cpu_time_s || a->max_pids != b->max_pids ||
-	    a->max_file_bytes != b->max_file_bytes || a->max_open_files != b->max_open_files) {
+	key = limits_key(s->pol);
+	same = !strcmp(key, s->spare_key);
+	free(key);
+	if (!same) {
 		drop_spare(s);
 		return false;
 	}
 	*r = s->spare;
 	*workdir = s->spare_workdir;
 	*lock_fd = s->spare_lock;
-	s->spare_workdir = NULL;
+	s->spare_workdir = NULL; /* the caller's now */
 	s->spare_lock = -1;
-	s->have_spare = false;
+	spare_forget(s);
 	return true;
 }

@@ -42,7 +42,7 @@ struct supervisor {
 	struct job_run spare;
 	char *spare_workdir;
 	int spare_lock;
-	struct policy_limits spare_limits;
+	char *spare_key; /* limits_key() of the policy it was made with */
 };
 
 /* Everything the supervisor observed about one job child. */

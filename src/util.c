@@ -173,6 +173,21 @@ int util_copy_file(const char *src, const char *dst, size_t max)
 	return rc;
 }
 
+enum util_exe util_exe_kind(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return UTIL_EXE_OTHER;
+	exe[n] = '\0';
+	if (!strcmp(exe, AEGIS_BUILD_EXE))
+		return UTIL_EXE_BUILD;
+	if (!strcmp(exe, AEGIS_INSTALLED_EXE))
+		return UTIL_EXE_INSTALLED;
+	return UTIL_EXE_OTHER;
+}
+
 int util_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

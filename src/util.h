@@ -56,6 +56,11 @@ int util_write_all(int fd, const void *buf, size_t len);
 int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
 /* Remove a directory tree without following symlinks; 0 or -errno. */
 int util_rm_rf(const char *path);
+/* Which aegis-sandbox this process is: the uninstalled build tree's, the
+ * installed one, or another binary (a copy, a unit test).  The first two
+ * know where their own helpers (Python, the zygote program) are. */
+enum util_exe { UTIL_EXE_OTHER, UTIL_EXE_BUILD, UTIL_EXE_INSTALLED };
+enum util_exe util_exe_kind(void);
 /* Monotonic time in seconds. */
 double util_now(void);
 /* Parse a decimal integer / number fully; false on garbage or overflow. */

@@ -2,8 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,7 +213,6 @@ static double num_or(const struct json *o, const char *k, double def)
 	return json_get_num(o, k, &v) ? v : def;
 }
 
-/* The job child, after fork: confine, then run the phase.  Never returns. */
 /*
  * Keep freed memory in the heap for reuse.  glibc's defaults hand every
  * block over 128 KiB to mmap and give it back to the kernel on free, and
@@ -231,6 +230,7 @@ static void tune_malloc(void)
 	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
+/* The job child, after fork: confine, then run the phase.  Never returns. */
 static void __attribute__((noreturn)) job_child(const struct json *msg, const int *fds, size_t nfds)
 {
 	const struct json *cj = json_get(msg, "confine"), *req = json_get(msg, "request");
@@ -308,26 +308,21 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 		  st.ns_ipc ? "true" : "false", st.ns_mount ? "true" : "false", st.ns_pid ? "true" : "false");
 	(void)util_write_all(JOB_FD_REPORT, sb.buf, sb.len);
 	sbuf_release(&sb);
-	{
-		struct sbuf rq = SBUF_INIT;
+	if (c.hold) {
+		/* A held job waits here, confined, for its request: the
+		 * supervisor writes it to the hold pipe and closes it.  EOF with
+		 * nothing read (it gave up on this child, or died) ends the child
+		 * before it has run any Python. */
+		char *buf;
+		size_t len;
 
-		if (c.hold) {
-			/* A held job waits here, confined, for its request: the
-			 * supervisor writes it to the hold pipe and closes it.  EOF
-			 * with nothing read (it gave up on this child, or died) ends
-			 * the child before it has run any Python. */
-			char *buf;
-			size_t len;
-
-			if (util_read_fd(JOB_FD_HOLD, ZYGOTE_MSG_MAX, &buf, &len) < 0 || len == 0)
-				_exit(CONFINE_EXIT_SETUP);
-			close(JOB_FD_HOLD);
-			sbuf_add(&rq, buf, len);
-			free(buf);
-		} else {
-			json_write(req, &rq, -1);
-		}
-		rc = pyhost_run_job(rq.buf, rq.len);
+		if (util_read_fd(JOB_FD_HOLD, ZYGOTE_MSG_MAX, &buf, &len) < 0 || len == 0)
+			_exit(CONFINE_EXIT_SETUP);
+		close(JOB_FD_HOLD);
+		rc = pyhost_run_job(buf, len);
+	} else {
+		json_write(req, &sb, -1);
+		rc = pyhost_run_job(sb.buf, sb.len);
 	}
 	_exit(rc);
 }

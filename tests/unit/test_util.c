@@ -93,6 +93,14 @@ static void test_rm_rf(void **state)
 	assert_int_equal(util_rm_rf("/tmp/aegis-does-not-exist-at-all"), 0);
 }
 
+static void test_exe_kind(void **state)
+{
+	(void)state;
+	/* a test program is neither the build tree's aegis-sandbox nor the
+	 * installed one: it must not exec their zygote */
+	assert_int_equal(util_exe_kind(), UTIL_EXE_OTHER);
+}
+
 static void test_read_fd_and_copy(void **state)
 {
 	int p[2];
@@ -142,7 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sha256),           cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_numbers),          cmocka_unit_test(test_rm_rf),
-	    cmocka_unit_test(test_read_fd_and_copy),
+	    cmocka_unit_test(test_read_fd_and_copy), cmocka_unit_test(test_exe_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
