@@ -9,6 +9,7 @@ is the validate child's job, on the exported archive.
 import ast
 import inspect
 import linecache
+import re
 import sys
 import traceback
 import types
@@ -143,27 +144,32 @@ def trace(model, x):
     return traced, seen[-1]
 
 
-def export(model, path, traced=None, trace_error=None):
-    """Save TRACED (or, when tracing failed with TRACE_ERROR, a scripted
-    MODEL) to PATH.  Returns (method, None) or (None, why)."""
-    errors = []
+def _why(e):
+    """One line on why an export failed: the exception's type and first
+    line, and the candidate's line when TorchScript's message names it
+    (its first line often ends in ':' before the quoted source)."""
+    text = str(e)
+    first = text.splitlines()[0].rstrip(": ") if text.strip() else ""
+    where = re.search(r'File "%s", line (\d+)' % re.escape(CANDIDATE), text)
+    return "%s: %s%s" % (type(e).__name__, first,
+                         " (line %s)" % where.group(1) if where else "")
+
+
+def export(model, path, traced, trace_error):
+    """Save TRACED, or when tracing failed (with TRACE_ERROR) or its save
+    does, a scripted MODEL, to PATH.  Returns (method, None) or
+    (None, why)."""
     if traced is not None:
         try:
             torch.jit.save(traced, path)
             return "trace", None
         except Exception as e:  # noqa: BLE001 - any failure means "try script"
             trace_error = e
-    if trace_error is not None:
-        errors.append("trace: %s: %s" % (type(trace_error).__name__,
-                                         str(trace_error).splitlines()[0] if str(trace_error)
-                                         else ""))
     try:
-        scripted = torch.jit.script(model)
-        torch.jit.save(scripted, path)
+        torch.jit.save(torch.jit.script(model), path)
         return "script", None
     except Exception as e:  # noqa: BLE001
-        errors.append("script: %s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
-    return None, "; ".join(errors)
+        return None, "trace: %s; script: %s" % (_why(trace_error), _why(e))
 
 
 def run(req):
