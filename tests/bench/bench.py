@@ -28,10 +28,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: proctree
 
 import torch  # noqa: E402
 
 import seed_executor as seed  # noqa: E402
+from proctree import descendants  # noqa: E402
 
 SEED_MODEL = os.path.join(TOP, "doc", "examples", "seed_model.py")
 TRANSFORMER = os.path.join(HERE, "models", "small_transformer.py")
@@ -194,24 +196,6 @@ class Floor:
 
 
 # ---- peak memory ----------------------------------------------------------
-
-def descendants(root):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(d))
-            except (OSError, ValueError, IndexError):
-                pass
-    out, todo = [], list(kids.get(root, []))
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
 
 def pss_rss(pid):
     try:

@@ -32,27 +32,7 @@ run_model() {
 # zygote is exec'd (aegis-zygote), so its command line does not carry the
 # supervisor's: follow parentage instead.
 tree() {
-	"$PY" - "$1" <<'PYEOF'
-import os, sys
-parent = {}
-for d in os.listdir("/proc"):
-    if d.isdigit():
-        try:
-            stat = open("/proc/%s/stat" % d).read()
-        except OSError:
-            continue
-        parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
-want, found = {int(sys.argv[1])}, True
-while found:
-    found = False
-    for pid, pp in parent.items():
-        if pp in want and pid not in want:
-            want.add(pid)
-            found = True
-for pid in sorted(want):
-    if pid in parent:
-        print(pid)
-PYEOF
+	"$PY" "$TOP_SRCDIR/tests/proctree.py" "$1"
 }
 
 # alive PID...: how many of the PIDs still exist
