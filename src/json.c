@@ -177,6 +177,51 @@ out_fail:
 
 static struct json *parse_value(struct parser *ps, int depth);
 
+/* Room for one more item (and key) in J, doubling: appends are amortised
+ * O(1), so a report line with 150,000 keys costs what its bytes cost. */
+static void grow(struct json *j)
+{
+	if (j->count < j->cap)
+		return;
+	j->cap = j->cap ? 2 * j->cap : 4;
+	j->items = xreallocarray(j->items, j->cap, sizeof(*j->items));
+	if (j->type == JSON_OBJECT)
+		j->keys = xreallocarray(j->keys, j->cap, sizeof(*j->keys));
+}
+
+/* Append KEY (owned by the object from now on) and VAL, without looking
+ * for an existing KEY: the parser checks for repeats once per object. */
+static void push_key(struct json *obj, char *key, struct json *val)
+{
+	grow(obj);
+	obj->keys[obj->count] = key;
+	obj->items[obj->count++] = val;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether OBJ names a key twice: sort a copy of its key pointers, compare
+ * neighbours.  O(n log n), where json_set's scan on every insert was
+ * O(n^2). */
+static bool has_repeated_key(const struct json *obj)
+{
+	char **k;
+	bool rep = false;
+
+	if (obj->count < 2)
+		return false;
+	k = xreallocarray(NULL, obj->count, sizeof(*k));
+	memcpy(k, obj->keys, obj->count * sizeof(*k));
+	qsort(k, obj->count, sizeof(*k), cmp_keys);
+	for (size_t i = 1; i < obj->count && !rep; i++)
+		rep = !strcmp(k[i - 1], k[i]);
+	free(k);
+	return rep;
+}
+
 static struct json *parse_container(struct parser *ps, int depth, bool object)
 {
 	struct json *j = new_node(object ? JSON_OBJECT : JSON_ARRAY);
@@ -203,6 +248,12 @@ static struct json *parse_container(struct parser *ps, int depth, bool object)
 			key = parse_string(ps, &klen);
 			if (!key)
 				goto out_fail;
+			if (strlen(key) != klen) {
+				/* "ok\u0000" would read as "ok" to every lookup */
+				free(key);
+				perr(ps, "NUL in an object key");
+				goto out_fail;
+			}
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':') {
 				free(key);
@@ -217,8 +268,7 @@ static struct json *parse_container(struct parser *ps, int depth, bool object)
 			goto out_fail;
 		}
 		if (object) {
-			json_set(j, key, v);
-			free(key);
+			push_key(j, key, v);
 		} else {
 			json_append(j, v);
 		}
@@ -229,6 +279,10 @@ static struct json *parse_container(struct parser *ps, int depth, bool object)
 		}
 		if (ps->p < ps->end && *ps->p == close) {
 			ps->p++;
+			if (object && has_repeated_key(j)) {
+				perr(ps, "repeated key in an object");
+				goto out_fail;
+			}
 			return j;
 		}
 		perr(ps, object ? "expected ',' or '}'" : "expected ',' or ']'");
@@ -401,17 +455,13 @@ struct json *json_set(struct json *obj, const char *key, struct json *val)
 			return val;
 		}
 	}
-	obj->items = xrealloc(obj->items, (obj->count + 1) * sizeof(*obj->items));
-	obj->keys = xrealloc(obj->keys, (obj->count + 1) * sizeof(*obj->keys));
-	obj->items[obj->count] = val;
-	obj->keys[obj->count] = xstrdup(key);
-	obj->count++;
+	push_key(obj, xstrdup(key), val);
 	return val;
 }
 
 struct json *json_append(struct json *arr, struct json *val)
 {
-	arr->items = xrealloc(arr->items, (arr->count + 1) * sizeof(*arr->items));
+	grow(arr);
 	arr->items[arr->count++] = val;
 	return val;
 }
@@ -449,7 +499,7 @@ struct json *json_dup(const struct json *j)
 	}
 	for (size_t i = 0; i < j->count; i++) {
 		if (j->type == JSON_OBJECT)
-			json_set(d, j->keys[i], json_dup(j->items[i]));
+			push_key(d, xstrdup(j->keys[i]), json_dup(j->items[i])); /* J has no repeats */
 		else
 			json_append(d, json_dup(j->items[i]));
 	}

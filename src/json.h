@@ -21,12 +21,16 @@ struct json {
 	char *s; /* JSON_STRING: owned, NUL-terminated, may hold NULs */
 	size_t slen;
 	size_t count; /* JSON_ARRAY / JSON_OBJECT */
+	size_t cap;   /* allocated slots in items (and keys) */
 	struct json **items;
 	char **keys; /* JSON_OBJECT only */
 };
 
 /* Parse TEXT.  Returns a tree the caller must json_free(), or NULL with a
- * message ("line L col C: ...") in ERR.  Nesting is limited to 256. */
+ * message ("line L col C: ...") in ERR.  Nesting is limited to 256.  Hostile
+ * input is expected (job children's reports): the cost is O(n log n) in the
+ * input's size whatever its shape, and documents a reader could take two
+ * ways are refused: an object with a repeated key, a key holding a NUL. */
 struct json *json_parse(const char *text, size_t len, char *err, size_t errlen);
 void json_free(struct json *j);
 

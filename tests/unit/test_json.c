@@ -67,6 +67,9 @@ static void test_errors(void **state)
 	    {"{}\n x", "line 2 col 2: trailing characters after the document"},
 	    {"\"\x01\"", "line 1 col 2: control character in string"},
 	    {"tru", "line 1 col 1: unexpected character"},
+	    /* documents a reader could take two ways */
+	    {"{\"ok\":false,\"b\":1,\"ok\":true}", "line 1 col 29: repeated key in an object"},
+	    {"{\"ok\\u0000\":true}", "line 1 col 12: NUL in an object key"},
 	};
 
 	(void)state;
