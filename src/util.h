@@ -3,7 +3,7 @@
  * Two kinds of failure exist in aegis-sandbox.  "We failed" (the host, a
  * broken install, our bug) goes through die(), which prints and exits with
  * AEGIS_EXIT_ERROR.  "The candidate failed" is never an error of ours: it is
- * a verdict, built in result.c.  Forked children never call die(): they
+ * a verdict, built in verdict.c and pipeline.c.  Forked children never call die(): they
  * report over their error pipe and _exit(). */
 #ifndef AEGIS_UTIL_H
 #define AEGIS_UTIL_H
@@ -38,10 +38,21 @@ __attribute__((format(printf, 1, 2))) void warnx_(const char *fmt, ...);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+/* realloc for N elements of SIZE bytes, dying on overflow as on failure. */
+void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* asprintf that dies on failure.  The string is the caller's. */
 __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
+
+/* S made safe to print on a terminal: C0 controls, DEL, C1 controls
+ * (U+0080..U+009F), the bidirectional overrides of "Trojan Source" and
+ * invalid UTF-8 are written as visible escapes (\x1b, \u202e); with
+ * LINES, newline and tab stay as they are (code, diffs).  Every string a
+ * candidate controls goes through this before a person sees it.  The
+ * result lives in a per-thread ring of 8 buffers: valid until the 8th
+ * next call on the thread, so one printf can take several.  NULL -> "". */
+const char *util_term(const char *s, bool lines);
 
 /* Read a whole file into a NUL-terminated heap buffer (the caller's).
  * Returns 0 or a negative errno; -EFBIG when it is larger than MAX. */
