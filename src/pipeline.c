@@ -26,230 +26,6 @@
 #include "sha256.h"
 #include "util.h"
 
-static const char *const verdict_names[] = {"accepted", "rejected", "violation", "timeout", "memory", "crash", "error"};
-
-const char *verdict_name(enum verdict v)
-{
-	return verdict_names[v];
-}
-
-enum verdict verdict_from_name(const char *name)
-{
-	for (int i = 0; i <= VERDICT_ERROR; i++)
-		if (name && !strcmp(name, verdict_names[i]))
-			return (enum verdict)i;
-	return VERDICT_ERROR;
-}
-
-int verdict_exit_code(enum verdict v)
-{
-	static const int codes[] = {AEGIS_EXIT_ACCEPTED, AEGIS_EXIT_REJECTED, AEGIS_EXIT_VIOLATION, AEGIS_EXIT_TIMEOUT,
-				    AEGIS_EXIT_MEMORY,   AEGIS_EXIT_CRASH,    AEGIS_EXIT_ERROR};
-
-	return codes[v];
-}
-
-/* The parsed report of one job. */
-struct report {
-	struct json *sandbox;    /* layers the child applied */
-	struct json *violations; /* array */
-	struct json *result;     /* the phase's result line */
-	char *setup_error;
-	char *harness_error;
-	size_t bad_lines;
-};
-
-static void report_release(struct report *r)
-{
-	json_free(r->sandbox);
-	json_free(r->violations);
-	json_free(r->result);
-	free(r->setup_error);
-	free(r->harness_error);
-	memset(r, 0, sizeof(*r));
-}
-
-static void report_parse(const struct sbuf *raw, struct report *r)
-{
-	const char *p = sbuf_str(raw), *end = p + raw->len;
-
-	memset(r, 0, sizeof(*r));
-	r->violations = json_array();
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		struct json *j = len ? json_parse(p, len, NULL, 0) : NULL;
-		struct json *v;
-
-		p += len + 1;
-		if (!j || j->type != JSON_OBJECT) {
-			if (len)
-				r->bad_lines++;
-			json_free(j);
-			continue;
-		}
-		if ((v = json_take(j, "sandbox")) && !r->sandbox)
-			r->sandbox = v;
-		else
-			json_free(v);
-		if ((v = json_take(j, "violation"))) {
-			if (r->violations->count < 100)
-				json_append(r->violations, v);
-			else
-				json_free(v);
-		}
-		if ((v = json_take(j, "seccomp"))) {
-			double nr = -1;
-			struct json *viol = json_object();
-			char *name;
-
-			json_get_num(v, "nr", &nr);
-			name = confine_syscall_name((int)nr);
-			json_set(viol, "rule", json_str("seccomp"));
-			json_set(viol, "event", json_str("syscall"));
-			json_set(viol, "syscall", json_str(name));
-			json_set(viol, "args", json_str(""));
-			json_set(viol, "line", json_num(0));
-			free(name);
-			json_append(r->violations, viol);
-			json_free(v);
-		}
-		if ((v = json_take(j, "result"))) {
-			json_free(r->result); /* the last one counts */
-			r->result = v;
-		}
-		if ((v = json_take(j, "setup_error"))) {
-			if (v->type == JSON_STRING && !r->setup_error)
-				r->setup_error = xstrdup(v->s);
-			json_free(v);
-		}
-		if ((v = json_take(j, "harness_error"))) {
-			if (v->type == JSON_STRING && !r->harness_error)
-				r->harness_error = xstrdup(v->s);
-			json_free(v);
-		}
-		json_free(j);
-	}
-}
-
-static struct json *error_obj(const char *type, const char *message, long line)
-{
-	struct json *e = json_object();
-
-	json_set(e, "type", json_str(type));
-	json_set(e, "message", json_str(message));
-	json_set(e, "line", line > 0 ? json_num((double)line) : json_null());
-	return e;
-}
-
-static bool is_memory_error(const struct json *err)
-{
-	const char *type = json_get_str(err, "type"), *msg = json_get_str(err, "message");
-
-	if (type && !strcmp(type, "MemoryError"))
-		return true;
-	return msg && (strstr(msg, "DefaultCPUAllocator: can't allocate memory") ||
-		       strstr(msg, "DefaultCPUAllocator: not enough memory"));
-}
-
-/* The verdict of one job from what the supervisor saw.  Returns true when
- * the job decided the candidate's fate (and fills *V and *ERR); false when
- * the phase ran to its end and its result line decides. */
-static bool judge_job(const struct policy *pol, const struct job_outcome *o, const struct report *r, enum verdict *v,
-		      struct json **err)
-{
-	char msg[512];
-
-	if (o->failure) {
-		*v = VERDICT_ERROR;
-		*err = error_obj("SandboxError", o->failure, 0);
-		return true;
-	}
-	if (r->setup_error) {
-		snprintf(msg, sizeof(msg), "confinement failed: %s", r->setup_error);
-		*v = VERDICT_ERROR;
-		*err = error_obj("SandboxError", msg, 0);
-		return true;
-	}
-	if (r->violations->count) {
-		const struct json *first = r->violations->items[0];
-		const char *rule = json_get_str(first, "rule"), *ev = json_get_str(first, "event");
-		const char *sc = json_get_str(first, "syscall");
-		double line = 0;
-
-		json_get_num(first, "line", &line);
-		if (sc)
-			snprintf(msg, sizeof(msg), "denied system call '%s' (seccomp)", sc);
-		else if (json_get_str(first, "message") && *json_get_str(first, "message"))
-			snprintf(msg, sizeof(msg), "%s: %s", rule ? rule : "policy", json_get_str(first, "message"));
-		else
-			snprintf(msg, sizeof(msg), "%s: %s%s%s", rule ? rule : "policy", ev ? ev : "",
-				 json_get_str(first, "args") && *json_get_str(first, "args") ? " " : "",
-				 json_get_str(first, "args") ? json_get_str(first, "args") : "");
-		*v = VERDICT_VIOLATION;
-		*err = error_obj("PolicyViolation", msg, (long)line);
-		return true;
-	}
-	if (o->killed_wall) {
-		snprintf(msg, sizeof(msg), "wall-clock limit of %g s exceeded", pol->limits.wall_timeout_s);
-		*v = VERDICT_TIMEOUT;
-		*err = error_obj("Timeout", msg, 0);
-		return true;
-	}
-	if (o->oom || o->killed_memory) {
-		snprintf(msg, sizeof(msg), "memory limit of %ld MiB exceeded", pol->limits.memory_mb);
-		*v = VERDICT_MEMORY;
-		*err = error_obj("MemoryLimit", msg, 0);
-		return true;
-	}
-	if (o->exited && WIFSIGNALED(o->wstatus) &&
-	    (WTERMSIG(o->wstatus) == SIGXCPU ||
-	     (WTERMSIG(o->wstatus) == SIGKILL && o->cpu_s >= pol->limits.cpu_time_s - 0.05))) {
-		snprintf(msg, sizeof(msg), "CPU time limit of %g s exceeded", pol->limits.cpu_time_s);
-		*v = VERDICT_TIMEOUT;
-		*err = error_obj("Timeout", msg, 0);
-		return true;
-	}
-	if (o->killed_flood) {
-		snprintf(msg, sizeof(msg), "output flood: more than %d times the %ld-byte cap", 64,
-			 pol->limits.max_output_bytes);
-		*v = VERDICT_REJECTED;
-		*err = error_obj("OutputFlood", msg, 0);
-		return true;
-	}
-	if (o->exited && WIFSIGNALED(o->wstatus) && WTERMSIG(o->wstatus) == SIGSYS) {
-		/* only seccomp sends SIGSYS; when the process had it blocked (glibc's
-		 * posix_spawn blocks every signal around clone) the kernel kills it
-		 * before our handler can name the call */
-		*v = VERDICT_VIOLATION;
-		*err = error_obj("PolicyViolation",
-				 "denied system call (killed by SIGSYS with the signal blocked, so unnamed)", 0);
-		return true;
-	}
-	if (o->exited && WIFSIGNALED(o->wstatus)) {
-		snprintf(msg, sizeof(msg), "killed by signal %d (%s)", WTERMSIG(o->wstatus),
-			 strsignal(WTERMSIG(o->wstatus)));
-		*v = VERDICT_CRASH;
-		*err = error_obj("Crash", msg, 0);
-		return true;
-	}
-	if (o->exited && WIFEXITED(o->wstatus) && WEXITSTATUS(o->wstatus) == CONFINE_EXIT_SECCOMP) {
-		*v = VERDICT_VIOLATION;
-		*err = error_obj("PolicyViolation", "denied system call", 0);
-		return true;
-	}
-	if (r->result) {
-		const struct json *e = json_get(r->result, "error");
-
-		if (e && is_memory_error(e)) {
-			*v = VERDICT_MEMORY;
-			*err = json_dup(e);
-			return true;
-		}
-	}
-	return false;
-}
-
 static void add_output(struct json *res, const char *key, const struct sbuf *sb, size_t dropped)
 {
 	struct sbuf tmp = SBUF_INIT;
@@ -376,6 +152,16 @@ static void merge_obj(struct json *dst, const char *key, const struct json *src)
 		json_set(d, s->keys[i], json_dup(s->items[i]));
 }
 
+/* Whether the build's RESULT claims the in-process validation that POL
+ * allows for a model that cannot be exported: only then does the pipeline
+ * read a verdict from the build child, and labels it "unverified". */
+static bool in_process_result(const struct policy *pol, const struct json *result)
+{
+	const char *integ = json_get_str(result, "integrity");
+
+	return integ && !strcmp(integ, "in-process") && !strcmp(pol->validation.export_failure, "in-process");
+}
+
 /* The verdict of one build attempt, into RES; *BUILD_OK when the build
  * child exported an archive and validation may follow. */
 static void judge_build(struct supervisor *s, const struct candidate *cand, const struct job_outcome *bo,
@@ -404,25 +190,27 @@ static void judge_build(struct supervisor *s, const struct candidate *cand, cons
 			 WIFEXITED(bo->wstatus) ? "exit" : "signal",
 			 WIFEXITED(bo->wstatus) ? WEXITSTATUS(bo->wstatus) : WTERMSIG(bo->wstatus),
 			 br->harness_error ? ": " : "", br->harness_error ? br->harness_error : "");
-		set_failure(res, VERDICT_REJECTED, "build", error_obj("NoResult", err, 0));
+		set_failure(res, VERDICT_REJECTED, "build", verdict_error("NoResult", err, 0));
 	} else if (!json_get_bool(br->result, "ok", false)) {
 		const struct json *re = json_get(br->result, "error");
 
 		set_failure(res, VERDICT_REJECTED, stage,
-			    re ? json_dup(re) : error_obj("BuildError", "the build failed", 0));
+			    re ? json_dup(re) : verdict_error("BuildError", "the build failed", 0));
 	} else if (cand->static_only) {
 		set_failure(res, VERDICT_ACCEPTED, "static", NULL);
 	} else {
 		char *art = xasprintf("%s/%s", workdir, artifact);
-		const char *integ = json_get_str(br->result, "integrity");
 
-		/* a success line without an archive is a forged report */
-		if ((!integ || strcmp(integ, "in-process")) && access(art, F_OK) != 0)
+		/* A success line is a claim: without the archive the supervisor
+		 * named, there is nothing to validate.  The in-process fallback
+		 * (validation.export_failure: in-process) is the supervisor's own
+		 * policy, never the build child's word. */
+		if (!in_process_result(pol, br->result) && access(art, F_OK) != 0)
 			set_failure(res, VERDICT_REJECTED, "build",
-				    error_obj("NoArtifact",
-					      "the build child reported success but left no "
-					      "exported model (did the candidate forge its report?)",
-					      0));
+				    verdict_error("NoArtifact",
+						  "the build child reported success but left no "
+						  "exported model (did the candidate forge its report?)",
+						  0));
 		else
 			*build_ok = true;
 		free(art);
@@ -442,7 +230,8 @@ static bool fixable(const struct json *res)
 
 	if (!status || strcmp(status, "rejected"))
 		return false;
-	return !type || (strcmp(type, "SourceError") && strcmp(type, "OutputFlood") && strcmp(type, "NoArtifact"));
+	return !type || (strcmp(type, "SourceError") && strcmp(type, "OutputFlood") && strcmp(type, "NoArtifact") &&
+			 strcmp(type, "ArchiveMismatch"));
 }
 
 /* Keep the part of a traceback an LLM can use: the candidate's own frames
@@ -499,7 +288,7 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 			 cand->input->kind == INPUT_TOKENS ? json_num((double)cand->input->vocab) : json_null());
 		json_set(req, "environment", strv_json(&pol->sandbox.environment));
 		supervise_job(s, req, workdir, false, &fo);
-		report_parse(&fo.report, &fr);
+		report_parse(&fo.report, fo.exited && WIFEXITED(fo.wstatus), fo.report_dropped, &fr);
 		if (fr.result && json_get_bool(fr.result, "ok", false)) {
 			const struct json *c = json_get(fr.result, "code"), *fx = json_get(fr.result, "fixes");
 
@@ -556,6 +345,67 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 	}
 }
 
+/* Put what a job in WORKDIR needs there: the code as candidate.py, and
+ * the policy's reference model and the candidate's input file when there
+ * are any.  0, or -1 with ERR. */
+static int fill_workdir(const struct policy *pol, const struct candidate *cand, const char *workdir, const char *code,
+			size_t code_len, char *err, size_t errlen)
+{
+	char *src = xasprintf("%s/candidate.py", workdir);
+	int rc = util_write_file(src, code, code_len, 0600);
+
+	free(src);
+	if (rc == 0 && pol->validation.reference.model && *pol->validation.reference.model)
+		rc = copy_into(pol->validation.reference.model, workdir, "reference.pt");
+	if (rc == 0 && cand->input->kind == INPUT_FILE)
+		rc = copy_into(cand->input->path, workdir, !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");
+	if (rc < 0) {
+		snprintf(err, errlen, "preparing the work directory: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh, unpredictable archive name for one build attempt; the caller's.
+ * Only the trusted harness is told it: a candidate that exits early with a
+ * forged success report has not written the file the validate child will
+ * look for, and nothing planted by an earlier attempt carries this name. */
+static char *new_artifact_name(void)
+{
+	unsigned char rnd[8];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		die("getrandom:");
+	return xasprintf("model-%02x%02x%02x%02x%02x%02x%02x%02x.pt", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
+			 rnd[6], rnd[7]);
+}
+
+/* The build request for CAND in WORKDIR, exporting to ARTIFACT (the
+ * caller's), and in *VREQ the matching validate request (the caller's). */
+static struct json *build_request(const struct supervisor *s, const struct candidate *cand, const char *workdir,
+				  const char *artifact, struct json **vreq)
+{
+	const struct policy *pol = s->pol;
+	struct json *req = json_object();
+
+	json_set(req, "phase", json_str(cand->static_only ? "static" : "build"));
+	json_set(req, "source", json_str("candidate.py"));
+	json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
+	json_set(req, "input",
+		 inputspec_to_json(cand->input, cand->input->kind == INPUT_FILE
+						    ? (!strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy")
+						    : NULL));
+	json_set(req, "python", python_section(s, workdir));
+	json_set(req, "validation", validation_section(pol));
+	json_set(req, "threads", json_num((double)pol->sandbox.threads));
+	json_set(req, "environment", strv_json(&pol->sandbox.environment));
+	json_set(req, "jit_code", json_bool(pol->sandbox.allow_rwx_memory));
+	json_set(req, "artifact", json_str(artifact));
+	*vreq = json_dup(req);
+	json_set(*vreq, "phase", json_str("validate"));
+	return req;
+}
+
 struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 {
 	const struct policy *pol = s->pol;
@@ -603,7 +453,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 									     : "the source is not valid UTF-8";
 
 		json_set(res, "final_code", json_str(""));
-		set_failure(res, VERDICT_REJECTED, "static", error_obj("SourceError", why, 0));
+		set_failure(res, VERDICT_REJECTED, "static", verdict_error("SourceError", why, 0));
 		goto out;
 	}
 	/* a spare build child, already forked and confined in its own work
@@ -611,57 +461,13 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	br_pending = supervise_take_spare(s, &br_run, &workdir, &workdir_lock);
 	if (!br_pending)
 		workdir = supervise_make_workdir(pol, &workdir_lock, err, sizeof(err));
-	if (!workdir) {
-		set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
+	if (!workdir || fill_workdir(pol, cand, workdir, cand->code, cand->code_len, err, sizeof(err)) < 0) {
+		set_failure(res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
 		goto out;
 	}
-	{
-		char *src = xasprintf("%s/candidate.py", workdir);
-		int rc = util_write_file(src, cand->code, cand->code_len, 0600);
+	artifact = new_artifact_name();
+	req = build_request(s, cand, workdir, artifact, &vreq);
 
-		free(src);
-		if (rc == 0 && pol->validation.reference.model && *pol->validation.reference.model)
-			rc = copy_into(pol->validation.reference.model, workdir, "reference.pt");
-		if (rc == 0 && cand->input->kind == INPUT_FILE)
-			rc = copy_into(cand->input->path, workdir,
-				       !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");
-		if (rc < 0) {
-			snprintf(err, sizeof(err), "preparing the work directory: %s", strerror(-rc));
-			set_failure(res, VERDICT_ERROR, "build", error_obj("SandboxError", err, 0));
-			goto out;
-		}
-	}
-
-	/* ---- static check + build, one job child ---- */
-	req = json_object();
-	json_set(req, "phase", json_str(cand->static_only ? "static" : "build"));
-	json_set(req, "source", json_str("candidate.py"));
-	json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
-	json_set(req, "input",
-		 inputspec_to_json(cand->input, cand->input->kind == INPUT_FILE
-						    ? (!strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy")
-						    : NULL));
-	json_set(req, "python", python_section(s, workdir));
-	json_set(req, "validation", validation_section(pol));
-	json_set(req, "threads", json_num((double)pol->sandbox.threads));
-	json_set(req, "environment", strv_json(&pol->sandbox.environment));
-	json_set(req, "jit_code", json_bool(pol->sandbox.allow_rwx_memory));
-	/* The archive's name is chosen here and only the trusted harness is
-	 * told it: a candidate that exits early with a forged success report
-	 * cannot have written the file the validate child will look for. */
-	{
-		unsigned char rnd[8];
-		char name[64];
-
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			die("getrandom:");
-		snprintf(name, sizeof(name), "model-%02x%02x%02x%02x%02x%02x%02x%02x.pt", rnd[0], rnd[1], rnd[2],
-			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		artifact = xstrdup(name);
-	}
-	json_set(req, "artifact", json_str(artifact));
-	vreq = json_dup(req);
-	json_set(vreq, "phase", json_str("validate"));
 	/* ---- the debug loop: build, and on an exception fix and build again ---- */
 	for (int attempt = 1;; attempt++) {
 		struct json *att = json_object(), *fixes = json_array();
@@ -681,7 +487,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		}
 		br_pending = false;
 		supervise_job_finish(s, &br_run, req, &bo);
-		report_parse(&bo.report, &br);
+		report_parse(&bo.report, bo.exited && WIFEXITED(bo.wstatus), bo.report_dropped, &br);
 		json_set(timings, "build_s", json_num(bo.wall_s));
 		if (json_get(br.result, "timings"))
 			json_set(timings, "build_steps", json_dup(json_get(br.result, "timings")));
@@ -697,9 +503,36 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		json_set(att, "error", json_dup(json_get(res, "error")));
 		json_set(att, "time", json_num(bo.wall_s));
 		if (!build_ok && attempt < pol->debug.max_attempts && fixable(res)) {
-			char *fixed = NULL;
+			char *fixed = NULL, *fresh;
 			size_t fixed_len = 0;
+			int fresh_lock = -1;
 
+			/* The failed attempt's directory is the candidate's: it may
+			 * have rewritten candidate.py or planted an archive there.
+			 * The fixer reads, and the next attempt runs in, a fresh
+			 * directory holding the supervisor's copy of the code, and the
+			 * next archive gets a fresh name. */
+			if (vheld) {
+				supervise_job_cancel(s, &vrun);
+				vheld = false;
+			}
+			fresh = supervise_make_workdir(pol, &fresh_lock, err, sizeof(err));
+			if (!fresh || fill_workdir(pol, cand, fresh, code, code_len, err, sizeof(err)) < 0) {
+				set_failure(res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
+				if (fresh)
+					util_rm_rf(fresh);
+				if (fresh_lock >= 0)
+					close(fresh_lock);
+				free(fresh);
+				json_set(att, "fixes", fixes);
+				json_append(attempts, att);
+				break;
+			}
+			util_rm_rf(workdir);
+			close(workdir_lock);
+			free(workdir);
+			workdir = fresh;
+			workdir_lock = fresh_lock;
 			compute_fix(s, cand, workdir, code, code_len, json_get(res, "error"), attempt, att, fixes,
 				    &fixed, &fixed_len);
 			if (fixed) {
@@ -711,6 +544,11 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 				code = fixed;
 				code_len = fixed_len;
 				json_set(res, "final_code", json_strn(code, code_len));
+				free(artifact);
+				artifact = new_artifact_name();
+				json_free(req);
+				json_free(vreq);
+				req = build_request(s, cand, workdir, artifact, &vreq);
 				again = rc == 0;
 			}
 		}
@@ -726,19 +564,23 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 
 	/* ---- validate: a fresh child that sees only the artifact ---- */
 	{
-		const char *integrity = json_get_str(br.result, "integrity");
-
-		if (integrity && !strcmp(integrity, "in-process")) {
-			/* the policy allowed validating a model that cannot be
-			 * exported in the build child; say so loudly */
-			json_set(res, "integrity", json_str("in-process"));
+		if (in_process_result(pol, br.result)) {
+			/* The policy allowed validating a model that cannot be
+			 * exported inside the build child, which is the candidate's
+			 * own process: what it says is its claim.  Say so wherever
+			 * the verdict is shown ("unverified"). */
+			json_set(res, "integrity", json_str("unverified"));
+			json_set(res, "integrity_note",
+				 json_str("validated inside the candidate's own process "
+					  "(validation.export_failure: in-process): the candidate could "
+					  "have forged this result"));
 			if (json_get_bool(br.result, "validated", false)) {
 				set_failure(res, VERDICT_ACCEPTED, "validate", NULL);
 			} else {
 				const struct json *re = json_get(br.result, "error");
 
 				set_failure(res, VERDICT_REJECTED, "validate",
-					    re ? json_dup(re) : error_obj("ValidationError", "validation failed", 0));
+					    re ? json_dup(re) : verdict_error("ValidationError", "validation failed", 0));
 			}
 			goto out;
 		}
@@ -749,7 +591,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	} else {
 		supervise_job(s, vreq, workdir, false, &vo);
 	}
-	report_parse(&vo.report, &vr);
+	report_parse(&vo.report, vo.exited && WIFEXITED(vo.wstatus), vo.report_dropped, &vr);
 	json_set(timings, "validate_s", json_num(vo.wall_s));
 	if (json_get(vr.result, "timings"))
 		json_set(timings, "validate_steps", json_dup(json_get(vr.result, "timings")));
@@ -765,7 +607,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	} else if (!vr.result) {
 		snprintf(err, sizeof(err), "the validate child ended without a result%s%s",
 			 vr.harness_error ? ": " : "", vr.harness_error ? vr.harness_error : "");
-		set_failure(res, VERDICT_ERROR, "validate", error_obj("SandboxError", err, 0));
+		set_failure(res, VERDICT_ERROR, "validate", verdict_error("SandboxError", err, 0));
 	} else {
 		const struct json *re = json_get(vr.result, "error");
 		bool ok = json_get_bool(vr.result, "ok", false);
@@ -776,16 +618,16 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		merge_obj(res, "metrics", vr.result);
 		merge_obj(res, "checks", vr.result);
 		{
-			/* the class name and the export method (trace | script) are
-			 * the build child's word: labels, never facts the verdict
-			 * rests on */
-			static const char *const labels[] = {"class", "export"};
+			/* the class name, the export method (trace | script) and the
+			 * tracer's warnings are the build child's word: labels, never
+			 * facts the verdict rests on */
+			static const char *const labels[] = {"class", "export", "tracer_warnings"};
 
 			for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
-				const char *label = json_get_str(json_get(br.result, "metrics"), labels[i]);
+				const struct json *label = json_get(json_get(br.result, "metrics"), labels[i]);
 
-				if (label)
-					json_set(json_get(res, "metrics"), labels[i], json_str(label));
+				if (label && (label->type == JSON_STRING || label->type == JSON_ARRAY))
+					json_set(json_get(res, "metrics"), labels[i], json_dup(label));
 			}
 		}
 		if (vo.peak_bytes > 0)
@@ -794,7 +636,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		set_failure(res, ok ? VERDICT_ACCEPTED : VERDICT_REJECTED, "validate",
 			    ok   ? NULL
 			    : re ? json_dup(re)
-				 : error_obj("ValidationError", "validation failed", 0));
+				 : verdict_error("ValidationError", "validation failed", 0));
 		if (vo.err.len && !ok)
 			add_output(res, "validate_stderr", &vo.err, vo.err_dropped);
 	}

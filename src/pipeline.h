@@ -9,16 +9,8 @@
 #include "inputspec.h"
 #include "json.h"
 #include "supervise.h"
+#include "verdict.h"
 
-enum verdict {
-	VERDICT_ACCEPTED,
-	VERDICT_REJECTED,
-	VERDICT_VIOLATION,
-	VERDICT_TIMEOUT,
-	VERDICT_MEMORY,
-	VERDICT_CRASH,
-	VERDICT_ERROR,
-};
 
 struct candidate {
 	const char *code; /* not necessarily NUL-free or UTF-8: checked */
@@ -40,8 +32,5 @@ struct candidate {
 
 /* Run CAND under S's policy.  Returns the result document (the caller's). */
 struct json *pipeline_run(struct supervisor *s, struct candidate *cand);
-const char *verdict_name(enum verdict v);
-enum verdict verdict_from_name(const char *name);
-int verdict_exit_code(enum verdict v);
 
 #endif

@@ -720,7 +720,6 @@ int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct j
 	const struct policy *p = s->pol;
 	double t0, deadline, drain_until = 0;
 	bool open_out = true, open_err = true, open_rep = true;
-	size_t rep_dropped = 0;
 	long long watch_peak = -1;
 	int rc = -1;
 
@@ -796,7 +795,7 @@ int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct j
 		if (open_err && pfd[2].revents)
 			open_err = drain(r->err[0], &o->err, (size_t)p->limits.max_output_bytes, &o->err_dropped);
 		if (open_rep && pfd[3].revents)
-			open_rep = drain(r->rep[0], &o->report, REPORT_MAX, &rep_dropped);
+			open_rep = drain(r->rep[0], &o->report, REPORT_MAX, &o->report_dropped);
 		if (!o->killed_flood && !o->exited &&
 		    (o->out_dropped + o->err_dropped) / FLOOD_FACTOR > (size_t)p->limits.max_output_bytes) {
 			o->killed_flood = true;

@@ -60,7 +60,8 @@ struct job_outcome {
 	bool oom;             /* the cgroup's OOM killer acted */
 	struct sbuf out, err; /* captured, capped */
 	size_t out_dropped, err_dropped;
-	struct sbuf report; /* JSON lines from the report fd, capped */
+	struct sbuf report;   /* JSON lines from the report fd, capped */
+	size_t report_dropped; /* bytes past the cap (tampering: verdict.h) */
 	char *failure;      /* the supervisor could not run the job at all */
 };
 
