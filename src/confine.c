@@ -462,7 +462,7 @@ static int confine_landlock(const struct confine_config *c, struct confine_statu
 static const char *const seccomp_allow[] = {
 	/* I/O on fds it already has or opens (Landlock decides which paths) */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
-	"pwritev2", "lseek", "close", "openat", "open", "creat", "fcntl", "dup", "dup2", "dup3",
+	"pwritev2", "lseek", "openat", "open", "creat", "dup",
 	"pipe", "pipe2", "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl",
 	"epoll_wait", "epoll_pwait", "eventfd2", "fsync", "fdatasync", "ftruncate", "truncate",
 	"fallocate", "sendfile", "copy_file_range", "splice",
@@ -577,10 +577,24 @@ static int build_filter(scmp_filter_ctx *out, bool allow_unix, bool allow_rwx)
 		ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE));
 		ADD(SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC));
 	}
+	/* The report channel (fd 3) is the job's word to the supervisor.  The
+	 * candidate may write claims on it (they can only cost it), but not
+	 * close it, replace it (dup2/dup3 onto it), make it non-blocking so
+	 * that the audit hook's writes fail, or resize it: each of those is a
+	 * denied call, named in the verdict.  Every other fd is the job's. */
+	ADD(SCMP_ACT_ALLOW, close, 1, SCMP_A0(SCMP_CMP_NE, JOB_FD_REPORT));
+	ADD(SCMP_ACT_ALLOW, dup2, 1, SCMP_A1(SCMP_CMP_NE, JOB_FD_REPORT));
+	ADD(SCMP_ACT_ALLOW, dup3, 1, SCMP_A1(SCMP_CMP_NE, JOB_FD_REPORT));
+	ADD(SCMP_ACT_ALLOW, fcntl, 1, SCMP_A0(SCMP_CMP_NE, JOB_FD_REPORT));
+	ADD(SCMP_ACT_ALLOW, fcntl, 2, SCMP_A0(SCMP_CMP_EQ, JOB_FD_REPORT), SCMP_A1(SCMP_CMP_EQ, F_GETFD));
+	ADD(SCMP_ACT_ALLOW, fcntl, 2, SCMP_A0(SCMP_CMP_EQ, JOB_FD_REPORT), SCMP_A1(SCMP_CMP_EQ, F_GETFL));
+	/* close_range(first, last, flags) only where it cannot reach fd 3 */
+	ADD(SCMP_ACT_ALLOW, close_range, 1, SCMP_A0(SCMP_CMP_GT, JOB_FD_REPORT));
+	ADD(SCMP_ACT_ALLOW, close_range, 1, SCMP_A1(SCMP_CMP_LT, JOB_FD_REPORT));
 	/* terminal queries (isatty) */
 	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5401 /* TCGETS */));
 	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x541B /* FIONREAD */));
-	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5421 /* FIONBIO */));
+	ADD(SCMP_ACT_ALLOW, ioctl, 2, SCMP_A0(SCMP_CMP_NE, JOB_FD_REPORT), SCMP_A1(SCMP_CMP_EQ, 0x5421 /* FIONBIO */));
 	ADD(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, 0x5451 /* FIOCLEX */));
 	/* thread names and dumpable queries only */
 	ADD(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));

@@ -58,7 +58,6 @@ static int py_fail(char *err, size_t errlen, const char *prefix)
 
 static struct {
 	bool armed;
-	bool in_hook;
 	char **deny; /* patterns: exact, or "prefix.*" */
 	size_t ndeny;
 	char *workdir;   /* absolute */
@@ -66,6 +65,13 @@ static struct {
 	size_t nro;
 	char *candidate; /* co_filename of candidate code */
 } audit;
+
+/* Set while this thread is inside the hook.  Per thread: a flag shared by
+ * all threads was an off switch (one thread parked in the hook, another
+ * went unchecked).  Nothing the hook does can raise an audit event or run
+ * Python code (it formats only exact str, bytes, int, float, bool, None),
+ * so the guard is a belt, not a brace. */
+static __thread bool in_hook;
 
 static bool pattern_match(const char *pat, const char *event)
 {
@@ -176,32 +182,88 @@ static bool open_allowed(PyObject *args)
 	return false;
 }
 
+/* Append a printable summary of ARG to SB without running any Python:
+ * exact built-in types only (a subclass could override __str__, __repr__,
+ * __index__ or __len__), anything else as <type name>. */
+static void describe_arg(struct sbuf *sb, PyObject *arg, int depth)
+{
+	if (arg == Py_None) {
+		sbuf_adds(sb, "None");
+	} else if (PyBool_Check(arg)) {
+		sbuf_adds(sb, arg == Py_True ? "True" : "False");
+	} else if (PyUnicode_CheckExact(arg)) {
+		Py_ssize_t n = 0;
+		const char *u = PyUnicode_AsUTF8AndSize(arg, &n);
+
+		if (!u) {
+			PyErr_Clear();
+			sbuf_adds(sb, "<str>");
+			return;
+		}
+		sbuf_addc(sb, '\'');
+		sbuf_add(sb, u, n > 200 ? 200 : (size_t)n);
+		sbuf_adds(sb, n > 200 ? "...'" : "'");
+	} else if (PyBytes_CheckExact(arg)) {
+		Py_ssize_t n = PyBytes_GET_SIZE(arg);
+		const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(arg);
+
+		sbuf_adds(sb, "b'");
+		for (Py_ssize_t i = 0; i < n && i < 200; i++) {
+			if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\' && b[i] != '\'')
+				sbuf_addc(sb, (char)b[i]);
+			else
+				sbuf_addf(sb, "\\x%02x", b[i]);
+		}
+		sbuf_adds(sb, n > 200 ? "...'" : "'");
+	} else if (PyLong_CheckExact(arg)) {
+		int overflow = 0;
+		long long v = PyLong_AsLongLongAndOverflow(arg, &overflow);
+
+		if (overflow || (v == -1 && PyErr_Occurred())) {
+			PyErr_Clear();
+			sbuf_adds(sb, "<int>");
+		} else {
+			sbuf_addf(sb, "%lld", v);
+		}
+	} else if (PyFloat_CheckExact(arg)) {
+		sbuf_addf(sb, "%g", PyFloat_AS_DOUBLE(arg));
+	} else if (PyTuple_CheckExact(arg) && depth < 2) {
+		Py_ssize_t n = PyTuple_GET_SIZE(arg);
+
+		sbuf_addc(sb, '(');
+		for (Py_ssize_t i = 0; i < n && i < 8 && sb->len < 300; i++) {
+			if (i)
+				sbuf_adds(sb, ", ");
+			describe_arg(sb, PyTuple_GET_ITEM(arg, i), depth + 1);
+		}
+		sbuf_adds(sb, n > 8 ? ", ...)" : n == 1 ? ",)" : ")");
+	} else {
+		/* the type's name is a C string: reading it runs nothing */
+		sbuf_addf(sb, "<%.60s>", Py_TYPE(arg)->tp_name);
+	}
+}
+
 /* Append one violation line to the report fd.  Written at once, so a
  * candidate that swallows the exception and exits early still has it on
- * record. */
+ * record.  Runs no Python code (describe_arg). */
 static void record_violation(const char *rule, const char *event, PyObject *args)
 {
-	struct sbuf sb = SBUF_INIT;
-	PyObject *py_repr = NULL;
-	const char *repr = NULL;
+	struct sbuf sb = SBUF_INIT, desc = SBUF_INIT;
 	PyFrameObject *f = candidate_frame(false);
 	int line = f ? PyFrame_GetLineNumber(f) : 0;
 
 	if (args)
-		py_repr = PyObject_Repr(args);
-	if (py_repr)
-		repr = PyUnicode_AsUTF8(py_repr);
-	PyErr_Clear();
+		describe_arg(&desc, args, 0);
 	sbuf_adds(&sb, "{\"violation\":{\"rule\":");
 	json_write_string(&sb, rule, strlen(rule));
 	sbuf_adds(&sb, ",\"event\":");
 	json_write_string(&sb, event, strlen(event));
 	sbuf_adds(&sb, ",\"args\":");
-	json_write_string(&sb, repr ? repr : "", repr ? (strlen(repr) > 300 ? 300 : strlen(repr)) : 0);
+	json_write_string(&sb, sbuf_str(&desc), desc.len > 300 ? 300 : desc.len);
 	sbuf_addf(&sb, ",\"line\":%d}}\n", line);
 	(void)util_write_all(JOB_FD_REPORT, sb.buf, sb.len);
+	sbuf_release(&desc);
 	sbuf_release(&sb);
-	Py_XDECREF(py_repr);
 }
 
 static int audit_hook(const char *event, PyObject *args, void *userdata)
@@ -209,9 +271,9 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
 	bool deny;
 
 	(void)userdata;
-	if (!audit.armed || audit.in_hook || !event_listed(event))
+	if (!audit.armed || in_hook || !event_listed(event))
 		return 0;
-	audit.in_hook = true;
+	in_hook = true;
 	if (!strcmp(event, "open") || !strcmp(event, "os.listdir") || !strcmp(event, "os.scandir"))
 		deny = !open_allowed(args);
 	else if (!strcmp(event, "import"))
@@ -222,7 +284,7 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
 		deny = true;
 	if (deny)
 		record_violation("audit", event, args);
-	audit.in_hook = false;
+	in_hook = false;
 	if (!deny)
 		return 0;
 	PyErr_Format(PyExc_PermissionError, "aegis-sandbox: '%s' is denied by the policy", event);
@@ -291,9 +353,9 @@ static PyObject *host_violation(PyObject *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "ss", &rule, &detail))
 		return NULL;
 	py_detail = PyUnicode_FromString(detail);
-	audit.in_hook = true;
+	in_hook = true;
 	record_violation(rule, rule, py_detail);
-	audit.in_hook = false;
+	in_hook = false;
 	Py_XDECREF(py_detail);
 	Py_RETURN_NONE;
 }
