@@ -115,7 +115,14 @@ int cli_load_policy(struct policy *pol, const char *path)
 	return 0;
 }
 
-/* ---- human output ----------------------------------------------------- */
+/* ---- human output -----------------------------------------------------
+ *
+ * Every string a candidate (or a client) controls goes through T() (one
+ * line) or TL() (code, diffs: newlines kept) before it reaches a terminal:
+ * an ESC in a class name must not erase the verdict line, an ESC[8m in a
+ * comment must not hide code from the reviewer. */
+#define T(s) util_term((s), false)
+#define TL(s) util_term((s), true)
 
 static void print_shape(const struct json *arr)
 {
@@ -134,18 +141,20 @@ static void print_human(const char *path, const struct json *res)
 	const char *arch = json_get_str(res, "architecture_id");
 	double t = 0;
 
-	printf("%s: %s (stage %s)%s%s\n", path, status ? status : "?", stage ? stage : "?",
-	       arch && *arch ? ", architecture " : "", arch && *arch ? arch : "");
+	printf("%s: %s (stage %s)%s%s\n", T(path), T(status ? status : "?"), T(stage ? stage : "?"),
+	       arch && *arch ? ", architecture " : "", arch && *arch ? T(arch) : "");
+	if (json_get_str(res, "integrity") && !strcmp(json_get_str(res, "integrity"), "unverified"))
+		printf("  %-12s UNVERIFIED: %s\n", "integrity", T(json_get_str(res, "integrity_note")));
 	if (err && err->type == JSON_OBJECT) {
 		double line;
 		const char *mod = json_get_str(err, "module");
 
-		printf("  %-12s %s: %s", "error", json_get_str(err, "type") ? json_get_str(err, "type") : "Error",
-		       json_get_str(err, "message") ? json_get_str(err, "message") : "");
+		printf("  %-12s %s: %s", "error", json_get_str(err, "type") ? T(json_get_str(err, "type")) : "Error",
+		       T(json_get_str(err, "message")));
 		if (json_get_num(err, "line", &line))
 			printf(" (line %.0f)", line);
 		if (mod)
-			printf(" [in %s]", mod);
+			printf(" [in %s]", T(mod));
 		printf("\n");
 	}
 	{
@@ -155,22 +164,18 @@ static void print_human(const char *path, const struct json *res)
 			const struct json *a = atts->items[i], *ae = json_get(a, "error"), *fx = json_get(a, "fixes");
 			double line;
 
-			printf("  %-12s %s", i ? "" : "attempts",
-			       json_get_str(a, "status") ? json_get_str(a, "status") : "?");
+			printf("  %-12s %s", i ? "" : "attempts", T(json_get_str(a, "status")));
 			if (ae && ae->type == JSON_OBJECT) {
-				printf(": %s: %s", json_get_str(ae, "type") ? json_get_str(ae, "type") : "",
-				       json_get_str(ae, "message") ? json_get_str(ae, "message") : "");
+				printf(": %s: %s", T(json_get_str(ae, "type")), T(json_get_str(ae, "message")));
 				if (json_get_num(ae, "line", &line))
 					printf(" (line %.0f)", line);
 			}
 			printf("\n");
 			for (size_t k = 0; fx && fx->type == JSON_ARRAY && k < fx->count; k++)
-				printf("  %-12s   fixed (%s): %s\n", "", json_get_str(fx->items[k], "rule"),
-				       json_get_str(fx->items[k], "description")
-					   ? json_get_str(fx->items[k], "description")
-					   : "");
+				printf("  %-12s   fixed (%s): %s\n", "", T(json_get_str(fx->items[k], "rule")),
+				       T(json_get_str(fx->items[k], "description")));
 			if (json_get_str(a, "fixer_error"))
-				printf("  %-12s   fixer: %s\n", "", json_get_str(a, "fixer_error"));
+				printf("  %-12s   fixer: %s\n", "", T(json_get_str(a, "fixer_error")));
 		}
 	}
 	for (size_t i = 0; viol && viol->type == JSON_ARRAY && i < viol->count && i < 10; i++) {
@@ -184,8 +189,8 @@ static void print_human(const char *path, const struct json *res)
 		if (!detail || !*detail)
 			detail = json_get_str(v, "args");
 		printf("  %-12s %s %s%s%s", i ? "" : "violations",
-		       json_get_str(v, "rule") ? json_get_str(v, "rule") : "?", what ? what : "",
-		       detail && *detail ? ": " : "", detail ? detail : "");
+		       json_get_str(v, "rule") ? T(json_get_str(v, "rule")) : "?", T(what),
+		       detail && *detail ? ": " : "", T(detail));
 		if (line > 0)
 			printf(" (line %.0f)", line);
 		printf("\n");
@@ -217,9 +222,8 @@ static void print_human(const char *path, const struct json *res)
 		const char *st = json_get_str(checks->items[i], "status");
 
 		if (st && (!strcmp(st, "fail") || !strcmp(st, "warn")))
-			printf("  %-12s %s %s: %s\n", i ? "" : "checks", st, checks->keys[i],
-			       json_get_str(checks->items[i], "detail") ? json_get_str(checks->items[i], "detail")
-									: "");
+			printf("  %-12s %s %s: %s\n", i ? "" : "checks", T(st), T(checks->keys[i]),
+			       T(json_get_str(checks->items[i], "detail")));
 	}
 	if (sb && sb->type == JSON_OBJECT) {
 		const struct json *ns = json_get(sb, "namespaces");
@@ -230,7 +234,7 @@ static void print_human(const char *path, const struct json *res)
 		       json_get_bool(sb, "seccomp", false) ? "on" : "off", abi > 0 ? "ABI " : "off", abi > 0 ? abi : 0);
 		for (size_t i = 0; ns && ns->type == JSON_OBJECT && i < ns->count; i++)
 			if (ns->items[i]->type == JSON_BOOL && ns->items[i]->b)
-				printf(" %s", ns->keys[i]);
+				printf(" %s", T(ns->keys[i]));
 		printf(", cgroup %s\n", json_get_bool(sb, "cgroup", false) ? "yes" : "no (rlimits)");
 	}
 	json_get_num(res, "execution_time", &t);
@@ -355,7 +359,7 @@ static void print_rows(const struct json *rows)
 		json_get_num(r, "generation", &gen);
 		json_get_num(r, "parameters", &params);
 		json_get_num(r, "final_loss", &loss);
-		printf("%6.0f  %-9s %-9s %4.0f ", id, json_get_str(r, "status"), json_get_str(r, "stage"), gen);
+		printf("%6.0f  %-9s %-9s %4.0f ", id, T(json_get_str(r, "status")), T(json_get_str(r, "stage")), gen);
 		if (json_get_num(r, "parent_id", &par))
 			printf("%6.0f ", par);
 		else
@@ -368,8 +372,8 @@ static void print_rows(const struct json *rows)
 			printf("%12.4g ", loss);
 		else
 			printf("%12s ", "-");
-		printf(" %-9s %s\n", json_get_str(r, "approval") ? json_get_str(r, "approval") : "-",
-		       json_get_str(r, "architecture_id") ? json_get_str(r, "architecture_id") : "");
+		printf(" %-9s %s\n", json_get_str(r, "approval") ? T(json_get_str(r, "approval")) : "-",
+		       T(json_get_str(r, "architecture_id")));
 	}
 }
 
@@ -519,8 +523,8 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 			printf("\n");
 			print_sparkline(json_get(m, "loss_curve"));
 			for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
-				printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", json_get_str(ch->items[i], "status"),
-				       ch->keys[i], json_get_str(ch->items[i], "detail"));
+				printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", T(json_get_str(ch->items[i], "status")),
+				       T(ch->keys[i]), T(json_get_str(ch->items[i], "detail")));
 			if (lin) {
 				const struct json *anc = json_get(lin, "ancestors"),
 						  *des = json_get(lin, "descendants");
@@ -534,7 +538,7 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 				printf("\n");
 				json_free(lin);
 			}
-			printf("\n%s", json_get_str(doc, "final_code"));
+			printf("\n%s", TL(json_get_str(doc, "final_code")));
 		}
 	} else if (!approvals && !strcmp(verb, "lineage")) {
 		doc = pool_lineage(pool, id, err, sizeof(err));
@@ -578,9 +582,9 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 		for (size_t i = 0; doc && !as_json && i < doc->count; i++) {
 			const struct json *r = doc->items[i];
 
-			printf("%6.0f  %-9s candidate %-5.0f %s  %s\n", json_get(r, "id")->n, json_get_str(r, "state"),
-			       json_get(r, "candidate_id")->n, json_get_str(r, "requested_at"),
-			       json_get_str(r, "title"));
+			printf("%6.0f  %-9s candidate %-5.0f %s  %s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
+			       json_get(r, "candidate_id")->n, T(json_get_str(r, "requested_at")),
+			       T(json_get_str(r, "title")));
 		}
 	} else if (approvals && !strcmp(verb, "request")) {
 		/* ID is a candidate: open a request for it (accepted ones only) */
@@ -618,11 +622,11 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 		if (doc && !as_json) {
 			struct sbuf sb = SBUF_INIT;
 
-			printf("request %lld: %s [%s]\n%s\n\nrisk assessment:\n", id, json_get_str(doc, "title"),
-			       json_get_str(doc, "state"), json_get_str(doc, "description"));
+			printf("request %lld: %s [%s]\n%s\n\nrisk assessment:\n", id, T(json_get_str(doc, "title")),
+			       T(json_get_str(doc, "state")), TL(json_get_str(doc, "description")));
 			json_write(json_get(doc, "risk_assessment"), &sb, 2);
-			printf("%s\n\nchanges against the parent:\n%s\n", sbuf_str(&sb),
-			       json_get_str(doc, "diff_against_parent"));
+			printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)),
+			       TL(json_get_str(doc, "diff_against_parent")));
 			sbuf_release(&sb);
 		}
 	} else if (approvals && (!strcmp(verb, "approve") || !strcmp(verb, "reject"))) {

