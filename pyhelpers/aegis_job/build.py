@@ -19,9 +19,17 @@ import torch
 import torch.nn as nn
 
 import _aegis_host
-from aegis_job import guard, inputs, report, static
+from aegis_job import guard, inputs, pinned, report, static
 
 CANDIDATE = "candidate.py"
+
+# The harness's own references, taken in the zygote (pinned.py): a
+# candidate that rebinds torch.jit.save does not change what these call.
+_jit_trace = pinned.ref("torch.jit.trace")
+_jit_script = pinned.ref("torch.jit.script")
+_jit_save = pinned.ref("torch.jit.save")
+_isfinite = pinned.ref("torch.isfinite")
+_allclose = pinned.ref("torch.allclose")
 
 
 def candidate_line(tb):
@@ -121,27 +129,87 @@ class ModuleTracker:
 
 def trace(model, x):
     """Run the model's forward pass once, under the tracer.  Returns
-    (traced, output), or raises what the forward pass (or the tracer)
-    raised.
+    (traced, output, tracer_warnings), or raises what the forward pass (or
+    the tracer) raised.
 
     The tracer runs forward() on real tensors, so the output it sees is
     the output of a plain forward pass with the same seed: a hook on the
     root module keeps it.  One pass does for the output checks and the
     export.  (On the reference BLAS a forward pass of a small transformer
-    costs 15 ms; doing it twice was a tenth of a warm candidate's time.)"""
+    costs 15 ms; doing it twice was a tenth of a warm candidate's time.)
+    The tracer's warnings (a Python value frozen into the graph, a
+    data-dependent branch) are kept for the result; the candidate's own
+    warnings are shown as usual."""
     seen = []
     handle = model.register_forward_hook(lambda module, args, out: seen.append(out))
     try:
-        with warnings.catch_warnings():
-            # TracerWarnings are about our export, not the user's code
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", torch.jit.TracerWarning)
             inputs.seed(0)
-            traced = torch.jit.trace(model, (x,), check_trace=False, strict=False)
+            traced = _jit_trace(model, (x,), check_trace=False, strict=False)
     finally:
         handle.remove()
+    notes = []
+    for w in caught:
+        if issubclass(w.category, torch.jit.TracerWarning):
+            text = "%s (line %s)" % (str(w.message).splitlines()[0][:300], w.lineno) \
+                if w.filename == CANDIDATE else str(w.message).splitlines()[0][:300]
+            if text not in notes and len(notes) < 5:
+                notes.append(text)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if not seen:  # a model that overrides __call__ skips module hooks
         raise RuntimeError("the model's forward hooks did not run")
-    return traced, seen[-1]
+    return traced, seen[-1], notes
+
+
+def flatten(out):
+    """Every tensor in OUT (a tensor, or tuples, lists and dicts of them),
+    in a fixed order; other values (None, numbers) are not compared."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return [t for k in sorted(out, key=str) for t in flatten(out[k])]
+    if isinstance(out, (list, tuple)):
+        return [t for item in out for t in flatten(item)]
+    return []
+
+
+def differs(model, exported, x2):
+    """Why EXPORTED does not behave like MODEL on the input X2 (the same
+    seed for both, so dropout draws the same masks), or None when it does.
+
+    This is what makes the archive the model: tracing records one path
+    through data-dependent control flow, and a model that asks
+    torch.jit.is_tracing() (or counts its calls) can be clean only while
+    it is exported."""
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        try:
+            inputs.seed(1)
+            want = flatten(model(x2))
+        except Exception as e:  # noqa: BLE001
+            return "the model as written raised on a second input (%s)" % _why(e)
+        try:
+            inputs.seed(1)
+            got = flatten(exported(x2))
+        except Exception as e:  # noqa: BLE001
+            return "the archive raised on a second input (%s)" % _why(e)
+    if len(want) != len(got):
+        return "the model returns %d tensors, the archive %d" % (len(want), len(got))
+    for i, (p, q) in enumerate(zip(want, got)):
+        if p.shape != q.shape or p.dtype != q.dtype:
+            return "output %d is %s %s, the archive's %s %s" % (
+                i, str(p.dtype).replace("torch.", ""), list(p.shape),
+                str(q.dtype).replace("torch.", ""), list(q.shape))
+        if p.is_floating_point() or p.is_complex():
+            if not _allclose(q, p, rtol=1e-3, atol=1e-4, equal_nan=True):
+                d = (q - p).abs()
+                d = d[_isfinite(d)] if not p.is_complex() else d
+                worst = float(d.max()) if d.numel() else float("nan")
+                return "output %d differs by up to %.3g (or in where it is NaN/Inf)" % (i, worst)
+        elif not torch.equal(p, q):
+            return "output %d differs" % i
+    return None
 
 
 def _why(e):
@@ -155,21 +223,54 @@ def _why(e):
                          " (line %s)" % where.group(1) if where else "")
 
 
-def export(model, path, traced, trace_error):
-    """Save TRACED, or when tracing failed (with TRACE_ERROR) or its save
-    does, a scripted MODEL, to PATH.  Returns (method, None) or
-    (None, why)."""
+def export(model, path, traced, trace_error, x2):
+    """Save to PATH a module that behaves like MODEL on the second input
+    X2: TRACED when it does, else a scripted MODEL.  Returns
+    (method, None, None), or (None, kind, why) with KIND "ExportError" (it
+    cannot be exported) or "ArchiveMismatch" (what could be exported
+    behaves differently)."""
+    kind = "ExportError"
     if traced is not None:
-        try:
-            torch.jit.save(traced, path)
-            return "trace", None
-        except Exception as e:  # noqa: BLE001 - any failure means "try script"
-            trace_error = e
+        why = differs(model, traced, x2)
+        if why is None:
+            try:
+                _jit_save(traced, path)
+                return "trace", None, None
+            except Exception as e:  # noqa: BLE001 - any failure means "try script"
+                trace_why = _why(e)
+        else:
+            kind, trace_why = "ArchiveMismatch", "the traced archive differs: " + why
+    else:
+        trace_why = _why(trace_error)
     try:
-        torch.jit.save(torch.jit.script(model), path)
-        return "script", None
+        scripted = _jit_script(model)
     except Exception as e:  # noqa: BLE001
-        return None, "trace: %s; script: %s" % (_why(trace_error), _why(e))
+        return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
+    why = differs(model, scripted, x2)
+    if why is not None:
+        return None, "ArchiveMismatch", "trace: %s; script: the scripted archive differs: %s" % (
+            trace_why, why)
+    try:
+        _jit_save(scripted, path)
+        return "script", None, None
+    except Exception as e:  # noqa: BLE001
+        return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
+
+
+def integrity_violation(when):
+    """Report and return True when the candidate replaced a torch entry
+    point the harness is about to rely on (WHEN says for what)."""
+    gone = pinned.replaced()
+    if not gone:
+        return False
+    names = ", ".join(gone[:6]) + (" and %d more" % (len(gone) - 6) if len(gone) > 6 else "")
+    message = ("the candidate replaced %s before %s: the harness does not export a model "
+               "through functions the candidate controls" % (names, when))
+    report.violation("export_integrity", "replaced", names, message=message)
+    report.result(ok=False, stage="build",
+                  error={"type": "PolicyViolation", "message": "export_integrity: " + message,
+                         "line": None, "rule": "export_integrity"})
+    return True
 
 
 def run(req):
@@ -269,12 +370,15 @@ def run(req):
         return 1
 
     laps.lap("init")
+    if integrity_violation("tracing the model"):
+        return 3
     # The forward pass runs under the tracer.  Only when that fails is it
     # run again plainly, with the module tracker: the error then is the
     # candidate's own, or the model runs and only its export fails.
     traced = trace_error = None
+    tracer_warnings = []
     try:
-        traced, out = trace(model, x)
+        traced, out, tracer_warnings = trace(model, x)
     except BaseException as e:  # noqa: BLE001 - whatever it was, rerun plainly
         trace_error = e
     if traced is None:
@@ -298,14 +402,20 @@ def run(req):
                                         % type(out).__name__, "line": None})
         return 1
     metrics["output_shape"] = list(primary.shape)
-    if primary.is_floating_point() and not bool(torch.isfinite(primary).all()):
+    if primary.is_floating_point() and not bool(_isfinite(primary).all()):
         report.result(ok=False, stage="build", metrics=metrics,
                       error={"type": "NonFiniteOutput",
                              "message": "the output contains NaN or Inf", "line": None})
         return 1
 
     laps.lap("forward")
-    method, why = export(model, req["artifact"], traced, trace_error)
+    if integrity_violation("exporting the model"):
+        return 3
+    if tracer_warnings:
+        metrics["tracer_warnings"] = tracer_warnings
+    # the second input: the same spec, other values (a file input has one)
+    x2 = x if req["input"]["kind"] == "file" else inputs.make(req["input"], seed=1)
+    method, kind, why = export(model, req["artifact"], traced, trace_error, x2)
     if method is None:
         if req["validation"]["export_failure"] == "in-process":
             from aegis_job import validate
@@ -314,11 +424,14 @@ def run(req):
             report.result(ok=True, stage="validate", integrity="in-process", validated=ok,
                           metrics=metrics, checks=checks, error=err)
             return 0
+        if kind == "ArchiveMismatch":
+            message = ("the exported archive does not behave like %s as written, so what would "
+                       "be validated and deployed is not this model: %s" % (cls.__name__, why))
+        else:
+            message = ("%s cannot be exported to TorchScript, so it cannot be validated apart "
+                       "from its code: %s" % (cls.__name__, why))
         report.result(ok=False, stage="build", metrics=metrics,
-                      error={"type": "ExportError",
-                             "message": "the model cannot be exported to TorchScript, so it "
-                                        "cannot be validated apart from its code: " + why,
-                             "line": None})
+                      error={"type": kind, "message": message, "line": None})
         return 1
     metrics["export"] = method
     report.result(ok=True, stage="build", metrics=metrics, timings=laps.lap("export"))

@@ -45,7 +45,7 @@ for m in memory_python memory_torch; do
 	expect "unprivileged: $m" "$(field 'r["status"]')" memory
 done
 urun --input float:2x100 "$MODELS/tamper_isfinite.py"
-expect "unprivileged: tampering rejected" "$(field 'r["status"]')" rejected
+expect "unprivileged: tampering is a violation" "$(field 'r["status"]')" violation
 printf 'import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(100, 10)\n    def forward(self, x):\n        torch.os.fork()\n        return self.fc(x)\n' >"$TMP/fork.py"
 chmod 644 "$TMP/fork.py"
 urun --no-train --input float:2x100 --set python.audit.enabled=false "$TMP/fork.py"

@@ -3,7 +3,7 @@
 . "$TOP_SRCDIR/tests/live/lib.sh"
 
 run_model --input float:2x100 "$MODELS/tamper_isfinite.py"
-expect "patched torch.isfinite + NaN is rejected" "$(field '(r["status"], r["stage"], r["checks"]["finite_output"]["status"])')" "('rejected', 'validate', 'fail')"
+expect "patched torch.isfinite + NaN: a violation naming what was replaced" "$(field '(r["status"], r["stage"], r["error"]["message"])')" "('violation', 'build', 'export_integrity: the candidate replaced torch.isfinite, torch.isnan before tracing the model: the harness does not export a model through functions the candidate controls')"
 run_model --input float:2x100 "$MODELS/fake_success.py"
 expect "fake success on every fd, exit 0: not accepted" "$(field '(r["status"], r["error"]["type"])')" "('rejected', 'NoArtifact')"
 run_model --input float:2x100 "$MODELS/nan_output.py"
@@ -23,10 +23,10 @@ expect "traceable model: exported by trace" "$(field '(r["status"], r["metrics"]
 run_model --train-steps 5 --input float:2x100 "$MODELS/script_only.py"
 expect "int in the output: exported by script, validated" "$(field '(r["status"], r["metrics"]["export"], r["integrity"], r["metrics"]["training_steps"])')" "('accepted', 'script', 'artifact', 5)"
 run_model --train-steps 5 --input float:2x100 "$MODELS/unexportable.py"
-expect "neither traceable nor scriptable: refused" "$(field '(r["status"], r["stage"], r["error"]["type"], r["error"]["message"].split(": ")[0])')" "('rejected', 'build', 'ExportError', 'the model cannot be exported to TorchScript, so it cannot be validated apart from its code')"
+expect "neither traceable nor scriptable: refused" "$(field '(r["status"], r["stage"], r["error"]["type"], r["error"]["message"].split(": ")[0])')" "('rejected', 'build', 'ExportError', 'Model cannot be exported to TorchScript, so it cannot be validated apart from its code')"
 expect "export error names both attempts, and the line" "$(field '("trace: RuntimeError" in r["error"]["message"], r["error"]["message"].endswith("script: UnsupportedNodeError: Lambda aren'"'"'t supported (line 12)"))')" "(True, True)"
 run_model --train-steps 5 --set validation.export_failure=in-process --input float:2x100 "$MODELS/unexportable.py"
-expect "export_failure: in-process validates the live module, and says so" "$(field '(r["status"], r["integrity"], r["metrics"]["training_steps"])')" "('accepted', 'in-process', 5)"
+expect "export_failure: in-process validates the live module, and says it is unverified" "$(field '(r["status"], r["integrity"], r["metrics"]["training_steps"])')" "('accepted', 'unverified', 5)"
 run_model --input float:2x100 "$MODELS/returns_none.py"
 expect "forward() returning None: the model's error, not the tracer's" "$(field '(r["status"], r["error"]["type"], r["error"]["message"])')" "('rejected', 'OutputError', 'forward() returned NoneType, which holds no tensor')"
 
