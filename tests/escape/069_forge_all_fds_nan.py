@@ -1,5 +1,5 @@
 # threat: environment
-# expect: rejected
+# expect: rejected|violation
 # input: float:2x100
 # layer: all
 import torch
