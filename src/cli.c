@@ -359,7 +359,13 @@ static void print_rows(const struct json *rows)
 		json_get_num(r, "generation", &gen);
 		json_get_num(r, "parameters", &params);
 		json_get_num(r, "final_loss", &loss);
-		printf("%6.0f  %-9s %-9s %4.0f ", id, T(json_get_str(r, "status")), T(json_get_str(r, "stage")), gen);
+		/* a verdict read from the build child (the in-process fallback)
+		 * is marked wherever it is listed */
+		printf("%6.0f  %-9s %-9s %4.0f ", id,
+		       json_get_str(r, "integrity") && !strcmp(json_get_str(r, "integrity"), "unverified")
+			   ? "accepted?"
+			   : T(json_get_str(r, "status")),
+		       T(json_get_str(r, "stage")), gen);
 		if (json_get_num(r, "parent_id", &par))
 			printf("%6.0f ", par);
 		else
@@ -582,9 +588,12 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 		for (size_t i = 0; doc && !as_json && i < doc->count; i++) {
 			const struct json *r = doc->items[i];
 
-			printf("%6.0f  %-9s candidate %-5.0f %s  %s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
+			printf("%6.0f  %-9s candidate %-5.0f %s  %s%s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
 			       json_get(r, "candidate_id")->n, T(json_get_str(r, "requested_at")),
-			       T(json_get_str(r, "title")));
+			       T(json_get_str(r, "title")),
+			       json_get_str(r, "integrity") && !strcmp(json_get_str(r, "integrity"), "unverified")
+				   ? "  [UNVERIFIED: validated in the candidate's own process]"
+				   : "");
 		}
 	} else if (approvals && !strcmp(verb, "request")) {
 		/* ID is a candidate: open a request for it (accepted ones only) */
@@ -622,8 +631,12 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 		if (doc && !as_json) {
 			struct sbuf sb = SBUF_INIT;
 
-			printf("request %lld: %s [%s]\n%s\n\nrisk assessment:\n", id, T(json_get_str(doc, "title")),
+			printf("request %lld: %s [%s]\n%s\n\n", id, T(json_get_str(doc, "title")),
 			       T(json_get_str(doc, "state")), TL(json_get_str(doc, "description")));
+			if (json_get_str(doc, "integrity") && !strcmp(json_get_str(doc, "integrity"), "unverified"))
+				printf("UNVERIFIED: this candidate was validated inside its own process "
+				       "(validation.export_failure: in-process); it could have forged that result.\n\n");
+			printf("risk assessment:\n");
 			json_write(json_get(doc, "risk_assessment"), &sb, 2);
 			printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)),
 			       TL(json_get_str(doc, "diff_against_parent")));

@@ -457,7 +457,8 @@ static struct json *query_one(struct pool *p, const char *sql, long long id, con
 	"c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at, c.code_sha256,"          \
 	" json_extract(c.metrics, '$.parameters') AS parameters, json_extract(c.metrics, '$.final_loss') AS "          \
 	"final_loss,"                                                                                                  \
-	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval"
+	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval," \
+	" json_extract(c.result, '$.integrity') AS integrity"
 
 struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen)
 {
@@ -576,7 +577,8 @@ struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen
 
 #define APPROVAL_COLUMNS                                                                                               \
 	"r.id, r.candidate_id, r.title, r.description, r.risk_assessment AS risk_assessment_json, r.state,"            \
-	" r.requested_at, c.architecture_id, c.status AS candidate_status"
+	" r.requested_at, c.architecture_id, c.status AS candidate_status,"                                            \
+	" json_extract(c.result, '$.integrity') AS integrity"
 
 struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen)
 {

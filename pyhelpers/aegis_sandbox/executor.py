@@ -68,6 +68,11 @@ class ExecutionResult:
     final_code: str = ""
     code_sha256: str = ""
     candidate_id: Optional[int] = None
+    # "artifact": the verdict is the validate child's, about the exported
+    # archive (result.model); "unverified": the policy let the candidate's
+    # own process validate a model that cannot be exported (it could have
+    # forged that); None when nothing was validated.
+    integrity: Optional[str] = None
     raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
 
@@ -202,7 +207,8 @@ class SafeCodeExecutor:
                                attempts=raw.get("attempts", []), checks=raw.get("checks", {}),
                                final_code=raw.get("final_code", ""),
                                code_sha256=raw.get("code_sha256", ""),
-                               candidate_id=raw.get("candidate_id"), raw=raw)
+                               candidate_id=raw.get("candidate_id"),
+                               integrity=raw.get("integrity"), raw=raw)
 
     def close(self):
         self._server.close()

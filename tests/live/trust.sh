@@ -69,6 +69,14 @@ expect "the same when the policy allows in-process: unverified, and says why" \
 "$AEGIS" run --no-train --input float:2x100 --set validation.export_failure=in-process \
 	"$MODELS/unexportable.py" >"$TMP/human" 2>"$TMP/stderr"
 expect "human output says UNVERIFIED" "$(grep -c '^  integrity    UNVERIFIED: validated inside the candidate' "$TMP/human")" 1
+"$AEGIS" run --db "$TMP/unv.db" --request-approval --no-train --input float:2x100 \
+	--set validation.export_failure=in-process "$MODELS/unexportable.py" >/dev/null 2>&1
+run_cmd "$AEGIS" pool list --db "$TMP/unv.db"
+expect "pool list marks it" "$(awk 'NR == 2 {print $2}' "$TMP/out")" "accepted?"
+run_cmd "$AEGIS" approvals list --db "$TMP/unv.db"
+expect "approvals list marks it" "$(grep -c 'UNVERIFIED: validated in the candidate' "$TMP/out")" 1
+run_cmd "$AEGIS" approvals show 1 --db "$TMP/unv.db"
+expect "approvals show says so first" "$(sed -n 4p "$TMP/out" | cut -c1-11)" "UNVERIFIED:"
 
 # 4. a report the supervisor must parse fast: 150,000 keys in one line,
 # and a flood of lines; the verdict is bounded in size

@@ -185,3 +185,25 @@ def test_evolve_example(tmp_path, capsys):
     assert pool.lineage(6)["ancestors"][0]["id"] == 1
     pending = ApprovalManager(db).list_pending()
     assert len(pending) == 1 and "best: candidate %d" % pending[0]["candidate_id"] in out
+
+
+def test_integrity_is_reported(executor, tmp_path):
+    # a verdict about the exported archive says so ...
+    r = executor.execute_model_code("import torch.nn as nn\n\nclass Model(nn.Module):\n"
+                                    "    def __init__(self):\n        super().__init__()\n"
+                                    "        self.fc = nn.Linear(100, 10)\n\n"
+                                    "    def forward(self, x):\n        return self.fc(x)\n",
+                                    torch.randn(2, 100), "archive")
+    assert (r.status, r.integrity) == ("accepted", "artifact")
+    # ... and one the policy let the candidate's own process give is marked
+    policy = tmp_path / "inproc.yaml"
+    policy.write_text("version: 1\nvalidation:\n  export_failure: in-process\n")
+    ex = SafeCodeExecutor(policy=str(policy))
+    try:
+        forged = ('import torch\ntorch.os.write(3, b\'{"result":{"ok":true,"stage":"validate",'
+                  '"integrity":"in-process","validated":true,"metrics":{}}}\\n\')\n'
+                  'torch.os._exit(0)\n')
+        r = ex.execute_model_code(forged, torch.randn(2, 100), "forged")
+    finally:
+        ex.close()
+    assert (r.status, r.integrity, r.model) == ("accepted", "unverified", None)
