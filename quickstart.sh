@@ -23,7 +23,7 @@ esac
 PACKAGES="build-essential autoconf automake pkg-config libtool
 	python3 python3-dev libpython3-dev python3-torch python3-numpy python3-pytest
 	libseccomp-dev libyaml-dev libsqlite3-dev libcmocka-dev sqlite3
-	util-linux procps clang"
+	util-linux procps clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
