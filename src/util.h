@@ -65,8 +65,18 @@ int util_copy_file(const char *src, const char *dst, size_t max);
 int util_write_all(int fd, const void *buf, size_t len);
 /* Write a whole file atomically enough for our use (O_TRUNC); 0 or -errno. */
 int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
-/* Remove a directory tree without following symlinks; 0 or -errno. */
+/* Remove a directory tree of any depth without following symlinks, one fd
+ * at a time; directories a job left unreadable are made readable first.
+ * 0 or the first -errno (then part of the tree is left). */
 int util_rm_rf(const char *path);
+/* The disk space the tree at PATH takes (blocks, not sizes: a sparse file
+ * counts what it holds), without following links or crossing mounts.
+ * 0 or -errno (a tree deeper than PATH_MAX cannot be measured).  Not
+ * thread-safe. */
+int util_du(const char *path, unsigned long long *bytes);
+/* Remove a job's work directory: unmount the tmpfs it may be (lazily: a
+ * dying job may still hold it), then util_rm_rf.  0 or -errno. */
+int util_remove_workdir(const char *path);
 /* Which aegis-sandbox this process is: the uninstalled build tree's, the
  * installed one, or another binary (a copy, a unit test).  The first two
  * know where their own helpers (Python, the zygote program) are. */

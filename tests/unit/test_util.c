@@ -93,6 +93,40 @@ static void test_rm_rf(void **state)
 	assert_int_equal(util_rm_rf("/tmp/aegis-does-not-exist-at-all"), 0);
 }
 
+/* A tree 3,000 levels deep (its path far past PATH_MAX), a file at every
+ * level, a directory left 000 and one left read-only: all removed, with
+ * one fd at a time. */
+static void test_rm_rf_deep(void **state)
+{
+	char dir[] = "/tmp/aegis-rmrf-deep-XXXXXX";
+	int fd, top;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	top = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(top >= 0);
+	fd = dup(top);
+	for (int i = 0; i < 3000; i++) {
+		int f = openat(fd, "f", O_CREAT | O_WRONLY, 0600), next;
+
+		assert_true(f >= 0);
+		close(f);
+		assert_int_equal(mkdirat(fd, "d", 0700), 0);
+		next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	assert_int_equal(mkdirat(fd, "locked", 0700), 0);
+	assert_int_equal(mkdirat(fd, "locked/inner", 0700), 0);
+	assert_int_equal(fchmodat(fd, "locked", 0, 0), 0);
+	assert_int_equal(fchmod(fd, 0500), 0);
+	close(fd);
+	close(top);
+	assert_int_equal(util_rm_rf(dir), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+}
+
 static void test_exe_kind(void **state)
 {
 	(void)state;
@@ -149,7 +183,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sha256),           cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_numbers),          cmocka_unit_test(test_rm_rf),
+	    cmocka_unit_test(test_numbers),          cmocka_unit_test(test_rm_rf), cmocka_unit_test(test_rm_rf_deep),
 	    cmocka_unit_test(test_read_fd_and_copy), cmocka_unit_test(test_exe_kind),
 	};
 
