@@ -15,13 +15,22 @@
  *                     access to cgroupfs, so before Landlock)
  *   7. namespaces     user (only when unprivileged), net, ipc, mount (with
  *                     an empty /tmp and /dev/shm), pid
- *   8. no_new_privs   required for seccomp and Landlock as non-root, and
+ *   8. credentials    the privilege step: as root, a uid and gid that own
+ *                     nothing on the host (sandbox.uid/gid), no
+ *                     supplementary groups, locked securebits; as anyone,
+ *                     every capability set empty, the bounding set too
+ *                     (a user namespace's creator holds all of them in it)
+ *   9. no_new_privs   required for seccomp and Landlock as non-root, and
  *                     makes set-uid binaries useless anyway
- *   9. landlock       read-only Python/torch/pyhelpers, read-write workdir,
+ *  10. landlock       read-only Python/torch/pyhelpers, read-write workdir,
  *                     no TCP, scoped signals and abstract sockets
- *  10. seccomp        last: every step above needs syscalls the filter
+ *  11. seccomp        last: every step above needs syscalls the filter
  *                     forbids (unshare, mount, landlock_*, prctl, open on
- *                     cgroupfs), and nothing after it may widen it.
+ *                     cgroupfs, setresuid), and nothing after it may widen
+ *                     it.
+ *
+ * Steps 6 and 7 need the privileges step 8 gives up: joining a cgroup
+ * writes to cgroupfs, mounting the private /tmp needs CAP_SYS_ADMIN.
  *
  * The child is single-threaded here (the zygote never starts threads), so
  * unshare(CLONE_NEWUSER) and the filters apply to the whole process. */
@@ -29,7 +38,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -52,6 +64,16 @@
 
 #include "confine.h"
 #include "util.h"
+
+#ifndef SCHED_BATCH
+#define SCHED_BATCH 3
+#endif
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
 
 /* ---- Landlock UAPI, defined here so older headers still build ---------- */
 #ifndef LANDLOCK_CREATE_RULESET_VERSION
@@ -236,6 +258,15 @@ static int confine_rlimits(const struct confine_config *c, char *err, size_t err
 		return fail(err, errlen, "RLIMIT_CORE:");
 	if (set_rlimit(RLIMIT_MEMLOCK, 0, 0) < 0)
 		return fail(err, errlen, "RLIMIT_MEMLOCK:");
+	/* no real-time scheduling, no raising its priority (with the privilege
+	 * step these are the kernel's answer anyway; they also hold for a
+	 * job whose zygote runs with CAP_SYS_NICE) */
+	if (set_rlimit(RLIMIT_RTPRIO, 0, 0) < 0)
+		return fail(err, errlen, "RLIMIT_RTPRIO:");
+	if (set_rlimit(RLIMIT_RTTIME, 0, 0) < 0)
+		return fail(err, errlen, "RLIMIT_RTTIME:");
+	if (set_rlimit(RLIMIT_NICE, 0, 0) < 0)
+		return fail(err, errlen, "RLIMIT_NICE:");
 	/* RLIMIT_AS would also count torch's thread stacks and reserved-but-
 	 * untouched mappings and break at realistic values; RLIMIT_DATA counts
 	 * private writable memory, which is what a memory bomb grows. */
@@ -344,7 +375,84 @@ static int confine_namespaces(const struct confine_config *c, struct confine_sta
 	return 0;
 }
 
+static int caps_clear(void)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Whether no capability is left: effective, permitted, inheritable (and so
+ * ambient), and with BOUNDING the bounding set as well. */
+static bool caps_all_clear(bool bounding)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (data[i].effective || data[i].permitted || data[i].inheritable)
+			return false;
+	for (int cap = 0; bounding && cap <= 63; cap++) {
+		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+		if (r < 0)
+			break; /* past the kernel's last capability */
+		if (r > 0)
+			return false;
+	}
+	return true;
+}
+
 /* 8 */
+static int confine_credentials(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
+{
+	bool root = geteuid() == 0;
+
+	/* the bounding set first: dropping from it needs CAP_SETPCAP, which a
+	 * root process (or a user namespace's creator) still has here */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && (root || st->ns_user))
+			return fail(err, errlen, "dropping capability %d from the bounding set:", cap);
+	}
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (root) {
+		if (c->job_uid == 0 || c->job_gid == 0)
+			return fail(err, errlen, "sandbox.uid and sandbox.gid must not be 0");
+		/* uid 0 is nothing special from here on, and nobody may change that */
+		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+						 SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+						 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+			  0, 0, 0) < 0)
+			return fail(err, errlen, "PR_SET_SECUREBITS:");
+		if (setgroups(0, NULL) < 0)
+			return fail(err, errlen, "setgroups:");
+		if (setresgid(c->job_gid, c->job_gid, c->job_gid) < 0)
+			return fail(err, errlen, "setresgid(%ld):", (long)c->job_gid);
+		/* from uid 0 to another, the kernel clears the permitted and
+		 * effective sets (SECBIT_KEEP_CAPS is off and locked) */
+		if (setresuid(c->job_uid, c->job_uid, c->job_uid) < 0)
+			return fail(err, errlen, "setresuid(%ld):", (long)c->job_uid);
+		if (setuid(0) == 0)
+			return fail(err, errlen, "uid 0 could be regained");
+	}
+	if (caps_clear() < 0)
+		return fail(err, errlen, "capset:");
+	if (!caps_all_clear(false))
+		return fail(err, errlen, "a capability survived the privilege step");
+	st->uid = (long)getuid();
+	/* an unprivileged zygote without a user namespace cannot empty its
+	 * bounding set; it matters only across execve, which seccomp denies */
+	st->caps_none = caps_all_clear(true);
+	return 0;
+}
+
+/* 9 */
 static int confine_no_new_privs(struct confine_status *st, char *err, size_t errlen)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -374,7 +482,7 @@ static int ll_add_path(int ruleset, int fd, uint64_t access, uint64_t handled)
 	return (int)syscall(__NR_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &pb, 0);
 }
 
-/* 9 */
+/* 10 */
 static int confine_landlock(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
 {
 	int abi = confine_landlock_abi(), ruleset, wd;
@@ -470,15 +578,14 @@ static const char *const seccomp_allow[] = {
 	"stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat",
 	"faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
 	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-	"umask", "utimensat", "fchmod", "fadvise64",
-	/* memory (mmap and mprotect are conditional: no RWX, below) */
-	"brk", "munmap", "mremap", "madvise", "mincore", "msync", "mlock",
-	"munlock", "get_mempolicy", "membarrier",
-	/* threads, futexes, scheduling */
+	"umask", "fadvise64",
+	/* memory (mmap, mprotect and madvise are conditional, below) */
+	"brk", "munmap", "mremap", "mincore", "msync", "munlock", "get_mempolicy", "membarrier",
+	/* threads, futexes, scheduling (setting it: on itself only, below) */
 	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
-	"sched_yield", "sched_getaffinity", "sched_setaffinity", "sched_getparam", "sched_setparam",
-	"sched_getscheduler", "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min",
-	"nanosleep", "clock_nanosleep", "getpriority", "setpriority",
+	"sched_yield", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
+	"sched_get_priority_max", "sched_get_priority_min", "nanosleep", "clock_nanosleep",
+	"getpriority",
 	/* identity and time */
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
 	"getresuid", "getresgid", "getpgrp", "getpgid", "getsid", "uname", "sysinfo", "getrusage",
@@ -505,7 +612,31 @@ static const struct {
 	{ "memfd_create", EPERM },
 	{ "mbind", EPERM },
 	{ "set_mempolicy", EPERM },
+	/* Landlock does not mediate modes and times: a file the job's uid owns
+	 * outside the work directory (an unprivileged user's own venv) must
+	 * keep its mode, owner and timestamps */
+	{ "chmod", EPERM },
+	{ "fchmod", EPERM },
+	{ "fchmodat", EPERM },
+	{ "fchmodat2", EPERM },
+	{ "utime", EPERM },
+	{ "utimes", EPERM },
+	{ "utimensat", EPERM },
+	{ "futimesat", EPERM },
+	/* locked memory is nobody's to take (RLIMIT_MEMLOCK is 0 as well) */
+	{ "mlock", EPERM },
+	{ "mlock2", EPERM },
+	{ "mlockall", EPERM },
+	{ "madvise", EINVAL }, /* except the advice allowed below */
 	{ NULL, 0 },
+};
+
+/* madvise advice a job may give about its own memory */
+static const int madvise_ok[] = {
+	MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, 8 /* FREE */,
+	MADV_DONTFORK, MADV_DOFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
+	18 /* WIPEONFORK */, 19 /* KEEPONFORK */, 20 /* COLD */, 21 /* PAGEOUT */,
+	22 /* POPULATE_READ */, 23 /* POPULATE_WRITE */,
 };
 
 /* clang-format on */
@@ -563,6 +694,23 @@ static int build_filter(scmp_filter_ctx *out, bool allow_unix, bool allow_rwx)
 	ADD(SCMP_ACT_ALLOW, tkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
 	/* any handler but SIGSYS's */
 	ADD(SCMP_ACT_ALLOW, rt_sigaction, 1, SCMP_A0(SCMP_CMP_NE, SIGSYS));
+	/* Scheduling and priority of itself only (pid/who 0): never of the
+	 * zygote, whose nice value every later job child would inherit, or of
+	 * another job.  No real-time policy (SCHED_FIFO, SCHED_RR, DEADLINE):
+	 * other, batch and idle, with or without SCHED_RESET_ON_FORK. */
+	ADD(SCMP_ACT_ALLOW, setpriority, 2, SCMP_A0(SCMP_CMP_EQ, PRIO_PROCESS), SCMP_A1(SCMP_CMP_EQ, 0));
+	ADD(SCMP_ACT_ALLOW, sched_setaffinity, 1, SCMP_A0(SCMP_CMP_EQ, 0));
+	ADD(SCMP_ACT_ALLOW, sched_setparam, 1, SCMP_A0(SCMP_CMP_EQ, 0));
+	ADD(SCMP_ACT_ALLOW, sched_setscheduler, 2, SCMP_A0(SCMP_CMP_EQ, 0),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, ~(scmp_datum_t)SCHED_RESET_ON_FORK & 0xffffffff, SCHED_OTHER));
+	ADD(SCMP_ACT_ALLOW, sched_setscheduler, 2, SCMP_A0(SCMP_CMP_EQ, 0),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, ~(scmp_datum_t)SCHED_RESET_ON_FORK & 0xffffffff, SCHED_BATCH));
+	ADD(SCMP_ACT_ALLOW, sched_setscheduler, 2, SCMP_A0(SCMP_CMP_EQ, 0),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, ~(scmp_datum_t)SCHED_RESET_ON_FORK & 0xffffffff, SCHED_IDLE));
+	/* madvise: advice about its own memory; not KSM merging (a side
+	 * channel), not MADV_REMOVE, not the hardware-poisoning kind */
+	for (size_t i = 0; i < sizeof(madvise_ok) / sizeof(madvise_ok[0]); i++)
+		ADD(SCMP_ACT_ALLOW, madvise, 1, SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)madvise_ok[i]));
 	/* reading limits, never raising them */
 	ADD(SCMP_ACT_ALLOW, prlimit64, 1, SCMP_A2(SCMP_CMP_EQ, 0));
 	/* no writable+executable memory, unless the policy allows JIT code */
@@ -610,7 +758,7 @@ out:
 	return rc;
 }
 
-/* 10 */
+/* 11 */
 static int confine_seccomp(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = NULL;
@@ -662,6 +810,8 @@ int confine_apply(const struct confine_config *c, struct confine_status *st, cha
 	if (confine_cgroups(c, st, err, errlen) < 0)
 		return -1;
 	if (confine_namespaces(c, st, err, errlen) < 0)
+		return -1;
+	if (confine_credentials(c, st, err, errlen) < 0)
 		return -1;
 	if (confine_no_new_privs(st, err, errlen) < 0)
 		return -1;

@@ -40,6 +40,10 @@ struct confine_config {
 	bool pids_rlimit;
 	/* namespaces */
 	bool ns_net, ns_ipc, ns_mount, ns_pid, ns_user;
+	/* credentials: the unprivileged uid and gid a job started by root runs
+	 * as (ignored when the zygote is not root: it keeps its own) */
+	uid_t job_uid;
+	gid_t job_gid;
 	/* Landlock */
 	bool landlock;
 	const char *const *ro_paths; /* NULL-terminated */
@@ -59,6 +63,8 @@ struct confine_status {
 	bool ns_user, ns_net, ns_ipc, ns_mount, ns_pid;
 	bool cgroup;
 	bool no_new_privs;
+	long uid;       /* the uid the job runs as (on the host) */
+	bool caps_none; /* no capability left in any set, bounding included */
 };
 
 /* Apply every step in order.  Returns 0, or -1 with a message in ERR; the

@@ -61,6 +61,11 @@ static const struct key schema[] = {
 	  "Largest file a job child may write (RLIMIT_FSIZE); must hold the exported model." },
 	{ "limits.max_open_files", K_INT, OFF(limits.max_open_files), "256", 16, 65536, NULL, C_NONE,
 	  "Open file descriptors per job child (RLIMIT_NOFILE)." },
+	{ "limits.workdir_mb", K_INT, OFF(limits.workdir_mb), "1024", 1, 1048576, NULL, C_NONE,
+	  "Size of a job's work directory, all files together (the archive included). As root it is a tmpfs of "
+	  "this size, so it is memory, charged to the job that writes it; filling it is a 'memory' verdict "
+	  "(DiskLimit). Unprivileged, only limits.max_file_bytes holds per file, and the total is checked "
+	  "after the job." },
 	{ "limits.code_max_bytes", K_INT, OFF(limits.code_max_bytes), "1048576", 16, 67108864, NULL, C_NONE,
 	  "Largest candidate source accepted, in bytes." },
 
@@ -145,6 +150,11 @@ static const struct key schema[] = {
 	  "torch intra-op threads in a job child (the zygote itself always stays single-threaded)." },
 	{ "sandbox.workdir_base", K_STR, OFF(sandbox.workdir_base), "", 0, 0, NULL, C_NONE,
 	  "Directory under which job work directories are made; empty means $TMPDIR or /tmp." },
+	{ "sandbox.uid", K_INT, OFF(sandbox.uid), "65534", 1, 4294967294.0, NULL, C_NONE,
+	  "When the supervisor runs as root: the uid job children run as, with no capabilities. Pick one that "
+	  "owns no file on the host (65534 is nobody)." },
+	{ "sandbox.gid", K_INT, OFF(sandbox.gid), "65534", 1, 4294967294.0, NULL, C_NONE,
+	  "When the supervisor runs as root: the gid job children run as (no supplementary groups)." },
 
 	SEC("validation", "What the validate child checks on the exported model."),
 	{ "validation.input", K_STR, OFF(validation.input), "tokens:2x20:1000", 0, 0, NULL, C_NONE,

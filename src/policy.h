@@ -24,6 +24,7 @@ struct policy {
 		long max_file_bytes;
 		long max_open_files;
 		long code_max_bytes;
+		long workdir_mb;
 	} limits;
 	struct {
 		struct strv allowed_imports;
@@ -52,6 +53,7 @@ struct policy {
 		struct strv environment; /* KEY=VALUE */
 		long threads;
 		char *workdir_base;
+		long uid, gid; /* a job's credentials when the supervisor is root */
 	} sandbox;
 	struct {
 		char *input;

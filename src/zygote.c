@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,7 +153,7 @@ static void cleanup_jobs(int ctl)
 				usleep(5000);
 		}
 		if (jobs[i].workdir && !jobs[i].keep)
-			util_rm_rf(jobs[i].workdir);
+			util_remove_workdir(jobs[i].workdir);
 		forget_job(i);
 	}
 }
@@ -281,6 +283,8 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	c.seccomp = json_get_bool(cj, "seccomp", false);
 	c.allow_unix_sockets = json_get_bool(cj, "allow_unix_sockets", false);
 	c.allow_rwx_memory = json_get_bool(cj, "allow_rwx_memory", false);
+	c.job_uid = (uid_t)num_or(cj, "uid", 65534);
+	c.job_gid = (gid_t)num_or(cj, "gid", 65534);
 	env = strv_from_json(json_get(cj, "env"));
 	c.env = (char *const *)env;
 
@@ -301,9 +305,11 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	}
 	/* which layers hold, written before any candidate byte is read */
 	sbuf_addf(&sb,
-		  "{\"sandbox\":{\"seccomp\":%s,\"landlock_abi\":%d,\"no_new_privs\":%s,\"cgroup\":%s,"
+		  "{\"sandbox\":{\"seccomp\":%s,\"landlock_abi\":%d,\"no_new_privs\":%s,\"uid\":%ld,"
+		  "\"capabilities\":%s,\"cgroup\":%s,"
 		  "\"namespaces\":{\"user\":%s,\"net\":%s,\"ipc\":%s,\"mount\":%s,\"pid\":%s}}}\n",
-		  st.seccomp ? "true" : "false", st.landlock_abi, st.no_new_privs ? "true" : "false",
+		  st.seccomp ? "true" : "false", st.landlock_abi, st.no_new_privs ? "true" : "false", st.uid,
+		  st.caps_none ? "\"none\"" : "\"none effective, bounding set kept\"",
 		  st.cgroup ? "true" : "false", st.ns_user ? "true" : "false", st.ns_net ? "true" : "false",
 		  st.ns_ipc ? "true" : "false", st.ns_mount ? "true" : "false", st.ns_pid ? "true" : "false");
 	(void)util_write_all(JOB_FD_REPORT, sb.buf, sb.len);
@@ -327,6 +333,79 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 	_exit(rc);
 }
 
+/* ---- the zygote's own state, which every job child inherits ----------------
+ *
+ * Recorded once warm; checked (and put back) before every fork, so that
+ * nothing a job managed to change in its parent reaches the next
+ * candidate.  Job children cannot change any of it (the privilege step and
+ * seccomp's "itself only" rules), so a difference is the sandbox's bug:
+ * the job is refused when the state cannot be restored. */
+static const int watched_rlimits[] = {RLIMIT_CPU,    RLIMIT_FSIZE,  RLIMIT_DATA,   RLIMIT_STACK, RLIMIT_CORE,
+				      RLIMIT_NOFILE, RLIMIT_AS,     RLIMIT_NPROC,  RLIMIT_MEMLOCK,
+				      RLIMIT_NICE,   RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_MSGQUEUE};
+#define N_WATCHED (sizeof(watched_rlimits) / sizeof(watched_rlimits[0]))
+
+static struct {
+	bool recorded;
+	int nice;
+	int policy;
+	struct rlimit rl[N_WATCHED];
+	int cwd; /* an fd on the directory it started in */
+	struct stat cwd_st;
+} base;
+
+static void record_state(void)
+{
+	errno = 0;
+	base.nice = getpriority(PRIO_PROCESS, 0);
+	base.policy = sched_getscheduler(0);
+	for (size_t i = 0; i < N_WATCHED; i++)
+		getrlimit(watched_rlimits[i], &base.rl[i]);
+	base.cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	base.recorded = base.cwd >= 0 && fstat(base.cwd, &base.cwd_st) == 0;
+}
+
+/* 0 when the zygote's state is as recorded (again); else -1 with WHY. */
+static int restore_state(char *why, size_t len)
+{
+	struct stat st;
+	int nice;
+
+	if (!base.recorded)
+		return 0;
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
+	if (nice != base.nice && setpriority(PRIO_PROCESS, 0, base.nice) < 0) {
+		snprintf(why, len, "the zygote's nice value changed from %d to %d", base.nice, nice);
+		return -1;
+	}
+	if (sched_getscheduler(0) != base.policy) {
+		struct sched_param sp = {0};
+
+		if (sched_setscheduler(0, base.policy, &sp) < 0) {
+			snprintf(why, len, "the zygote's scheduling policy changed");
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < N_WATCHED; i++) {
+		struct rlimit rl;
+
+		if (getrlimit(watched_rlimits[i], &rl) == 0 &&
+		    (rl.rlim_cur != base.rl[i].rlim_cur || rl.rlim_max != base.rl[i].rlim_max) &&
+		    setrlimit(watched_rlimits[i], &base.rl[i]) < 0) {
+			snprintf(why, len, "the zygote's resource limit %d changed", watched_rlimits[i]);
+			return -1;
+		}
+	}
+	if (stat(".", &st) < 0 || st.st_dev != base.cwd_st.st_dev || st.st_ino != base.cwd_st.st_ino) {
+		if (fchdir(base.cwd) < 0) {
+			snprintf(why, len, "the zygote's working directory changed");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
 {
 	struct json *reply = json_object();
@@ -340,6 +419,15 @@ static void start_job(int ctl, struct json *msg, int *fds, size_t nfds)
 		json_set(reply, "op", json_str("failed"));
 		json_set(reply, "error", json_str("job request without its three (or four) fds or confine section"));
 		goto out_send;
+	}
+	{
+		char why[160];
+
+		if (restore_state(why, sizeof(why)) < 0) {
+			json_set(reply, "op", json_str("failed"));
+			json_set(reply, "error", json_str(why));
+			goto out_send;
+		}
 	}
 	fflush(NULL);
 	pyhost_before_fork();
@@ -419,8 +507,23 @@ void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 		dup2(devnull, 1);
 		close(devnull);
 	}
-	if (sfd < 0 || getppid() == 1 || n == 0)
+	if (sfd < 0 || n == 0)
 		_exit(1);
+	/* A supervisor that died before PR_SET_PDEATHSIG was armed has closed
+	 * its ends of every control socket.  (Not "getppid() == 1": that is
+	 * also a living supervisor running as PID 1 of a pid namespace.) */
+	{
+		size_t hung = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct pollfd p = {ctl_fds[i], POLLIN, 0};
+
+			if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)))
+				hung++;
+		}
+		if (hung == n)
+			_exit(1);
+	}
 	nctls = n;
 	ctls = xcalloc(n, sizeof(int));
 	memcpy(ctls, ctl_fds, n * sizeof(int));
@@ -437,6 +540,7 @@ void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 		json_free(j);
 		_exit(1);
 	}
+	record_state();
 	{
 		struct json *j = json_object();
 
