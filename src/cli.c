@@ -236,6 +236,9 @@ static void print_human(const char *path, const struct json *res)
 			if (ns->items[i]->type == JSON_BOOL && ns->items[i]->b)
 				printf(" %s", T(ns->keys[i]));
 		printf(", cgroup %s\n", json_get_bool(sb, "cgroup", false) ? "yes" : "no (rlimits)");
+		if (json_get_num(sb, "uid", &abi))
+			printf("  %-12s uid %.0f, capabilities %s\n", "", abi,
+			       json_get_str(sb, "capabilities") ? T(json_get_str(sb, "capabilities")) : "?");
 	}
 	json_get_num(res, "execution_time", &t);
 	{

@@ -103,12 +103,14 @@ static struct json *validation_section(const struct policy *p)
 	return v;
 }
 
-/* Copy SRC into DIR/NAME; 0 or -errno. */
-static int copy_into(const char *src, const char *dir, const char *name)
+/* Copy SRC into DIR/NAME, a file for the job's uid; 0 or -errno. */
+static int copy_into(const struct policy *pol, const char *src, const char *dir, const char *name)
 {
 	char *dst = xasprintf("%s/%s", dir, name);
 	int rc = util_copy_file(src, dst, 1u << 30);
 
+	if (rc == 0)
+		rc = supervise_give(pol, dst);
 	free(dst);
 	return rc;
 }
@@ -354,11 +356,14 @@ static int fill_workdir(const struct policy *pol, const struct candidate *cand, 
 	char *src = xasprintf("%s/candidate.py", workdir);
 	int rc = util_write_file(src, code, code_len, 0600);
 
+	if (rc == 0)
+		rc = supervise_give(pol, src);
 	free(src);
 	if (rc == 0 && pol->validation.reference.model && *pol->validation.reference.model)
-		rc = copy_into(pol->validation.reference.model, workdir, "reference.pt");
+		rc = copy_into(pol, pol->validation.reference.model, workdir, "reference.pt");
 	if (rc == 0 && cand->input->kind == INPUT_FILE)
-		rc = copy_into(cand->input->path, workdir, !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");
+		rc = copy_into(pol, cand->input->path, workdir,
+			       !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");
 	if (rc < 0) {
 		snprintf(err, errlen, "preparing the work directory: %s", strerror(-rc));
 		return -1;
@@ -487,6 +492,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		}
 		br_pending = false;
 		supervise_job_finish(s, &br_run, req, &bo);
+		bo.disk_full = supervise_workdir_full(pol, workdir);
 		report_parse(&bo.report, bo.exited && WIFEXITED(bo.wstatus), bo.report_dropped, &br);
 		json_set(timings, "build_s", json_num(bo.wall_s));
 		if (json_get(br.result, "timings"))
@@ -520,7 +526,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 			if (!fresh || fill_workdir(pol, cand, fresh, code, code_len, err, sizeof(err)) < 0) {
 				set_failure(res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
 				if (fresh)
-					util_rm_rf(fresh);
+					util_remove_workdir(fresh);
 				if (fresh_lock >= 0)
 					close(fresh_lock);
 				free(fresh);
@@ -528,7 +534,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 				json_append(attempts, att);
 				break;
 			}
-			util_rm_rf(workdir);
+			util_remove_workdir(workdir);
 			close(workdir_lock);
 			free(workdir);
 			workdir = fresh;
@@ -539,6 +545,8 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 				char *src = xasprintf("%s/candidate.py", workdir);
 				int rc = util_write_file(src, fixed, fixed_len, 0600);
 
+				if (rc == 0)
+					rc = supervise_give(pol, src);
 				free(src);
 				free(code);
 				code = fixed;
@@ -680,7 +688,7 @@ out:
 		if (cand->keep_workdir)
 			json_set(res, "workdir", json_str(workdir));
 		else
-			util_rm_rf(workdir);
+			util_remove_workdir(workdir);
 	}
 	if (workdir_lock >= 0)
 		close(workdir_lock);

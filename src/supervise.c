@@ -67,7 +67,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +81,7 @@
 #include "zygote.h"
 
 #define REPORT_MAX (16u << 20)
+#define TMPFS_MAGIC_ 0x01021994
 #define FLOOD_FACTOR 64
 #define RSS_WATCH_MS 50
 
@@ -313,6 +316,68 @@ static const char *workdir_base(const struct policy *pol)
 	return t && *t == '/' ? t : "/tmp";
 }
 
+bool supervise_job_owner(const struct policy *pol, uid_t *uid, gid_t *gid)
+{
+	if (geteuid() != 0)
+		return false;
+	*uid = (uid_t)pol->sandbox.uid;
+	*gid = (gid_t)pol->sandbox.gid;
+	return true;
+}
+
+int supervise_give(const struct policy *pol, const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (!supervise_job_owner(pol, &uid, &gid))
+		return 0;
+	return lchown(path, uid, gid) < 0 ? -errno : 0;
+}
+
+/* As root, the work directory is a tmpfs of limits.workdir_mb, owned by
+ * the job's uid: the sum of everything a job writes is bounded (RLIMIT_FSIZE
+ * bounds one file), its pages are charged to the job's memory cgroup
+ * instead of being nobody's page cache, and unmounting it removes any tree
+ * at once.  Where mounting is not allowed (a container without
+ * CAP_SYS_ADMIN) the directory is only given to the job's uid. */
+static void workdir_mount(const struct policy *pol, const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+	char opts[160];
+
+	if (!supervise_job_owner(pol, &uid, &gid))
+		return;
+	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=%ld,mode=0700,uid=%lu,gid=%lu", pol->limits.workdir_mb,
+		 pol->limits.workdir_mb * 64 < 4096 ? 4096 : pol->limits.workdir_mb * 64, (unsigned long)uid,
+		 (unsigned long)gid);
+	if (mount("aegis-work", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) == 0)
+		return;
+	if (chown(path, uid, gid) < 0)
+		warnx_("cannot give the work directory %s to uid %lu: %s", path, (unsigned long)uid, strerror(errno));
+}
+
+bool supervise_workdir_full(const struct policy *pol, const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) < 0)
+		return false;
+	if (sf.f_type != TMPFS_MAGIC_) {
+		/* not ours to bound while it runs (an unprivileged supervisor
+		 * cannot mount): measured now, after the job */
+		unsigned long long used;
+
+		return util_du(path, &used) == 0 && used > (unsigned long long)pol->limits.workdir_mb << 20;
+	}
+	/* full: under 1% or 64 KiB of its blocks left, or no inode */
+	return (unsigned long long)sf.f_bavail * (unsigned long long)sf.f_bsize <
+		   ((unsigned long long)sf.f_blocks * sf.f_bsize / 100 > 65536 ? 65536
+									   : (unsigned long long)sf.f_blocks * sf.f_bsize / 100) ||
+	       sf.f_ffree == 0;
+}
+
 char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, size_t errlen)
 {
 	char *tmpl = xasprintf("%s/aegis-%ld-XXXXXX", workdir_base(pol), (long)getpid());
@@ -333,13 +398,15 @@ char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, 
 			tmpl = canon;
 		}
 	}
+	workdir_mount(pol, tmpl);
+	/* locked after mounting: the lock is on what a reclaimer opens */
 	*lock_fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		snprintf(err, errlen, "cannot lock the work directory %s: %s", tmpl, strerror(errno));
 		if (*lock_fd >= 0)
 			close(*lock_fd);
 		*lock_fd = -1;
-		rmdir(tmpl);
+		util_remove_workdir(tmpl);
 		free(tmpl);
 		return NULL;
 	}
@@ -370,12 +437,18 @@ void supervise_reclaim_workdirs(const struct policy *pol)
 		if (end == de->d_name + 6 || *end != '-' || pid <= 0 || strlen(end) != 7)
 			continue;
 		path = xasprintf("%s/%s", base, de->d_name);
-		/* only our own directories, never another user's */
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+		/* only our own directories (given to the job's uid when root),
+		 * never another user's */
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    (st.st_uid == geteuid() || (geteuid() == 0 && st.st_uid == (uid_t)pol->sandbox.uid)) &&
 		    time(NULL) - st.st_mtime > 5) {
 			fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-				util_rm_rf(path);
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				int rc = util_remove_workdir(path);
+
+				if (rc < 0)
+					warnx_("cannot remove the stale work directory %s: %s", path, strerror(-rc));
+			}
 			if (fd >= 0)
 				close(fd);
 		}
@@ -396,6 +469,11 @@ static void set_limits(struct json *c, const struct policy *p)
 	json_set(c, "max_file_bytes", json_num((double)p->limits.max_file_bytes));
 	json_set(c, "max_open_files", json_num((double)p->limits.max_open_files));
 	json_set(c, "max_pids", json_num((double)p->limits.max_pids));
+	/* the credentials a job started by root runs with, and its work
+	 * directory's size (a spare made under other ones is not used) */
+	json_set(c, "uid", json_num((double)p->sandbox.uid));
+	json_set(c, "gid", json_num((double)p->sandbox.gid));
+	json_set(c, "workdir_mb", json_num((double)p->limits.workdir_mb));
 }
 
 /* The same, as a string to compare: a spare child made under one key
@@ -872,7 +950,7 @@ void job_outcome_release(struct job_outcome *o)
 static void spare_forget(struct supervisor *s)
 {
 	if (s->spare_workdir)
-		util_rm_rf(s->spare_workdir);
+		util_remove_workdir(s->spare_workdir);
 	free(s->spare_workdir);
 	s->spare_workdir = NULL;
 	if (s->spare_lock >= 0)

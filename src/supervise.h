@@ -58,6 +58,7 @@ struct job_outcome {
 	bool killed_memory;   /* the RSS watch fired (no cgroup) */
 	bool killed_flood;    /* output far past the cap */
 	bool oom;             /* the cgroup's OOM killer acted */
+	bool disk_full;       /* its work directory was full when it ended */
 	struct sbuf out, err; /* captured, capped */
 	size_t out_dropped, err_dropped;
 	struct sbuf report;   /* JSON lines from the report fd, capped */
@@ -108,6 +109,16 @@ bool supervise_take_spare(struct supervisor *s, struct job_run *r, char **workdi
  * (the mark of a live owner; close it after removing the directory).
  * NULL with ERR on failure. */
 char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, size_t errlen);
+/* When the supervisor is root: the uid and gid job children run as
+ * (sandbox.uid/gid), and true.  Else false: jobs keep the caller's. */
+bool supervise_job_owner(const struct policy *pol, uid_t *uid, gid_t *gid);
+/* Give PATH (a file the supervisor put into a work directory) to the
+ * job's uid when the supervisor is root.  0 or -errno. */
+int supervise_give(const struct policy *pol, const char *path);
+/* Whether the job in the work directory PATH hit limits.workdir_mb: a
+ * tmpfs that is full (of bytes or of inodes), or, where the supervisor
+ * could not mount one, a tree larger than the limit. */
+bool supervise_workdir_full(const struct policy *pol, const char *path);
 /* Remove work directories that no live supervisor holds locked. */
 void supervise_reclaim_workdirs(const struct policy *pol);
 /* The read-only roots a job child may read: Python, torch, pyhelpers. */

@@ -243,6 +243,14 @@ bool judge_job(const struct policy *pol, const struct job_outcome *o, const stru
 		*err = verdict_error("MemoryLimit", msg, 0);
 		return true;
 	}
+	if (o->disk_full) {
+		/* the work directory is a tmpfs: memory, charged to the job */
+		snprintf(msg, sizeof(msg), "work directory limit of %ld MiB exceeded (limits.workdir_mb)",
+			 pol->limits.workdir_mb);
+		*v = VERDICT_MEMORY;
+		*err = verdict_error("DiskLimit", msg, 0);
+		return true;
+	}
 	if (o->exited && WIFSIGNALED(o->wstatus) &&
 	    (WTERMSIG(o->wstatus) == SIGXCPU ||
 	     (WTERMSIG(o->wstatus) == SIGKILL && o->cpu_s >= pol->limits.cpu_time_s - 0.05))) {

@@ -40,6 +40,7 @@ struct row {
 	const char *message; /* a substring of the error message */
 	size_t tampered;
 	bool has_result;
+	bool disk; /* the work directory was full (last: zero in most rows) */
 };
 
 static const struct row rows[] = {
@@ -58,6 +59,8 @@ static const struct row rows[] = {
      false},
     {"memory", SANDBOX, SIGKILL, false, true, false, 0, true, VERDICT_MEMORY, "MemoryLimit", "memory limit", 0,
      false},
+    {"work directory full", SANDBOX OK_RESULT, EXIT0, false, false, false, 0, true, VERDICT_MEMORY, "DiskLimit",
+     "work directory limit of 1024 MiB exceeded", 0, true, true},
     {"crash", SANDBOX, SIGSEGV, false, false, false, 0, true, VERDICT_CRASH, "Crash", "killed by signal 11", 0,
      false},
     {"flood", SANDBOX, SIGKILL, false, false, true, 0, true, VERDICT_REJECTED, "OutputFlood", "output flood", 0,
@@ -117,6 +120,7 @@ static void test_rows(void **state)
 		o.killed_wall = w->killed_wall;
 		o.oom = w->oom;
 		o.killed_flood = w->flood;
+		o.disk_full = w->disk;
 		sbuf_adds(&raw, w->report);
 		report_parse(&raw, WIFEXITED(o.wstatus), w->dropped, &r);
 		decided = judge_job(&pol, &o, &r, &v, &err);
