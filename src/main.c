@@ -2,8 +2,11 @@
 #include "config.h"
 
 #include "cli.h"
+#include "init.h"
 
 int main(int argc, char **argv)
 {
+	/* as a container's entrypoint: reap orphans, forward signals */
+	init_if_pid1();
 	return cli_main(argc, argv);
 }

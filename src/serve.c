@@ -262,6 +262,7 @@ static void pool_stop(struct front *f)
 static int pool_start(struct front *f, char *err, size_t errlen)
 {
 	struct supervisor *sv = xcalloc((size_t)f->njobs, sizeof(*sv));
+	pid_t front = getpid();
 	int rc = -1;
 
 	if (supervise_start_many(sv, (size_t)f->njobs, f->o->pol, cli_pyhelpers_dir(), err, errlen) < 0)
@@ -281,7 +282,7 @@ static int pool_start(struct front *f, char *err, size_t errlen)
 			/* a worker dies with the front; the zygote then cleans up
 			 * whatever job it was running */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
+			if (getppid() != front) /* it died before the signal was armed */
 				_exit(1);
 			close(pair[0]);
 			for (int k = 0; k < f->njobs; k++) {
