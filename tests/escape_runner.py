@@ -10,6 +10,8 @@ Evidence set up before the run and checked after every case:
   secret env var     the same token in the supervisor's environment
   sentinel process   cases try to kill it; it must stay alive
   decoy database     cases try to write it; its digest must not change
+  decoy file         cases try to change its mode, owner and times; its
+                     stat (mode, uid, gid, atime, mtime, ctime) must not
 and the supervisor must answer every case with a valid verdict (never
 "error") and the exit code of that verdict.
 
@@ -35,7 +37,7 @@ import threading
 
 EXIT = {"accepted": 0, "rejected": 1, "violation": 3, "timeout": 4, "memory": 5,
         "crash": 6, "error": 7}
-KERNEL_CLASSES = {"process", "network", "filesystem", "native"}
+KERNEL_CLASSES = {"process", "network", "filesystem", "native", "privilege"}
 
 
 def parse_header(text):
@@ -103,6 +105,16 @@ def main():
         f.write(b"SQLite format 3\x00decoy")
     os.chmod(db, 0o666)
     db_sha = sha(db)
+    decoy = os.path.join(base, "decoy.txt")
+    with open(decoy, "w") as f:
+        f.write("decoy\n")
+    os.chmod(decoy, 0o644)
+    os.utime(decoy, ns=(2_000_000_000 * 10**9, 1_000_000_000 * 10**9))  # atime > mtime: relatime keeps it
+
+    def decoy_stat():
+        st = os.lstat(decoy)
+        return (oct(st.st_mode), st.st_uid, st.st_gid, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)
+    decoy_before = decoy_stat()
     listener = Listener()
     listener.start()
     sentinel = subprocess.Popen(["sleep", "100000"])
@@ -119,7 +131,7 @@ def main():
     if only:
         cases = [c for c in cases if only in c]
     subst = {"@CANARY@": canary, "@SECRET_FILE@": secret_file, "@PORT@": str(listener.port),
-             "@SENTINEL@": str(sentinel.pid), "@DB@": db}
+             "@SENTINEL@": str(sentinel.pid), "@DB@": db, "@DECOY@": decoy}
     lock = threading.Lock()
     failures = []
     results = {}
@@ -191,6 +203,8 @@ def main():
                 problems.append("the sentinel process was killed")
             if sha(db) != db_sha:
                 problems.append("the decoy database was modified")
+            if decoy_stat() != decoy_before:
+                problems.append("the decoy file's stat changed: %s -> %s" % (decoy_before, decoy_stat()))
             if os.listdir(case_work):
                 problems.append("work directory left behind: %s" % os.listdir(case_work))
             results[name] = status
