@@ -56,8 +56,28 @@ void report_release(struct report *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Cut every string in V (an object, nested ones included) to 1,000 bytes:
+ * a violation line is a claim the candidate may have written, and a
+ * hundred of them must not make a result of megabytes. */
+static void bound_strings(struct json *v, int depth)
+{
+	for (size_t i = 0; v && i < v->count; i++) {
+		struct json *item = v->items[i];
+
+		if (item->type == JSON_STRING && item->slen > 1000) {
+			item->slen = 1000;
+			while (item->slen && (item->s[item->slen] & 0xc0) == 0x80)
+				item->slen--; /* not in the middle of a UTF-8 sequence */
+			item->s[item->slen] = '\0';
+		} else if (depth < 4) {
+			bound_strings(item, depth + 1);
+		}
+	}
+}
+
 static void add_violation(struct report *r, struct json *v)
 {
+	bound_strings(v, 0);
 	if (r->violations->count < VERDICT_MAX_VIOLATIONS) {
 		json_append(r->violations, v);
 	} else {

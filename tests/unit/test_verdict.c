@@ -159,6 +159,28 @@ static void test_violation_cap(void **state)
 	sbuf_release(&raw);
 }
 
+/* A forged violation with a 1 MB message is kept, cut to 1,000 bytes. */
+static void test_violation_strings_bounded(void **state)
+{
+	struct sbuf raw = SBUF_INIT;
+	struct report r;
+
+	(void)state;
+	sbuf_adds(&raw, SANDBOX "{\"violation\":{\"rule\":\"x\",\"message\":\"");
+	for (int i = 0; i < (1 << 20); i++)
+		sbuf_addc(&raw, 'a');
+	sbuf_adds(&raw, "\",\"nested\":{\"args\":\"");
+	for (int i = 0; i < 5000; i++)
+		sbuf_adds(&raw, "\u00e9");
+	sbuf_adds(&raw, "\"}}}\n");
+	report_parse(&raw, true, 0, &r);
+	assert_int_equal(r.violations->count, 1);
+	assert_int_equal(json_get(r.violations->items[0], "message")->slen, 1000);
+	assert_int_equal(json_get(json_get(r.violations->items[0], "nested"), "args")->slen, 1000);
+	report_release(&r);
+	sbuf_release(&raw);
+}
+
 /* One 2 MB line with 150,000 keys parses (it used to take over 30 s),
  * and is a valid result: only the harness's own second result line would
  * make it tampering. */
@@ -186,6 +208,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rows),
 	    cmocka_unit_test(test_violation_cap),
+	    cmocka_unit_test(test_violation_strings_bounded),
 	    cmocka_unit_test(test_key_flood),
 	};
 
