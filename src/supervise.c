@@ -341,7 +341,7 @@ int supervise_give(const struct policy *pol, const char *path)
  * instead of being nobody's page cache, and unmounting it removes any tree
  * at once.  Where mounting is not allowed (a container without
  * CAP_SYS_ADMIN) the directory is only given to the job's uid. */
-static void workdir_mount(const struct policy *pol, const char *path)
+static void workdir_mount(const struct policy *pol, const char *path, bool tmpfs)
 {
 	uid_t uid;
 	gid_t gid;
@@ -349,6 +349,12 @@ static void workdir_mount(const struct policy *pol, const char *path)
 
 	if (!supervise_job_owner(pol, &uid, &gid))
 		return;
+	if (!tmpfs) {
+		if (chown(path, uid, gid) < 0)
+			warnx_("cannot give the work directory %s to uid %lu: %s", path, (unsigned long)uid,
+			       strerror(errno));
+		return;
+	}
 	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=%ld,mode=0700,uid=%lu,gid=%lu", pol->limits.workdir_mb,
 		 pol->limits.workdir_mb * 64 < 4096 ? 4096 : pol->limits.workdir_mb * 64, (unsigned long)uid,
 		 (unsigned long)gid);
@@ -378,7 +384,7 @@ bool supervise_workdir_full(const struct policy *pol, const char *path)
 	       sf.f_ffree == 0;
 }
 
-char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, size_t errlen)
+char *supervise_make_workdir(const struct policy *pol, bool tmpfs, int *lock_fd, char *err, size_t errlen)
 {
 	char *tmpl = xasprintf("%s/aegis-%ld-XXXXXX", workdir_base(pol), (long)getpid());
 
@@ -398,7 +404,7 @@ char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, 
 			tmpl = canon;
 		}
 	}
-	workdir_mount(pol, tmpl);
+	workdir_mount(pol, tmpl, tmpfs);
 	/* locked after mounting: the lock is on what a reclaimer opens */
 	*lock_fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -976,7 +982,7 @@ void supervise_make_spare(struct supervisor *s, const struct policy *pol)
 
 	if (s->have_spare || s->ctl < 0)
 		return;
-	s->spare_workdir = supervise_make_workdir(pol, &s->spare_lock, err, sizeof(err));
+	s->spare_workdir = supervise_make_workdir(pol, true, &s->spare_lock, err, sizeof(err));
 	if (!s->spare_workdir)
 		return; /* the next candidate makes its own and says why */
 	s->pol = pol;

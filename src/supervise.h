@@ -104,11 +104,13 @@ void supervise_make_spare(struct supervisor *s, const struct policy *pol);
  * (else cancel it): R to finish with the build request, the work
  * directory and its lock, as supervise_make_workdir gives them. */
 bool supervise_take_spare(struct supervisor *s, struct job_run *r, char **workdir, int *lock_fd);
-/* Make a private work directory under the policy's base; the path is the
+/* Make a private work directory under the policy's base (as root a tmpfs
+ * of limits.workdir_mb when TMPFS, else a plain directory the job's uid
+ * owns: one a caller keeps must outlive us as an ordinary directory); the path is the
  * caller's, and so is *LOCK_FD, an fd holding an flock on the directory
  * (the mark of a live owner; close it after removing the directory).
  * NULL with ERR on failure. */
-char *supervise_make_workdir(const struct policy *pol, int *lock_fd, char *err, size_t errlen);
+char *supervise_make_workdir(const struct policy *pol, bool tmpfs, int *lock_fd, char *err, size_t errlen);
 /* When the supervisor is root: the uid and gid job children run as
  * (sandbox.uid/gid), and true.  Else false: jobs keep the caller's. */
 bool supervise_job_owner(const struct policy *pol, uid_t *uid, gid_t *gid);
