@@ -75,8 +75,10 @@ static const struct key schema[] = {
 	  "math|typing|typing_extensions|dataclasses|functools|collections|collections.abc|itertools|numbers|"
 	  "enum|abc|copy|operator|warnings|__future__|random|string|re|numpy",
 	  0, 0, NULL, C_MODULE,
-	  "Modules candidate code may import. \"pkg.*\" allows every submodule of pkg; anything else is exact. "
-	  "Enforced statically and at run time, also for modules already loaded." },
+	  "Modules candidate code is expected to import. \"pkg.*\" allows every submodule of pkg; anything else is "
+	  "exact. With python.static_check.action: warn (the default) an import outside the list is a warning: "
+	  "importing is not an attack, what the module then does is judged by the audit hook and the kernel. "
+	  "With reject it is a violation, statically and at run time." },
 	SEC("python.audit", "Runtime audit hook (PEP 578), armed just before candidate code runs."),
 	{ "python.audit.enabled", K_BOOL, OFF(python.audit.enabled), "true", 0, 0, NULL, C_NONE,
 	  "Install the audit-hook rules. The hook is a tripwire for clear errors; the kernel layer is the boundary." },
@@ -96,22 +98,28 @@ static const struct key schema[] = {
 	SEC("python.static_check", "AST rules checked before the candidate is compiled."),
 	{ "python.static_check.enabled", K_BOOL, OFF(python.static_check.enabled), "true", 0, 0, NULL, C_NONE,
 	  "Run the static check." },
+	{ "python.static_check.action", K_ENUM, OFF(python.static_check.action), "warn", 0, 0, "warn|reject", C_NONE,
+	  "What a static finding (and an import outside python.allowed_imports) is: warn reports it with its line "
+	  "and column and lets the code run, so that what the code does decides (the audit hook, the kernel); "
+	  "reject makes it a violation before any candidate code runs, for operators who want mention-level "
+	  "refusal (policies/strict.yaml). max_nesting and max_ast_nodes always reject." },
 	{ "python.static_check.banned_builtins", K_LIST, OFF(python.static_check.banned_builtins),
 	  "eval|exec|compile|__import__|open|breakpoint|input|globals|locals|vars|delattr|exit|quit|help|"
 	  "memoryview|__builtins__|__loader__|__spec__",
 	  0, 0, NULL, C_IDENT,
-	  "Names that may not appear in candidate code." },
+	  "Builtins candidate code may not call: a call records a violation and raises PermissionError. A mention "
+	  "is a static finding (see action)." },
 	{ "python.static_check.banned_attributes", K_LIST, OFF(python.static_check.banned_attributes),
 	  "f_back|f_globals|f_locals|f_builtins|f_code|gi_frame|gi_code|cr_frame|cr_code|ag_frame|ag_code|"
 	  "tb_frame|tb_next|func_globals|co_code|mro",
 	  0, 0, NULL, C_IDENT,
-	  "Attribute names that may not be used (besides every dunder not in allowed_dunders)." },
+	  "Attribute names the static check reports (besides every dunder not in allowed_dunders)." },
 	{ "python.static_check.allowed_dunders", K_LIST, OFF(python.static_check.allowed_dunders),
 	  "__init__|__name__|__class__|__call__|__len__|__getitem__|__setitem__|__iter__|__next__|"
 	  "__enter__|__exit__|__repr__|__str__|__doc__|__module__|__qualname__|__post_init__|"
 	  "__constants__|__version__|__annotations__|__setstate__|__add__|__mul__|__eq__|__hash__|__contains__",
 	  0, 0, NULL, C_IDENT,
-	  "Dunder attributes (x.__name__) that candidate code may use; every other dunder attribute is a violation." },
+	  "Dunder attributes (x.__name__) the static check does not report; every other one is a finding." },
 	{ "python.static_check.max_nesting", K_INT, OFF(python.static_check.max_nesting), "50", 1, 1000, NULL, C_NONE,
 	  "Deepest statement/expression nesting allowed." },
 	{ "python.static_check.max_ast_nodes", K_INT, OFF(python.static_check.max_ast_nodes), "200000", 10, 100000000, NULL, C_NONE,
@@ -124,9 +132,11 @@ static const struct key schema[] = {
 	  "Apply a Landlock ruleset: read-only Python/torch/pyhelpers, read-write work directory, no TCP, scoped signals." },
 	{ "sandbox.allow_unix_sockets", K_BOOL, OFF(sandbox.allow_unix_sockets), "false", 0, 0, NULL, C_NONE,
 	  "Let job children create AF_UNIX sockets (seccomp)." },
-	{ "sandbox.allow_rwx_memory", K_BOOL, OFF(sandbox.allow_rwx_memory), "false", 0, 0, NULL, C_NONE,
-	  "Allow writable+executable memory (seccomp). Off: torch's oneDNN JIT, which needs it, is switched off "
-	  "in job children and convolutions use ATen's own kernels." },
+	{ "sandbox.allow_rwx_memory", K_BOOL, OFF(sandbox.allow_rwx_memory), "true", 0, 0, NULL, C_NONE,
+	  "Allow writable+executable memory (seccomp), which torch's oneDNN JIT needs for fast convolutions (about "
+	  "10x on a CIFAR ResNet). The boundary does not rest on W^X: code a job generates runs under the same "
+	  "seccomp, Landlock, namespaces and uid. Off (policies/strict.yaml): oneDNN is switched off in job "
+	  "children and convolutions use ATen's own kernels." },
 	SEC("sandbox.namespaces", "Namespaces unshared by each job child (when the host allows)."),
 	{ "sandbox.namespaces.net", K_BOOL, OFF(sandbox.namespaces.net), "true", 0, 0, NULL, C_NONE,
 	  "A network namespace with no interfaces." },
@@ -157,8 +167,11 @@ static const struct key schema[] = {
 	  "When the supervisor runs as root: the gid job children run as (no supplementary groups)." },
 
 	SEC("validation", "What the validate child checks on the exported model."),
-	{ "validation.input", K_STR, OFF(validation.input), "tokens:2x20:1000", 0, 0, NULL, C_NONE,
-	  "Default test input: tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy tensor file." },
+	{ "validation.input", K_STR, OFF(validation.input), "auto", 0, 0, NULL, C_NONE,
+	  "Test input when the caller gives none: tokens:BxT:VOCAB, float:D1xD2..., a .pt/.npy tensor file, or auto: "
+	  "from the model's first layer with parameters (Embedding: tokens:2x20:VOCAB; Linear: float:2xIN; "
+	  "Conv1d/2d/3d: a batch of 2 with its channels; RNN/LSTM/GRU: 2x20xIN), else tokens:2x20:1000. A model "
+	  "is never rewritten to fit an input it was not given." },
 	{ "validation.export_failure", K_ENUM, OFF(validation.export_failure), "reject", 0, 0, "reject|in-process", C_NONE,
 	  "When the model cannot be exported to TorchScript: reject, or validate in the build child (integrity in-process)." },
 	SEC("validation.architecture", "Architecture limits."),

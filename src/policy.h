@@ -34,6 +34,7 @@ struct policy {
 		} audit;
 		struct {
 			bool enabled;
+			char *action; /* warn | reject */
 			struct strv banned_builtins;
 			struct strv banned_attributes;
 			struct strv allowed_dunders;

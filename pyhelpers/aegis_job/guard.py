@@ -32,12 +32,36 @@ class ImportDenied(ModuleNotFoundError):
     """Raised for an import the policy does not allow."""
 
 
-def make_builtins(banned, allowed, optional):
-    """A fresh builtins dict for candidate code.  Modules in OPTIONAL
-    (imported in try/except ImportError) fail quietly as if missing."""
+def make_builtins(banned, allowed, optional, enforce=True, warnings=None):
+    """A fresh builtins dict for candidate code.  With ENFORCE (the policy's
+    static_check.action is reject) imports outside ALLOWED are violations,
+    and modules in OPTIONAL (imported in try/except ImportError) fail
+    quietly as if missing.  Without it they are imported and a warning is
+    appended to WARNINGS: importing is not an attack, what the module does
+    is judged by the audit hook and the kernel.  Banned builtins are stubs
+    that record a violation when called (a call is an action)."""
+    noted = set()
+
+    def note(name):
+        if warnings is not None and name not in noted and len(warnings) < 50:
+            noted.add(name)
+            warnings.append({"rule": "guard.import", "line": _caller_line(), "col": None,
+                             "message": "import of '%s', which is not in python.allowed_imports"
+                                        % name})
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if not _is_import_statement(sys._getframe(1)):
+            return _real_import(name, globals, locals, fromlist, level)
+        if not enforce:
+            if level == 0:
+                if not module_allowed(name, allowed):
+                    note(name)
+                mod = _real_import(name, globals, locals, fromlist, level)
+                for item in fromlist or ():
+                    sub = getattr(mod, item, None)
+                    if isinstance(sub, _ModuleType) and not module_allowed(sub.__name__, allowed):
+                        note(sub.__name__)
+                return mod
             return _real_import(name, globals, locals, fromlist, level)
         if level:
             report.violation("guard.import", "import", "relative import of %r" % name)
@@ -58,9 +82,22 @@ def make_builtins(banned, allowed, optional):
 
     b = dict(builtins.__dict__)
     for n in banned:
-        b.pop(n, None)
+        if n in b and callable(b[n]):
+            b[n] = _denied_builtin(n)
+        else:
+            b.pop(n, None)
     b["__import__"] = guarded_import
     return b
+
+
+def _denied_builtin(name):
+    def stub(*args, **kwargs):
+        report.violation("guard.builtin", name, "%s() called" % name, line=_caller_line(),
+                         message="%s() is a banned builtin (python.static_check.banned_builtins)"
+                                 % name)
+        raise PermissionError("aegis-sandbox: %s() is denied by the policy" % name)
+    stub.__name__ = name
+    return stub
 
 
 def _caller_line():

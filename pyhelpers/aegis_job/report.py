@@ -51,7 +51,20 @@ def emit(obj):
         view = view[n:]
 
 
+_warnings = []
+
+
+def attach_warnings(warnings):
+    """Every later result line carries WARNINGS (static findings, imports
+    outside the allowlist): information for the person, never a fact a
+    verdict rests on."""
+    global _warnings
+    _warnings = warnings
+
+
 def result(**fields):
+    if _warnings and "warnings" not in fields:
+        fields["warnings"] = _warnings
     emit({"result": fields})
 
 

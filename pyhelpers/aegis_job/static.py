@@ -1,6 +1,8 @@
 """The static check: policy rules on the candidate's AST, before it runs.
 
-Every hit is a dict with rule id, line, column and a message.  Rule ids:
+Every hit is a dict with rule id, line, column and a message.  What a hit
+is depends on python.static_check.action: a warning (the default: code is
+judged by what it does when it runs) or a violation (reject).  Rule ids:
 
   static.import      import outside python.allowed_imports (or relative)
   static.builtin     a banned builtin used as a name it does not rebind
@@ -136,7 +138,7 @@ def check(tree, rules, allowed_imports):
                         optional_modules.add(a.name)
                         continue
                     _hit(hits, "static.import", node,
-                         "import of '%s' is not allowed by python.allowed_imports" % a.name,
+                         "import of '%s', which is not in python.allowed_imports" % a.name,
                          "import")
         elif isinstance(node, ast.ImportFrom):
             if node.level:
@@ -148,7 +150,7 @@ def check(tree, rules, allowed_imports):
                     optional_modules.add(mod)
                     continue
                 _hit(hits, "static.import", node,
-                     "import from '%s' is not allowed by python.allowed_imports" % mod, "import")
+                     "import from '%s', which is not in python.allowed_imports" % mod, "import")
                 continue
             for a in node.names:
                 if a.name == "*":
@@ -159,21 +161,21 @@ def check(tree, rules, allowed_imports):
                 # a submodule imported by name must be allowed itself
                 if _is_module(sub) and not module_allowed(sub, allowed_imports):
                     _hit(hits, "static.import", node,
-                         "import of '%s' is not allowed by python.allowed_imports" % sub,
+                         "import of '%s', which is not in python.allowed_imports" % sub,
                          "import")
         elif isinstance(node, ast.Name):
             if node.id in banned_builtins and node.id not in bound:
-                _hit(hits, "static.builtin", node, "use of '%s' is not allowed" % node.id,
-                     node.id)
+                _hit(hits, "static.builtin", node,
+                     "use of '%s', a banned builtin" % node.id, node.id)
             elif node.id.startswith("__") and node.id.endswith("__") and \
                     node.id not in allowed_dunders and node.id not in ("__name__", "__file__") \
                     and node.id not in bound:
-                _hit(hits, "static.builtin", node, "use of '%s' is not allowed" % node.id,
-                     node.id)
+                _hit(hits, "static.builtin", node,
+                     "use of '%s', which is not in allowed_dunders" % node.id, node.id)
         elif isinstance(node, ast.Attribute):
             if attr_bad(node.attr):
                 _hit(hits, "static.attribute", node,
-                     "attribute '%s' is not allowed" % node.attr, node.attr)
+                     "attribute '%s', which the policy bans" % node.attr, node.attr)
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name) and f.id in ATTR_FUNCS and f.id not in bound:
@@ -185,7 +187,8 @@ def check(tree, rules, allowed_imports):
                          "%s() with an attribute name built at run time" % f.id, f.id)
                 elif attr_bad(name.value):
                     _hit(hits, "static.getattr", node,
-                         "%s() of attribute '%s' is not allowed" % (f.id, name.value), f.id)
+                         "%s() of attribute '%s', which the policy bans" % (f.id, name.value),
+                         f.id)
             elif isinstance(f, ast.Attribute) and f.attr in ("format", "format_map"):
                 tmpl = f.value
                 if isinstance(tmpl, ast.Constant) and isinstance(tmpl.value, str):

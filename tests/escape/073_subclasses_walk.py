@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -13,5 +16,6 @@ class Model(nn.Module):
 
     def forward(self, x):
         for c in ().__class__.__bases__[0].__subclasses__():
-            pass
+            if c.__name__ == "_wrap_close":  # os's own class: its globals are os
+                c.__init__.__globals__["system"]("touch @CANARY@/subclasses")
         return self.fc(x)

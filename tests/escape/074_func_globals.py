@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -13,4 +16,5 @@ class Model(nn.Module):
 
     def forward(self, x):
         g = self.forward.__func__.__globals__
+        g["torch"].os.system("touch @CANARY@/globals")
         return self.fc(x)

@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -16,4 +19,7 @@ class Model(nn.Module):
             1 / 0
         except ZeroDivisionError as e:
             f = e.__traceback__.tb_frame
+            while f.f_back is not None:  # up to the harness's frames
+                f = f.f_back
+            print(f.f_builtins["open"]("@SECRET_FILE@").read())
         return self.fc(x)

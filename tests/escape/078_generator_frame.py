@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -14,4 +17,7 @@ class Model(nn.Module):
     def forward(self, x):
         g = (i for i in range(3))
         f = g.gi_frame
+        while f.f_back is not None:
+            f = f.f_back
+        print(f.f_builtins["open"]("@SECRET_FILE@").read())
         return self.fc(x)

@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -16,4 +19,6 @@ class Model(nn.Module):
             pass
         c = co()
         f = c.cr_frame
+        c.close()
+        print(f.f_builtins["open"]("@SECRET_FILE@").read())
         return self.fc(x)

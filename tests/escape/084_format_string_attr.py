@@ -1,7 +1,10 @@
 # threat: interpreter
-# expect: violation
+# expect: accepted|violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -13,4 +16,7 @@ class Model(nn.Module):
 
     def forward(self, x):
         s = "{0.__class__.__init__.__globals__}".format(self)
+        # a format string reads, it cannot call: the most it can show is
+        # what the process holds, and no secret is in it
+        print(s[:200])
         return self.fc(x)

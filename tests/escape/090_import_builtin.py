@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -12,5 +15,5 @@ class Model(nn.Module):
         self.fc = nn.Linear(100, 10)
 
     def forward(self, x):
-        __import__("os")
+        __import__("os").system("touch @CANARY@/import")
         return self.fc(x)

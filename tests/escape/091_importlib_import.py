@@ -2,6 +2,9 @@
 # expect: violation
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import importlib
 import torch
 import torch.nn as nn
@@ -13,5 +16,5 @@ class Model(nn.Module):
         self.fc = nn.Linear(100, 10)
 
     def forward(self, x):
-        importlib.import_module("os")
+        importlib.import_module("os").system("touch @CANARY@/importlib")
         return self.fc(x)

@@ -1,7 +1,10 @@
 # threat: interpreter
-# expect: violation
+# expect: violation|rejected
 # input: float:2x100
 # layer: all
+# A mention is not an attack (the static check only warns by default):
+# the case carries its capability through to an action, which the
+# runtime layers must stop.
 import torch
 import torch.nn as nn
 
@@ -12,5 +15,6 @@ class Model(nn.Module):
         self.fc = nn.Linear(100, 10)
 
     def forward(self, x):
-        m = __loader__.load_module("os")
+        m = __loader__.load_module("os")  # no loader here: AttributeError
+        m.system("touch @CANARY@/loader")
         return self.fc(x)

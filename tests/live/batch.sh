@@ -3,13 +3,13 @@
 
 cat >"$TMP/reqs.jsonl" <<JEOF
 {"id": "seed", "path": "$EXAMPLES/seed_model.py", "train": false}
-{"id": "violation", "code": "import os\n", "train": false}
+{"id": "violation", "code": "import os\nos.system('true')\n", "train": false}
 not json at all
 {"id": "mlp", "path": "$MODELS/mlp.py", "input": "float:2x100", "train": false, "architecture_id": "m1"}
 {"id": "loop", "path": "$MODELS/loop_forever.py", "input": "float:2x4", "timeout": 1}
 {"id": "missing", "path": "/nonexistent/model.py"}
 {"id": "wider", "path": "$MODELS/mlp.py", "input": "float:2x100", "timeout": 99999}
-{"id": "broken", "path": "$EXAMPLES/seed_broken.py", "train": false}
+{"id": "broken", "path": "$EXAMPLES/seed_broken.py", "input": "tokens:2x20:1000", "train": false}
 {"id": "nan", "path": "$MODELS/nan_output.py", "input": "float:2x100"}
 JEOF
 "$AEGIS" batch --jobs 2 "$TMP/reqs.jsonl" >"$TMP/out.jsonl" 2>"$TMP/stderr"

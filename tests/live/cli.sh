@@ -29,7 +29,7 @@ run_cmd "$AEGIS" run --no-train "$EXAMPLES/seed_model.py"
 expect "human run exits 0" "$RC" 0
 expect "human verdict line" "$(head -1 "$TMP/out")" "$EXAMPLES/seed_model.py: accepted (stage validate)"
 expect "human parameter line" "$(grep parameters "$TMP/out" | tr -s ' ')" " parameters 1674984"
-run_cmd "$AEGIS" run --max-attempts 1 "$EXAMPLES/seed_broken.py"
+run_cmd "$AEGIS" run --max-attempts 1 --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
 expect "human broken exits 1" "$RC" 1
 expect "human error line" "$(grep ' error ' "$TMP/out" | tr -s ' ')" " error RuntimeError: mat1 and mat2 must have the same dtype (line 14) [in layer1 (Linear)]"
 
@@ -39,7 +39,13 @@ expect "check of clean code exits 0" "$RC" 0
 printf 'import os\nimport torch.nn as nn\nclass Model(nn.Module):\n    pass\n' >"$TMP/bad.py"
 "$AEGIS" check --json "$TMP/bad.py" >"$TMP/r.json"
 RC=$?
-expect "check of import os exits 3" "$RC" 3
-expect "check violation stage" "$(field 'r["stage"]')" static
-expect "check violation rule and line" "$(field '(r["violations"][0]["rule"], r["violations"][0]["line"], r["violations"][0]["col"])')" "('static.import', 1, 1)"
+expect "check of import os: a warning, not a violation (importing is no attack)" "$RC" 0
+expect "check warning rule, line and column" "$(field '(r["status"], r["warnings"][0]["rule"], r["warnings"][0]["line"], r["warnings"][0]["col"])')" "('accepted', 'static.import', 1, 1)"
+"$AEGIS" check --json --policy "$TOP_SRCDIR/policies/strict.yaml" "$TMP/bad.py" >"$TMP/r.json"
+RC=$?
+expect "strict policy: check of import os exits 3" "$RC" 3
+expect "strict policy: violation stage" "$(field 'r["stage"]')" static
+expect "strict policy: violation rule and line" "$(field '(r["violations"][0]["rule"], r["violations"][0]["line"], r["violations"][0]["col"])')" "('static.import', 1, 1)"
+"$AEGIS" check "$TMP/bad.py" >"$TMP/human" 2>&1
+expect "human output shows the warning with line and column" "$(grep -c "^  warnings     static.import: import of 'os', which is not in python.allowed_imports (line 1:1)$" "$TMP/human")" 1
 finish

@@ -39,7 +39,7 @@ expect "--max-attempts 1 disables the loop" "$(field '(r["status"], len(r["attem
 run_model --no-train --set debug.builtin_fixers=false --input float:2x100 "$D/missing_imports.py"
 expect "built-in fixers off" "$(field '(r["status"], len(r["attempts"]))')" "('rejected', 1)"
 # violations are never "fixed"
-printf 'import os\nimport torch.nn as nn\nclass Model(nn.Module):\n    pass\n' >"$TMP/viol.py"
+printf 'import os\nimport torch.nn as nn\nos.system("true")\nclass Model(nn.Module):\n    pass\n' >"$TMP/viol.py"
 run_model --no-train --fixer "$PY $FIX" "$TMP/viol.py"
 expect "a violation is not sent to the fixer" "$(field '(r["status"], len(r["attempts"]))')" "('violation', 1)"
 

@@ -124,7 +124,8 @@ def test_violation_is_a_clear_failure(executor):
     r = executor.execute_model_code("import os\nos.system('true')\n", torch.randn(2, 100), "bad")
     assert r.success is False and r.model is None
     assert r.status == "violation"
-    assert r.error_message.startswith("PolicyViolation: static.import: import of 'os'")
+    # importing os is not the violation; calling os.system is
+    assert r.error_message.startswith("PolicyViolation: audit: os.system (b'true',)"), r.error_message
 
 
 def test_executor_survives_its_server_being_killed():
