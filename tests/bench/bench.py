@@ -38,6 +38,8 @@ from proctree import descendants  # noqa: E402
 SEED_MODEL = os.path.join(TOP, "doc", "examples", "seed_model.py")
 TRANSFORMER = os.path.join(HERE, "models", "small_transformer.py")
 TOKENS = "tokens:2x20:1000"
+RESNET = os.path.join(HERE, "models", "resnet18_cifar.py")
+IMAGES = "float:2x3x32x32"
 
 
 def parse_spec(spec):
@@ -329,6 +331,7 @@ def main():
     ap.add_argument("--out", default="bench-results.json")
     ap.add_argument("--runs", type=int, default=15, help="rounds for execute-only latency")
     ap.add_argument("--train-runs", type=int, default=7, help="rounds for the full pipeline")
+    ap.add_argument("--resnet-runs", type=int, default=3, help="rounds for the CIFAR ResNet-18")
     ap.add_argument("--skip-throughput", action="store_true")
     a = ap.parse_args()
     binary = os.path.abspath(a.binary)
@@ -431,6 +434,34 @@ def main():
             targets.append(("full pipeline within 10%% of no-sandbox floor (%s)" % label, over <= 0.10,
                             "%+.1f%% (paired %+.1f%%)" % (100 * over, 100 * ent["paired_over_floor"])))
         warm_t.close()
+
+        # 2b. a real research model against plain PyTorch doing the same
+        # steps: convolutions must keep oneDNN's JIT in the sandbox
+        print("CIFAR ResNet-18, full pipeline, %d rounds ..." % a.resnet_runs, file=sys.stderr)
+        warm_r = Ours(train=True)
+        code = open(RESNET).read()
+
+        def ours_resnet():
+            dt, r = warm_r.run(code, IMAGES)
+            assert r.success and r.metrics.get("training_steps") == 100, r.error_message
+            return dt
+
+        def floor_resnet():
+            dt, ok = floor.run(code, IMAGES)
+            assert ok
+            return dt
+
+        s = alternate({"warm client": ours_resnet, "plain PyTorch (floor)": floor_resnet}, a.resnet_runs)
+        ent = {k: summary(v) for k, v in s.items()}
+        ent["samples"] = s
+        res["resnet18"] = ent
+        fl = ent["plain PyTorch (floor)"]["median"]
+        for k in ("plain PyTorch (floor)", "warm client"):
+            rows.append(("full pipeline, CIFAR ResNet-18", k, ent[k], fl / ent[k]["median"]))
+        ratio = ent["warm client"]["median"] / fl
+        targets.append(("CIFAR ResNet-18 within 1.5x of plain PyTorch", ratio <= 1.5,
+                        "%.2fx (paired %.2fx)" % (ratio, paired(s, "warm client", "plain PyTorch (floor)"))))
+        warm_r.close()
 
         # 3. peak memory of 2 concurrent jobs vs 2 baseline subprocesses
         print("peak memory ...", file=sys.stderr)
