@@ -74,5 +74,5 @@ set -e
 echo "(exit code $rc: 0 accepted, 1 rejected, 3 violation, 4 timeout, 5 memory, 6 crash, 7 error)"
 echo
 echo "== and the seed's broken example"
-src/aegis-sandbox run doc/examples/seed_broken.py || true
+src/aegis-sandbox run --input tokens:2x20:1000 doc/examples/seed_broken.py || true
 exit $rc

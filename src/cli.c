@@ -141,7 +141,13 @@ static void print_human(const char *path, const struct json *res)
 	const char *arch = json_get_str(res, "architecture_id");
 	double t = 0;
 
-	printf("%s: %s (stage %s)%s%s\n", T(path), T(status ? status : "?"), T(stage ? stage : "?"),
+	double nfix = 0;
+	char fixes[48] = "";
+
+	/* a fixed model is not the model submitted: say so on the first line */
+	if (json_get_num(res, "fixes_applied", &nfix) && nfix > 0)
+		snprintf(fixes, sizeof(fixes), " after %.0f fix%s", nfix, nfix == 1 ? "" : "es");
+	printf("%s: %s%s (stage %s)%s%s\n", T(path), T(status ? status : "?"), fixes, T(stage ? stage : "?"),
 	       arch && *arch ? ", architecture " : "", arch && *arch ? T(arch) : "");
 	if (json_get_str(res, "integrity") && !strcmp(json_get_str(res, "integrity"), "unverified"))
 		printf("  %-12s UNVERIFIED: %s\n", "integrity", T(json_get_str(res, "integrity_note")));
@@ -156,6 +162,8 @@ static void print_human(const char *path, const struct json *res)
 		if (mod)
 			printf(" [in %s]", T(mod));
 		printf("\n");
+		if (json_get_str(err, "hint"))
+			printf("  %-12s %s\n", "hint", T(json_get_str(err, "hint")));
 	}
 	{
 		const struct json *atts = json_get(res, "attempts");
@@ -195,9 +203,30 @@ static void print_human(const char *path, const struct json *res)
 			printf(" (line %.0f)", line);
 		printf("\n");
 	}
+	{
+		const struct json *w = json_get(res, "warnings");
+
+		for (size_t i = 0; w && w->type == JSON_ARRAY && i < w->count && i < 5; i++) {
+			double line = 0, col = 0;
+
+			json_get_num(w->items[i], "line", &line);
+			json_get_num(w->items[i], "col", &col);
+			printf("  %-12s %s: %s", i ? "" : "warnings", T(json_get_str(w->items[i], "rule")),
+			       T(json_get_str(w->items[i], "message")));
+			if (line > 0 && col > 0)
+				printf(" (line %.0f:%.0f)", line, col);
+			else if (line > 0)
+				printf(" (line %.0f)", line);
+			printf("\n");
+		}
+		if (w && w->type == JSON_ARRAY && w->count > 5)
+			printf("  %-12s (and %zu more: --json lists them)\n", "", w->count - 5);
+	}
 	if (m && m->count) {
 		double v;
 
+		if (json_get_str(m, "input"))
+			printf("  %-12s %s\n", "input", T(json_get_str(m, "input")));
 		if (json_get_num(m, "parameters", &v))
 			printf("  %-12s %.0f\n", "parameters", v);
 		if (json_get(m, "output_shape")) {
@@ -295,6 +324,12 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 			sbuf_addf(&desc, " in %.0f steps", v);
 		if (json_get_num(m, "estimated_training_memory_mb", &v))
 			sbuf_addf(&desc, "; %.1f MiB to train", v);
+		if (json_get_num(res, "fixes_applied", &v) && v > 0)
+			sbuf_addf(&desc, "; accepted after %.0f fix%s by the debug loop: the code is not the code "
+					 "submitted (see the attempts' diffs)",
+				  v, v == 1 ? "" : "es");
+		json_set(risk, "fixes_applied",
+			 json_get(res, "fixes_applied") ? json_dup(json_get(res, "fixes_applied")) : json_num(0));
 		json_set(risk, "trainable", json_bool(json_get_bool(m, "trainable", false)));
 		json_set(risk, "integrity",
 			 json_get(res, "integrity") ? json_dup(json_get(res, "integrity")) : json_null());
@@ -352,8 +387,8 @@ static void print_json(const struct json *j)
 
 static void print_rows(const struct json *rows)
 {
-	printf("%6s  %-9s %-9s %4s %6s %12s %12s  %-9s %s\n", "id", "status", "stage", "gen", "parent", "parameters",
-	       "final_loss", "approval", "architecture");
+	printf("%6s  %-9s %-9s %4s %6s %12s %12s  %-9s %5s  %s\n", "id", "status", "stage", "gen", "parent",
+	       "parameters", "final_loss", "approval", "fixes", "architecture");
 	for (size_t i = 0; rows && i < rows->count; i++) {
 		const struct json *r = rows->items[i];
 		double id = 0, gen = 0, par = 0, params = -1, loss = NAN;
@@ -381,8 +416,14 @@ static void print_rows(const struct json *rows)
 			printf("%12.4g ", loss);
 		else
 			printf("%12s ", "-");
-		printf(" %-9s %s\n", json_get_str(r, "approval") ? T(json_get_str(r, "approval")) : "-",
-		       T(json_get_str(r, "architecture_id")));
+		{
+			double nfix = 0;
+
+			/* fixes: the code that ran is not the code submitted */
+			json_get_num(r, "fixes_applied", &nfix);
+			printf(" %-9s %5.0f  %s\n", json_get_str(r, "approval") ? T(json_get_str(r, "approval")) : "-",
+			       nfix, T(json_get_str(r, "architecture_id")));
+		}
 	}
 }
 

@@ -66,6 +66,10 @@ int inputspec_parse(const char *spec, struct inputspec *out, char *err, size_t e
 		snprintf(err, errlen, "input spec: empty");
 		return -1;
 	}
+	if (!strcmp(spec, "auto")) {
+		out->kind = INPUT_AUTO;
+		return 0;
+	}
 	if (!strncmp(spec, "tokens:", 7)) {
 		const char *shape = spec + 7, *colon = strrchr(shape, ':');
 		char *dims;
@@ -103,7 +107,8 @@ int inputspec_parse(const char *spec, struct inputspec *out, char *err, size_t e
 		out->format = xstrdup(ends_with(spec, ".pt") ? "pt" : "npy");
 		return 0;
 	}
-	snprintf(err, errlen, "input spec '%s': expected tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file", spec);
+	snprintf(err, errlen,
+		 "input spec '%s': expected tokens:BxT:VOCAB, float:D1xD2..., a .pt/.npy file, or auto", spec);
 	return -1;
 }
 
@@ -118,7 +123,19 @@ struct json *inputspec_to_json(const struct inputspec *s, const char *file_name)
 {
 	struct json *j = json_object(), *dims = json_array();
 
-	json_set(j, "kind", json_str(s->kind == INPUT_TOKENS ? "tokens" : s->kind == INPUT_FLOAT ? "float" : "file"));
+	static const char *const kinds[] = {"tokens", "float", "file", "auto"};
+
+	json_set(j, "kind", json_str(kinds[s->kind]));
+	if (s->kind == INPUT_AUTO) {
+		/* what a model whose first layer says nothing gets */
+		struct json *fb = json_set(j, "fallback", json_object()), *fd = json_array();
+
+		json_set(fb, "kind", json_str("tokens"));
+		json_append(fd, json_num(2));
+		json_append(fd, json_num(20));
+		json_set(fb, "shape", fd);
+		json_set(fb, "vocab", json_num(1000));
+	}
 	for (size_t i = 0; i < s->ndims; i++)
 		json_append(dims, json_num((double)s->dims[i]));
 	json_set(j, "shape", dims);

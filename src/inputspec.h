@@ -1,6 +1,11 @@
 /* inputspec.h - test-input specifications ("tokens:2x20:1000", "float:2x100",
- * or a .pt/.npy file).  Parsed once here; the job child only builds the
- * tensor from the parsed form. */
+ * a .pt/.npy file, or "auto").  Parsed once here; the job child only builds
+ * the tensor from the parsed form.  "auto" is resolved in each job child
+ * from the model's first layer with parameters (an Embedding gives tokens
+ * over its vocabulary, a Linear(in, ...) float 2 x in, a Conv2d(c, ...) an
+ * image batch; pyhelpers/aegis_job/inputs.py), the same way on the model
+ * and on its archive, so no child takes another's word for it; a model
+ * that says nothing gets the fallback, tokens:2x20:1000. */
 #ifndef AEGIS_INPUTSPEC_H
 #define AEGIS_INPUTSPEC_H
 
@@ -10,7 +15,7 @@
 
 #define INPUTSPEC_MAX_DIMS 8
 
-enum inputspec_kind { INPUT_TOKENS, INPUT_FLOAT, INPUT_FILE };
+enum inputspec_kind { INPUT_TOKENS, INPUT_FLOAT, INPUT_FILE, INPUT_AUTO };
 
 struct inputspec {
 	enum inputspec_kind kind;

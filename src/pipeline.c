@@ -55,6 +55,7 @@ static struct json *python_section(const struct supervisor *s, const char *workd
 	json_set(py, "audit", json_bool(p->python.audit.enabled));
 	json_set(py, "deny_events", strv_json(&p->python.audit.deny_events));
 	json_set(st, "enabled", json_bool(p->python.static_check.enabled));
+	json_set(st, "action", json_str(p->python.static_check.action));
 	json_set(st, "banned_builtins", strv_json(&p->python.static_check.banned_builtins));
 	json_set(st, "banned_attributes", strv_json(&p->python.static_check.banned_attributes));
 	json_set(st, "allowed_dunders", strv_json(&p->python.static_check.allowed_dunders));
@@ -218,8 +219,15 @@ static void judge_build(struct supervisor *s, const struct candidate *cand, cons
 		free(art);
 	}
 	if (br->result) {
+		const struct json *w = json_get(br->result, "warnings");
+
 		merge_obj(res, "metrics", br->result);
 		merge_obj(res, "checks", br->result);
+		/* static findings and imports outside the allowlist: what the
+		 * code mentions, for the person; never a fact the verdict rests
+		 * on (the build child's word, bounded like its violations) */
+		if (w && w->type == JSON_ARRAY && w->count <= 50)
+			json_set(res, "warnings", json_dup(w));
 	}
 }
 
@@ -437,6 +445,9 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	json_set(res, "success", json_bool(false));
 	json_set(res, "error", json_null());
 	json_set(res, "violations", json_array());
+	json_set(res, "warnings", json_array());
+	json_set(res, "fixed", json_bool(false));
+	json_set(res, "fixes_applied", json_num(0));
 	json_set(res, "stdout", json_str(""));
 	json_set(res, "stderr", json_str(""));
 	json_set(res, "execution_time", json_num(0));
@@ -465,7 +476,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	 * directory, waits for this candidate's request (serve and batch) */
 	br_pending = supervise_take_spare(s, &br_run, &workdir, &workdir_lock);
 	if (!br_pending)
-		workdir = supervise_make_workdir(pol, &workdir_lock, err, sizeof(err));
+		workdir = supervise_make_workdir(pol, !cand->keep_workdir, &workdir_lock, err, sizeof(err));
 	if (!workdir || fill_workdir(pol, cand, workdir, cand->code, cand->code_len, err, sizeof(err)) < 0) {
 		set_failure(res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
 		goto out;
@@ -522,7 +533,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 				supervise_job_cancel(s, &vrun);
 				vheld = false;
 			}
-			fresh = supervise_make_workdir(pol, &fresh_lock, err, sizeof(err));
+			fresh = supervise_make_workdir(pol, !cand->keep_workdir, &fresh_lock, err, sizeof(err));
 			if (!fresh || fill_workdir(pol, cand, fresh, code, code_len, err, sizeof(err)) < 0) {
 				set_failure(res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
 				if (fresh)
@@ -566,6 +577,18 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 			break;
 		report_release(&br);
 		job_outcome_release(&bo);
+	}
+	{
+		/* No silent rewriting: how many fixes made the code that ran */
+		size_t n = 0;
+
+		for (size_t i = 0; i < attempts->count; i++) {
+			const struct json *fx = json_get(attempts->items[i], "fixes");
+
+			n += fx && fx->type == JSON_ARRAY ? fx->count : 0;
+		}
+		json_set(res, "fixed", json_bool(n > 0));
+		json_set(res, "fixes_applied", json_num((double)n));
 	}
 	if (!build_ok)
 		goto out;

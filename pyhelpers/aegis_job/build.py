@@ -7,6 +7,7 @@ is the validate child's job, on the exported archive.
 """
 
 import ast
+import dataclasses
 import inspect
 import linecache
 import re
@@ -164,15 +165,33 @@ def trace(model, x):
 
 
 def flatten(out):
-    """Every tensor in OUT (a tensor, or tuples, lists and dicts of them),
-    in a fixed order; other values (None, numbers) are not compared."""
+    """Every tensor in OUT (a tensor, or tuples, lists, dicts and
+    dataclasses of them), depth-first in their own order (as
+    inputs.first_tensor walks them); other values (None, numbers) are
+    left out."""
     if isinstance(out, torch.Tensor):
         return [out]
     if isinstance(out, dict):
-        return [t for k in sorted(out, key=str) for t in flatten(out[k])]
+        return [t for v in out.values() for t in flatten(v)]
     if isinstance(out, (list, tuple)):
         return [t for item in out for t in flatten(item)]
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        return [t for f in dataclasses.fields(out) for t in flatten(getattr(out, f.name))]
     return []
+
+
+class TensorsOnly(nn.Module):
+    """MODEL with only the tensors of its output, as a tuple in flatten()
+    order: what a trace can record when forward() returns the usual
+    (logits, loss) with loss None, or a dataclass.  The first tensor stays
+    first, so the validate child checks the same primary output."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return tuple(flatten(self.model(x)))
 
 
 def differs(model, exported, x2):
@@ -217,25 +236,45 @@ def _why(e):
     line, and the candidate's line when TorchScript's message names it
     (its first line often ends in ':' before the quoted source)."""
     text = str(e)
-    first = text.splitlines()[0].rstrip(": ") if text.strip() else ""
+    # the first line that says something (TorchScript's start with "\n")
+    first = next((ln.strip().rstrip(": ") for ln in text.splitlines() if ln.strip()), "")
     where = re.search(r'File "%s", line (\d+)' % re.escape(CANDIDATE), text)
+    why = re.search(r"Could not export Python function call '([^']+)'", text)
+    if why:
+        first = ("%s is a Python function (a custom torch.autograd.Function?) the tracer "
+                 "recorded as a call TorchScript cannot save" % why.group(1))
+    elif "Python builtin <built-in method apply of FunctionMeta" in text:
+        first = "a custom torch.autograd.Function's apply(), which TorchScript cannot compile"
     return "%s: %s%s" % (type(e).__name__, first,
                          " (line %s)" % where.group(1) if where else "")
 
 
-def export(model, path, traced, trace_error, x2):
+def export(model, path, traced, trace_error, x, x2):
     """Save to PATH a module that behaves like MODEL on the second input
     X2: TRACED when it does, else a scripted MODEL.  Returns
     (method, None, None), or (None, kind, why) with KIND "ExportError" (it
     cannot be exported) or "ArchiveMismatch" (what could be exported
     behaves differently)."""
     kind = "ExportError"
+    if traced is None:
+        # forward() returned what a trace cannot hold (None beside the
+        # logits, a dataclass): trace the tensors it returns
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                inputs.seed(0)
+                traced = _jit_trace(TensorsOnly(model), (x,), check_trace=False, strict=False)
+            tensors_only = True
+        except Exception:  # noqa: BLE001 - then the trace's own error stands
+            traced = None
+    else:
+        tensors_only = False
     if traced is not None:
         why = differs(model, traced, x2)
         if why is None:
             try:
                 _jit_save(traced, path)
-                return "trace", None, None
+                return "trace (tensors only)" if tensors_only else "trace", None, None
             except Exception as e:  # noqa: BLE001 - any failure means "try script"
                 trace_why = _why(e)
         else:
@@ -293,9 +332,13 @@ def run(req):
                              "line": getattr(e, "lineno", None)})
         return 1
     optional = set()
+    enforce = rules.get("action", "reject") == "reject"
+    warns = []
     if rules["enabled"]:
         hits, optional = static.check(tree, rules, py["allowed_imports"])
-        if hits:
+        hard = [h for h in hits if h["rule"] in ("static.size", "static.nesting")]
+        if hits and (enforce or hard):
+            hits = hits if enforce else hard
             for h in hits:
                 report.emit({"violation": h})
             first = hits[0]
@@ -303,9 +346,12 @@ def run(req):
                           error={"type": "PolicyViolation", "message": first["message"],
                                  "line": first["line"], "rule": first["rule"]})
             return 3
+        # a mention is not an action: reported, and the code runs
+        warns = [{"rule": h["rule"], "line": h["line"], "col": h["col"], "message": h["message"]}
+                 for h in hits[:50]]
     laps.lap("static")
     if req["phase"] == "static":
-        report.result(ok=True, stage="static")
+        report.result(ok=True, stage="static", warnings=warns)
         return 0
     try:
         code = compile(tree, CANDIDATE, "exec")
@@ -315,19 +361,26 @@ def run(req):
                              "line": getattr(e, "lineno", None)})
         return 1
 
+    # from here on every result carries the warnings (the list grows as
+    # the guarded import meets modules outside the allowlist)
+    report.attach_warnings(warns)
     torch.set_num_threads(int(req.get("threads", 1)))
-    try:
-        x = inputs.make(req["input"])
-    except Exception as e:  # noqa: BLE001
-        report.result(ok=False, stage="build",
-                      error={"type": "InputError", "message": "cannot build the test input: %s" % e,
-                             "line": None})
-        return 1
+    spec = req["input"]
+    x = None
+    if spec["kind"] != "auto":
+        # made before any candidate code runs, from the caller's spec
+        try:
+            x = inputs.make(spec)
+        except Exception as e:  # noqa: BLE001
+            report.result(ok=False, stage="build",
+                          error={"type": "InputError", "message": "cannot build the test input: %s"
+                                 % e, "line": None})
+            return 1
 
     mod = types.ModuleType("candidate")
     mod.__file__ = CANDIDATE
     mod.__builtins__ = guard.make_builtins(rules["banned_builtins"], py["allowed_imports"],
-                                           optional)
+                                           optional, enforce=enforce, warnings=warns)
     sys.modules["candidate"] = mod
     lines = text.splitlines(True)
     linecache.cache[CANDIDATE] = (len(text), None, lines, CANDIDATE)
@@ -372,6 +425,17 @@ def run(req):
     laps.lap("init")
     if integrity_violation("tracing the model"):
         return 3
+    if x is None:
+        # no input given: the model's first layer says what it takes (the
+        # validate child reads the same from the archive)
+        spec = inputs.resolve(spec, model)
+        try:
+            x = inputs.make(spec)
+        except Exception as e:  # noqa: BLE001
+            report.result(ok=False, stage="build",
+                          error={"type": "InputError", "message": "cannot build the test input %s: %s"
+                                 % (inputs.describe(spec), e), "line": None})
+            return 1
     # The forward pass runs under the tracer.  Only when that fails is it
     # run again plainly, with the module tracker: the error then is the
     # candidate's own, or the model runs and only its export fails.
@@ -393,7 +457,7 @@ def run(req):
         finally:
             tracker.remove()
     primary = inputs.first_tensor(out)
-    metrics = {"class": cls.__name__,
+    metrics = {"class": cls.__name__, "input": inputs.describe(spec),
                "parameters": int(sum(p.numel() for p in model.parameters()))}
     if primary is None:
         report.result(ok=False, stage="build", metrics=metrics,
@@ -414,12 +478,12 @@ def run(req):
     if tracer_warnings:
         metrics["tracer_warnings"] = tracer_warnings
     # the second input: the same spec, other values (a file input has one)
-    x2 = x if req["input"]["kind"] == "file" else inputs.make(req["input"], seed=1)
-    method, kind, why = export(model, req["artifact"], traced, trace_error, x2)
+    x2 = x if spec["kind"] == "file" else inputs.make(spec, seed=1)
+    method, kind, why = export(model, req["artifact"], traced, trace_error, x, x2)
     if method is None:
         if req["validation"]["export_failure"] == "in-process":
             from aegis_job import validate
-            ok, vm, checks, err = validate.validate_model(model, req["input"], req["validation"])
+            ok, vm, checks, err = validate.validate_model(model, spec, req["validation"])
             metrics.update(vm)
             report.result(ok=True, stage="validate", integrity="in-process", validated=ok,
                           metrics=metrics, checks=checks, error=err)
@@ -430,8 +494,11 @@ def run(req):
         else:
             message = ("%s cannot be exported to TorchScript, so it cannot be validated apart "
                        "from its code: %s" % (cls.__name__, why))
-        report.result(ok=False, stage="build", metrics=metrics,
-                      error={"type": kind, "message": message, "line": None})
+        err = {"type": kind, "message": message, "line": None}
+        if kind == "ExportError":
+            err["hint"] = ("validation.export_failure: in-process validates such a model in its "
+                           "own process instead; the verdict is then marked unverified")
+        report.result(ok=False, stage="build", metrics=metrics, error=err)
         return 1
     metrics["export"] = method
     report.result(ok=True, stage="build", metrics=metrics, timings=laps.lap("export"))

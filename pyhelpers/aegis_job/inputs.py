@@ -40,6 +40,58 @@ def load_file(path, fmt):
     return t
 
 
+# the layer kinds whose shape says what the model takes, by class name (an
+# nn.Module's type, a TorchScript module's original_name)
+_CONV_SIZE = {"Conv1d": (64,), "Conv2d": (32, 32), "Conv3d": (8, 16, 16)}
+_NORM_SIZE = {"BatchNorm1d": (), "BatchNorm2d": (32, 32), "BatchNorm3d": (8, 16, 16)}
+
+
+def _kind(module):
+    return getattr(module, "original_name", None) or type(module).__name__
+
+
+def resolve(spec, model):
+    """A concrete spec for SPEC: itself, or for "auto" one read from MODEL's
+    first submodule with a weight (registration order): the same answer
+    for the eager model and for its TorchScript archive, so the build and
+    the validate child agree without either taking the other's word.  The
+    model is never changed to fit an input."""
+    if spec["kind"] != "auto":
+        return spec
+    # Only weights' shapes are read: an archive keeps its parameters but
+    # not its modules' other attributes (in_channels, batch_first), and
+    # both children must reach the same answer.
+    for _name, m in model.named_modules():
+        kind = _kind(m)
+        w = getattr(m, "weight_ih_l0" if kind in ("LSTM", "GRU", "RNN") else "weight", None)
+        if not isinstance(w, torch.Tensor) or w.dim() == 0:
+            continue
+        if kind == "Embedding" or kind == "EmbeddingBag":
+            return {"kind": "tokens", "shape": [2, 20], "vocab": int(w.shape[0])}
+        if kind == "Linear" or kind == "LazyLinear":
+            return {"kind": "float", "shape": [2, int(w.shape[1])]}
+        if kind in _CONV_SIZE:
+            return {"kind": "float", "shape": [2, int(w.shape[1])] + list(_CONV_SIZE[kind])}
+        if kind in ("LSTM", "GRU", "RNN"):
+            return {"kind": "float", "shape": [2, 20, int(w.shape[-1])]}
+        if kind == "LayerNorm":
+            return {"kind": "float", "shape": [2, 20] + [int(d) for d in w.shape]}
+        if kind in _NORM_SIZE:
+            return {"kind": "float", "shape": [2, int(w.shape[0])] + list(_NORM_SIZE[kind])}
+        break  # the first layer with a weight decides, or nothing does
+    return dict(spec["fallback"])
+
+
+def describe(spec):
+    """SPEC as the command line writes it (tokens:2x20:1000, float:2x100)."""
+    dims = "x".join(str(int(d)) for d in spec.get("shape", []))
+    if spec["kind"] == "tokens":
+        return "tokens:%s:%d" % (dims, int(spec["vocab"]))
+    if spec["kind"] == "float":
+        return "float:" + dims
+    return spec["kind"]
+
+
 def vocab_of(spec, x):
     """Vocabulary size for token inputs, else None."""
     if spec["kind"] == "tokens":

@@ -387,8 +387,10 @@ def run(req):
         # on its second run; on the CPU that buys nothing measurable over
         # 100 training steps (see doc/performance.md), and a candidate run
         # without training pays it in full.
+        spec = inputs.resolve(req["input"], model)
         with torch.jit.optimized_execution(False):
-            ok, metrics, checks, err = validate_model(model, req["input"], req["validation"])
+            ok, metrics, checks, err = validate_model(model, spec, req["validation"])
+        metrics["input"] = inputs.describe(spec)
     except Exception as e:  # noqa: BLE001 - the model itself raised
         report.result(ok=False, stage="validate",
                       error={"type": type(e).__name__, "message": str(e)[:2000], "line": None})

@@ -4,7 +4,7 @@ DB=$TMP/pool.db
 
 run_model --db "$DB" --request-approval --no-train --arch-id gen0_seed "$EXAMPLES/seed_model.py"
 expect "accepted run recorded" "$(field '(r["status"], r["candidate_id"], r["approval_id"])')" "('accepted', 1, 1)"
-run_model --db "$DB" --request-approval --no-train --max-attempts 1 --parent 1 --generation 1 --arch-id gen1_broken "$EXAMPLES/seed_broken.py"
+run_model --db "$DB" --request-approval --no-train --max-attempts 1 --parent 1 --generation 1 --arch-id gen1_broken --input tokens:2x20:1000 "$EXAMPLES/seed_broken.py"
 expect "rejected run recorded too, no approval request" "$(field '(r["status"], r["candidate_id"], "approval_id" in r)')" "('rejected', 2, False)"
 run_model --db "$DB" --request-approval --parent 1 --generation 1 --arch-id gen1_mlp --input float:2x100 "$MODELS/legit/prints.py"
 expect "third run recorded" "$(field '(r["status"], r["candidate_id"], r["approval_id"])')" "('accepted', 3, 2)"

@@ -1,5 +1,7 @@
-# Returns a tensor and a step count: the tracer refuses an int output,
-# TorchScript's compiler takes it.  Exported by script, then validated.
+# Data-dependent control flow: a trace records the branch its input took,
+# so the traced archive differs from the model on the second input (the
+# test input, seed 0, says yes; the second, seed 1, says no).  TorchScript
+# compiles both branches: exported by script, then validated.
 import torch
 import torch.nn as nn
 
@@ -10,4 +12,7 @@ class Model(nn.Module):
         self.fc = nn.Linear(100, 10)
 
     def forward(self, x):
-        return torch.relu(self.fc(x)), 3
+        y = torch.relu(self.fc(x))
+        if bool(x[0, 0] > -1.3):
+            return y
+        return -y

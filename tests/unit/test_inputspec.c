@@ -52,7 +52,7 @@ static void test_bad(void **state)
 	    {"float:0x3", "input spec: dimension 0 out of range [1, 16777216]"},
 	    {"float:1x1x1x1x1x1x1x1x1", "input spec: more than 8 dimensions"},
 	    {"float:65536x65536", "input spec: 4294967296 elements is more than the 268435456 allowed"},
-	    {"ints:2x3", "input spec 'ints:2x3': expected tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file"},
+	    {"ints:2x3", "input spec 'ints:2x3': expected tokens:BxT:VOCAB, float:D1xD2..., a .pt/.npy file, or auto"},
 	    {"/nonexistent/x.pt", "input spec: cannot open tensor file '/nonexistent/x.pt'"},
 	};
 
@@ -65,6 +65,27 @@ static void test_bad(void **state)
 		assert_string_equal(err, cases[i].err);
 		inputspec_release(&s);
 	}
+}
+
+/* auto: resolved in the job children, with the seed's default behind it */
+static void test_auto(void **state)
+{
+	struct inputspec s;
+	char err[256] = "";
+	struct json *j;
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	assert_int_equal(inputspec_parse("auto", &s, err, sizeof(err)), 0);
+	assert_int_equal(s.kind, INPUT_AUTO);
+	j = inputspec_to_json(&s, NULL);
+	json_write(j, &sb, -1);
+	assert_string_equal(sbuf_str(&sb),
+			    "{\"kind\":\"auto\",\"fallback\":{\"kind\":\"tokens\",\"shape\":[2,20],\"vocab\":1000},"
+			    "\"shape\":[]}");
+	sbuf_release(&sb);
+	json_free(j);
+	inputspec_release(&s);
 }
 
 static void test_file_and_json(void **state)
@@ -98,6 +119,7 @@ int main(void)
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_file_and_json),
+	    cmocka_unit_test(test_auto),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

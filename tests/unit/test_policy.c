@@ -52,7 +52,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p.limits.memory_mb, 4096);
 	assert_int_equal(p.debug.max_attempts, 3);
 	assert_int_equal(p.validation.training.steps, 100);
-	assert_string_equal(p.validation.input, "tokens:2x20:1000");
+	assert_string_equal(p.validation.input, "auto");
 	assert_string_equal(p.sandbox.cgroups, "auto");
 	assert_true(p.sandbox.seccomp && p.sandbox.landlock);
 	assert_true(strv_contains(&p.python.allowed_imports, "torch.nn.*"));
