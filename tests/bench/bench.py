@@ -324,6 +324,21 @@ def fmt_s(x):
     return "%.0f ms" % (x * 1000) if x < 10 else "%.1f s" % x
 
 
+def trained_pair(warm, floor, code, spec):
+    """The full pipeline with 100 training steps of CODE on SPEC, through the
+    warm client and in the floor: two timed callables."""
+    def ours():
+        dt, r = warm.run(code, spec)
+        assert r.success and r.metrics.get("training_steps") == 100, r.error_message
+        return dt
+
+    def bare():
+        dt, ok = floor.run(code, spec)
+        assert ok
+        return dt
+    return ours, bare
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -410,16 +425,7 @@ def main():
                 assert ok
                 return time.perf_counter() - t
 
-            def ours_full():
-                dt, r = warm_t.run(code, TOKENS)
-                assert r.success and r.metrics.get("training_steps") == 100, r.error_message
-                return dt
-
-            def floor_full():
-                dt, ok = floor.run(code, TOKENS)
-                assert ok
-                return dt
-
+            ours_full, floor_full = trained_pair(warm_t, floor, code, TOKENS)
             s = alternate({"baseline": base_full, "warm client": ours_full,
                            "no sandbox (floor)": floor_full}, a.train_runs)
             ent = {k: summary(v) for k, v in s.items()}
@@ -441,16 +447,7 @@ def main():
         warm_r = Ours(train=True)
         code = open(RESNET).read()
 
-        def ours_resnet():
-            dt, r = warm_r.run(code, IMAGES)
-            assert r.success and r.metrics.get("training_steps") == 100, r.error_message
-            return dt
-
-        def floor_resnet():
-            dt, ok = floor.run(code, IMAGES)
-            assert ok
-            return dt
-
+        ours_resnet, floor_resnet = trained_pair(warm_r, floor, code, IMAGES)
         s = alternate({"warm client": ours_resnet, "plain PyTorch (floor)": floor_resnet}, a.resnet_runs)
         ent = {k: summary(v) for k, v in s.items()}
         ent["samples"] = s

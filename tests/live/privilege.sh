@@ -73,6 +73,19 @@ probe accepted None nice=0 policy=0
 renice2 violation denied system call 'setpriority' (seccomp) 
 probe2 accepted None nice=0 policy=0"
 
+# the same through one serve --stdio process, one job at a time
+"$AEGIS" serve --stdio --jobs 1 <"$TMP/reqs.jsonl" >"$TMP/out.jsonl" 2>"$TMP/stderr"
+"$PY" - "$TMP/out.jsonl" >"$TMP/got" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r.get("request_id"), r["status"], r["stdout"].strip())
+PYEOF
+expect "serve: the next candidate starts at nice 0, SCHED_OTHER" "$(cat "$TMP/got")" "renice violation 
+probe accepted nice=0 policy=0
+renice2 violation 
+probe2 accepted nice=0 policy=0"
+
 # 3. a tree deeper than PATH_MAX, left read-only, is removed; and a job
 # that fills its work directory gets its own verdict and leaves nothing
 run_model --no-train --set python.audit.enabled=false --input float:2x100 "$TOP_SRCDIR/tests/escape/160_deep_tree.py"
