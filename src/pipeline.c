@@ -74,6 +74,7 @@ static struct json *validation_section(const struct policy *p)
 	struct json *v = json_object(), *a = json_object(), *t = json_object(), *c = json_object();
 
 	json_set(a, "max_parameters", json_num((double)p->validation.architecture.max_parameters));
+	json_set(a, "max_buffers", json_num((double)p->validation.architecture.max_buffers));
 	json_set(a, "max_layers", json_num((double)p->validation.architecture.max_layers));
 	json_set(a, "max_depth", json_num((double)p->validation.architecture.max_depth));
 	json_set(a, "max_memory_mb", json_num((double)p->validation.architecture.max_memory_mb));

@@ -177,6 +177,9 @@ static const struct key schema[] = {
 	SEC("validation.architecture", "Architecture limits."),
 	{ "validation.architecture.max_parameters", K_INT, OFF(validation.architecture.max_parameters), "100000000", 0, 1e15, NULL, C_NONE,
 	  "Most parameters a model may have." },
+	{ "validation.architecture.max_buffers", K_INT, OFF(validation.architecture.max_buffers), "100000000", 0, 1e15, NULL, C_NONE,
+	  "Most buffer elements a model may have (running statistics, masks, and weights hidden from "
+	  "parameters()); their bytes also count in the training memory estimate." },
 	{ "validation.architecture.max_layers", K_INT, OFF(validation.architecture.max_layers), "1000", 1, 1e9, NULL, C_NONE,
 	  "Most leaf modules a model may have." },
 	{ "validation.architecture.max_depth", K_INT, OFF(validation.architecture.max_depth), "32", 1, 10000, NULL, C_NONE,

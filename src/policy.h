@@ -61,6 +61,7 @@ struct policy {
 		char *export_failure; /* reject | in-process */
 		struct {
 			long max_parameters;
+			long max_buffers;
 			long max_layers;
 			long max_depth;
 			long max_memory_mb;

@@ -46,6 +46,24 @@ def forward(model, x, seed=0):
     return inputs.first_tensor(model(x))
 
 
+def _tensors(out):
+    """Every tensor in OUT, depth-first (as inputs.first_tensor walks)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in _tensors(v)]
+    if isinstance(out, (list, tuple)):
+        return [t for v in out for t in _tensors(v)]
+    return []
+
+
+def _finite_any(t):
+    """all_finite for any dtype: complex by its real and imaginary parts."""
+    if t.is_complex():
+        return all_finite(torch.view_as_real(t.detach()))
+    return all_finite(t)
+
+
 def leaf_modules(model):
     leaves, depth = 0, 0
     for name, m in model.named_modules():
@@ -58,8 +76,9 @@ def leaf_modules(model):
 
 def forward_counting(model, x):
     """One forward pass (RNG seed 0) with autograd recording, as training
-    will run it.  Returns (output, bytes autograd saved for backward): the
-    output checks and the training-memory estimate from the same pass."""
+    will run it.  Returns (output, bytes autograd saved for backward, every
+    output tensor): the output checks and the training-memory estimate from
+    the same pass."""
     total = [0]
 
     def pack(t):
@@ -67,8 +86,10 @@ def forward_counting(model, x):
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = forward(model, x)
-    return (out.detach() if out is not None else None), total[0]
+        inputs.seed(0)
+        raw = model(x)
+    every = [t.detach() for t in _tensors(raw)]
+    return (every[0] if every else None), total[0], every
 
 
 def activation_bytes(model, x):
@@ -109,25 +130,65 @@ def compute_loss(out, tgt, kind):
     return F.mse_loss(out.float(), tgt)
 
 
-def check_causality(model, x, vocab, a=None):
-    """Perturb the tokens after position t; outputs at <= t must not move.
-    A is the output for X when the caller has it (seed 0, same mode)."""
+def _seq_dim(out, x):
+    """The dimension of OUT that runs along the input's sequence (x.shape[1]
+    long), the batch being dimension 0: 1 for (B, T, V), 2 for (B, V, T);
+    None when no dimension matches."""
     T = x.shape[1]
-    t = T // 2
-    x2 = x.clone()
-    g = torch.Generator().manual_seed(77)
-    noise = torch.randint(1, vocab, tuple(x2[:, t + 1:].shape), generator=g, dtype=torch.long)
-    x2[:, t + 1:] = (x2[:, t + 1:] + noise) % vocab
+    if out.dim() < 2 or out.shape[0] != x.shape[0]:
+        return None
+    for d in range(1, out.dim()):
+        if out.shape[d] == T:
+            return d
+    return None
+
+
+def split_points(T, rng):
+    """Where to cut the sequence: every position for short ones, else the
+    last four and a dozen drawn with RNG (the validate child's own
+    randomness: an archive cannot know which)."""
+    if T <= 24:
+        return list(range(T - 1))
+    last = list(range(T - 5, T - 1))
+    return sorted(set(rng.sample(range(T - 5), 12)) | set(last))
+
+
+def check_causality(model, x, vocab, a=None, rng=None):
+    """For each split position t, change every token after t; outputs at
+    positions <= t must not move.  A is the output for X when the caller
+    has it (seed 0, same mode).  The tolerance is absolute plus relative
+    to each compared position's own scale, so one huge logit elsewhere
+    cannot hide a leak, and a NaN where the outputs should agree fails."""
+    import random
+    rng = rng or random.Random()
     with torch.no_grad():
         if a is None:
             a = forward(model, x)
-        b = forward(model, x2)
-    diff = float((a[:, :t + 1] - b[:, :t + 1]).abs().max())
-    tol = 1e-4 * (1.0 + float(a[:, :t + 1].abs().max()))
-    if diff > tol:
-        return FAIL, ("outputs at positions <= %d changed by %.3g when only later tokens "
-                      "changed: the model reads future tokens" % (t, diff))
-    return PASS, "outputs at positions <= %d unchanged when tokens after %d change" % (t, t)
+        d = _seq_dim(a, x)
+        if d is None:
+            return SKIP, "no output dimension runs along the input's sequence"
+        T = x.shape[1]
+        g = torch.Generator().manual_seed(rng.randrange(1 << 31))
+        worst = None
+        for t in split_points(T, rng):
+            x2 = x.clone()
+            noise = torch.randint(1, vocab, tuple(x2[:, t + 1:].shape), generator=g, dtype=torch.long)
+            x2[:, t + 1:] = (x2[:, t + 1:] + noise) % vocab
+            b = forward(model, x2)
+            pa, pb = a.narrow(d, 0, t + 1).double(), b.narrow(d, 0, t + 1).double()
+            diff = (pa - pb).abs()
+            tol = 1e-5 + 1e-4 * pa.abs()
+            bad = ~(diff <= tol)  # NaN compares False: a non-finite difference is a leak
+            if bool(bad.any()):
+                where = int(bad.nonzero()[0][d])
+                worst = (t, where, float(diff[bad].nan_to_num(float("inf")).max()))
+                break
+    if worst:
+        t, where, size = worst
+        return FAIL, ("the output at position %d changed by %.3g when only tokens after position "
+                      "%d changed: the model reads future tokens" % (where, size, t))
+    return PASS, ("outputs up to each of %d split positions unchanged when later tokens change"
+                  % len(split_points(T, rng)))
 
 
 def validate_model(model, spec, cfg, x=None):
@@ -149,6 +210,15 @@ def validate_model(model, spec, cfg, x=None):
     n_params = int(sum(p.numel() for p in params))
     leaves, depth = leaf_modules(model)
     metrics.update(parameters=n_params, layers=leaves, depth=depth)
+    bufs = list(model.buffers())
+    n_bufs = int(sum(b.numel() for b in bufs))
+    metrics["buffers"] = n_bufs
+    max_bufs = arch.get("max_buffers", 100000000)
+    if n_bufs > max_bufs:
+        record("buffers", FAIL, "%d buffer elements exceed validation.architecture.max_buffers = %d"
+               % (n_bufs, max_bufs))
+    else:
+        record("buffers", PASS, "%d <= %d" % (n_bufs, max_bufs))
     if n_params > arch["max_parameters"]:
         record("parameters", FAIL, "%d parameters exceed validation.architecture.max_parameters = %d"
                % (n_params, arch["max_parameters"]))
@@ -167,28 +237,41 @@ def validate_model(model, spec, cfg, x=None):
 
     model.train()
     try:
-        out, abytes = forward_counting(model, x)
+        out, abytes, every = forward_counting(model, x)
     except Exception:  # noqa: BLE001 - retried without recording: a model that
         # cannot record is caught by training; one that cannot run raises here
         with torch.no_grad():
-            out = forward(model, x)
+            inputs.seed(0)
+            every = _tensors(model(x))
+        out = every[0] if every else None
         abytes = 0
     if out is None:
         record("output", FAIL, "forward() returned no tensor")
         return _finish(metrics, checks, failures)
     metrics["output_shape"] = list(out.shape)
-    finite_out = all_finite(out)
-    record("finite_output", PASS if finite_out else FAIL,
-           "outputs are finite" if finite_out else "the output contains NaN or Inf")
+    # every tensor the model returns, not only the first: a dummy scalar
+    # first must not hide a NaN second
+    nonfinite = [i for i, t in enumerate(every) if not _finite_any(t)]
+    integer = [i for i, t in enumerate(every) if not (t.is_floating_point() or t.is_complex())]
+    if nonfinite:
+        record("finite_output", FAIL, "output tensor %s contains NaN or Inf"
+               % ", ".join(str(i) for i in nonfinite[:5]))
+    else:
+        record("finite_output", PASS, "all %d output tensors are finite" % len(every))
+    if integer:
+        record("output_dtype", WARN, "output tensor %s is an integer tensor: no gradient flows "
+               "through it" % ", ".join(str(i) for i in integer[:5]))
     bad = [n for n, p in model.named_parameters() if not all_finite(p)]
     record("finite_parameters", FAIL if bad else PASS,
            ("non-finite parameters: " + ", ".join(bad[:10])) if bad else "all parameters finite")
     if failures:
         return _finish(metrics, checks, failures)
 
-    # memory: parameters + gradients + two Adam moments + saved activations
+    # memory: parameters + gradients + two Adam moments + buffers + saved
+    # activations
     pbytes = sum(p.numel() * p.element_size() for p in params)
-    est_mb = (4 * pbytes + abytes) / 1048576.0
+    bbytes = sum(b.numel() * b.element_size() for b in bufs)
+    est_mb = (4 * pbytes + bbytes + abytes) / 1048576.0
     metrics["estimated_training_memory_mb"] = round(est_mb, 3)
     if est_mb > arch["max_memory_mb"]:
         record("memory", FAIL, "estimated training memory %.1f MiB exceeds "
@@ -196,16 +279,24 @@ def validate_model(model, spec, cfg, x=None):
     else:
         record("memory", PASS, "%.1f MiB <= %d MiB" % (est_mb, arch["max_memory_mb"]))
 
+    if vocab is not None and spec["kind"] != "tokens" and out.dim() >= 2 and out.shape[-1] >= vocab:
+        # token ids from a tensor (the seed's torch.randint(0, 1000, ...)):
+        # max(id) + 1 misses the top ids in most draws; the output head's
+        # width is the vocabulary the model predicts over
+        vocab = int(out.shape[-1])
+    if vocab is not None:
+        metrics["vocab"] = vocab
     kind = loss_kind(out, x, vocab)
     metrics["loss"] = "cross_entropy" if kind == "ce" else "mse"
 
     if ck["causality"]:
         if (vocab is not None and not x.is_floating_point() and x.dim() == 2 and x.shape[1] > 1
-                and out.dim() >= 3 and out.shape[:2] == x.shape[:2]):
+                and out.dim() >= 3 and _seq_dim(out, x) is not None):
             status, detail = check_causality(model, x, vocab, out)
             record("causality", status, detail)
         else:
-            record("causality", SKIP, "needs token input (B, T) and per-position output (B, T, ...)")
+            record("causality", SKIP, "needs token input (B, T) and an output with a dimension "
+                   "along the sequence (B, T, V) or (B, V, T)")
 
     if not tr["enabled"]:
         record("trainability", SKIP, "training disabled (--no-train or validation.training.enabled)")

@@ -1,9 +1,10 @@
 # threat: resources
-# expect: memory|rejected
+# expect: memory|rejected|timeout
 # input: float:2x100
 # layer: all
 # 1.25 GB across five files: RLIMIT_FSIZE is per file.  The work
-# directory has a size of its own (limits.workdir_mb).
+# directory has a size of its own (limits.workdir_mb).  Unprivileged (no
+# tmpfs) writing 1.25 GB to disk may meet the wall clock first.
 import torch
 import torch.nn as nn
 

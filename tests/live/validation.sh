@@ -30,6 +30,23 @@ expect "export error names the class, both attempts and the line" "$(field 'r["e
 expect "and the policy's fallback" "$(field 'r["error"]["hint"]')" "validation.export_failure: in-process validates such a model in its own process instead; the verdict is then marked unverified"
 run_model --train-steps 5 --set validation.export_failure=in-process --input float:2x100 "$MODELS/unexportable.py"
 expect "export_failure: in-process validates the live module, and says it is unverified" "$(field '(r["status"], r["integrity"], r["metrics"]["training_steps"])')" "('accepted', 'unverified', 5)"
+# buffers count: weights kept out of parameters() are still weights
+cat >"$TMP/buffers.py" <<'EOF2'
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+        self.register_buffer("hidden", torch.randn(100, 50))
+
+    def forward(self, x):
+        return self.fc(x) + (x @ self.hidden).mean(dim=1, keepdim=True)
+EOF2
+run_model --no-train --input float:2x100 --set validation.architecture.max_buffers=1000 "$TMP/buffers.py"
+expect "5,000 buffer elements against a limit of 1,000" "$(field '(r["status"], r["error"]["message"], r["metrics"]["buffers"])')" "('rejected', 'buffers: 5000 buffer elements exceed validation.architecture.max_buffers = 1000', 5000)"
 run_model --input float:2x100 "$MODELS/returns_none.py"
 expect "forward() returning None: the model's error, not the tracer's" "$(field '(r["status"], r["error"]["type"], r["error"]["message"])')" "('rejected', 'OutputError', 'forward() returned NoneType, which holds no tensor')"
 

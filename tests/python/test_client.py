@@ -208,3 +208,13 @@ def test_integrity_is_reported(executor, tmp_path):
     finally:
         ex.close()
     assert (r.status, r.integrity, r.model) == ("accepted", "unverified", None)
+
+
+def test_seed_randint_input_trains_with_cross_entropy(executor):
+    # the seed's own call: token ids as a tensor.  max(id) + 1 misses 999
+    # in most draws; the vocabulary comes from the model's output head
+    code = open(os.path.join(TOP, "doc", "examples", "seed_model.py")).read()
+    r = executor.execute_model_code(code=code, test_inputs=torch.randint(0, 1000, (2, 20)),
+                                    architecture_id="gen1_test")
+    assert r.success, r.error_message
+    assert (r.metrics["loss"], r.metrics["vocab"]) == ("cross_entropy", 1000), r.metrics
