@@ -325,8 +325,9 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 		if (json_get_num(m, "estimated_training_memory_mb", &v))
 			sbuf_addf(&desc, "; %.1f MiB to train", v);
 		if (json_get_num(res, "fixes_applied", &v) && v > 0)
-			sbuf_addf(&desc, "; accepted after %.0f fix%s by the debug loop: the code is not the code "
-					 "submitted (see the attempts' diffs)",
+			sbuf_addf(&desc,
+				  "; accepted after %.0f fix%s by the debug loop: the code is not the code "
+				  "submitted (see the attempts' diffs)",
 				  v, v == 1 ? "" : "es");
 		json_set(risk, "fixes_applied",
 			 json_get(res, "fixes_applied") ? json_dup(json_get(res, "fixes_applied")) : json_num(0));
@@ -573,8 +574,9 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 			printf("\n");
 			print_sparkline(json_get(m, "loss_curve"));
 			for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
-				printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", T(json_get_str(ch->items[i], "status")),
-				       T(ch->keys[i]), T(json_get_str(ch->items[i], "detail")));
+				printf("  %-12s %-7s %s: %s\n", i ? "" : "checks",
+				       T(json_get_str(ch->items[i], "status")), T(ch->keys[i]),
+				       T(json_get_str(ch->items[i], "detail")));
 			if (lin) {
 				const struct json *anc = json_get(lin, "ancestors"),
 						  *des = json_get(lin, "descendants");
@@ -632,9 +634,9 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 		for (size_t i = 0; doc && !as_json && i < doc->count; i++) {
 			const struct json *r = doc->items[i];
 
-			printf("%6.0f  %-9s candidate %-5.0f %s  %s%s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
-			       json_get(r, "candidate_id")->n, T(json_get_str(r, "requested_at")),
-			       T(json_get_str(r, "title")),
+			printf("%6.0f  %-9s candidate %-5.0f %s  %s%s\n", json_get(r, "id")->n,
+			       T(json_get_str(r, "state")), json_get(r, "candidate_id")->n,
+			       T(json_get_str(r, "requested_at")), T(json_get_str(r, "title")),
 			       json_get_str(r, "integrity") && !strcmp(json_get_str(r, "integrity"), "unverified")
 				   ? "  [UNVERIFIED: validated in the candidate's own process]"
 				   : "");
@@ -678,8 +680,9 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 			printf("request %lld: %s [%s]\n%s\n\n", id, T(json_get_str(doc, "title")),
 			       T(json_get_str(doc, "state")), TL(json_get_str(doc, "description")));
 			if (json_get_str(doc, "integrity") && !strcmp(json_get_str(doc, "integrity"), "unverified"))
-				printf("UNVERIFIED: this candidate was validated inside its own process "
-				       "(validation.export_failure: in-process); it could have forged that result.\n\n");
+				printf(
+				    "UNVERIFIED: this candidate was validated inside its own process "
+				    "(validation.export_failure: in-process); it could have forged that result.\n\n");
 			printf("risk assessment:\n");
 			json_write(json_get(doc, "risk_assessment"), &sb, 2);
 			printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)),

@@ -425,9 +425,10 @@ static int confine_credentials(const struct confine_config *c, struct confine_st
 		if (c->job_uid == 0 || c->job_gid == 0)
 			return fail(err, errlen, "sandbox.uid and sandbox.gid must not be 0");
 		/* uid 0 is nothing special from here on, and nobody may change that */
-		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-						 SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-						 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		if (prctl(PR_SET_SECUREBITS,
+			  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+			      SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+			      SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
 			  0, 0, 0) < 0)
 			return fail(err, errlen, "PR_SET_SECUREBITS:");
 		if (setgroups(0, NULL) < 0)

@@ -107,8 +107,8 @@ int inputspec_parse(const char *spec, struct inputspec *out, char *err, size_t e
 		out->format = xstrdup(ends_with(spec, ".pt") ? "pt" : "npy");
 		return 0;
 	}
-	snprintf(err, errlen,
-		 "input spec '%s': expected tokens:BxT:VOCAB, float:D1xD2..., a .pt/.npy file, or auto", spec);
+	snprintf(err, errlen, "input spec '%s': expected tokens:BxT:VOCAB, float:D1xD2..., a .pt/.npy file, or auto",
+		 spec);
 	return -1;
 }
 

@@ -612,7 +612,8 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 				const struct json *re = json_get(br.result, "error");
 
 				set_failure(res, VERDICT_REJECTED, "validate",
-					    re ? json_dup(re) : verdict_error("ValidationError", "validation failed", 0));
+					    re ? json_dup(re)
+					       : verdict_error("ValidationError", "validation failed", 0));
 			}
 			goto out;
 		}

@@ -11,7 +11,6 @@
 #include "supervise.h"
 #include "verdict.h"
 
-
 struct candidate {
 	const char *code; /* not necessarily NUL-free or UTF-8: checked */
 	size_t code_len;

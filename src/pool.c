@@ -458,7 +458,7 @@ static struct json *query_one(struct pool *p, const char *sql, long long id, con
 	" json_extract(c.metrics, '$.parameters') AS parameters, json_extract(c.metrics, '$.final_loss') AS "          \
 	"final_loss,"                                                                                                  \
 	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval," \
-	" json_extract(c.result, '$.integrity') AS integrity,"                                                        \
+	" json_extract(c.result, '$.integrity') AS integrity,"                                                         \
 	" json_extract(c.result, '$.fixes_applied') AS fixes_applied"
 
 struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen)

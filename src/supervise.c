@@ -379,8 +379,9 @@ bool supervise_workdir_full(const struct policy *pol, const char *path)
 	}
 	/* full: under 1% or 64 KiB of its blocks left, or no inode */
 	return (unsigned long long)sf.f_bavail * (unsigned long long)sf.f_bsize <
-		   ((unsigned long long)sf.f_blocks * sf.f_bsize / 100 > 65536 ? 65536
-									   : (unsigned long long)sf.f_blocks * sf.f_bsize / 100) ||
+		   ((unsigned long long)sf.f_blocks * sf.f_bsize / 100 > 65536
+			? 65536
+			: (unsigned long long)sf.f_blocks * sf.f_bsize / 100) ||
 	       sf.f_ffree == 0;
 }
 

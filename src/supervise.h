@@ -61,9 +61,9 @@ struct job_outcome {
 	bool disk_full;       /* its work directory was full when it ended */
 	struct sbuf out, err; /* captured, capped */
 	size_t out_dropped, err_dropped;
-	struct sbuf report;   /* JSON lines from the report fd, capped */
+	struct sbuf report;    /* JSON lines from the report fd, capped */
 	size_t report_dropped; /* bytes past the cap (tampering: verdict.h) */
-	char *failure;      /* the supervisor could not run the job at all */
+	char *failure;         /* the supervisor could not run the job at all */
 };
 
 /* Start the zygote and wait until it is warm.  0 or -1 with ERR. */

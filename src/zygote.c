@@ -309,9 +309,9 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
 		  "\"capabilities\":%s,\"cgroup\":%s,"
 		  "\"namespaces\":{\"user\":%s,\"net\":%s,\"ipc\":%s,\"mount\":%s,\"pid\":%s}}}\n",
 		  st.seccomp ? "true" : "false", st.landlock_abi, st.no_new_privs ? "true" : "false", st.uid,
-		  st.caps_none ? "\"none\"" : "\"none effective, bounding set kept\"",
-		  st.cgroup ? "true" : "false", st.ns_user ? "true" : "false", st.ns_net ? "true" : "false",
-		  st.ns_ipc ? "true" : "false", st.ns_mount ? "true" : "false", st.ns_pid ? "true" : "false");
+		  st.caps_none ? "\"none\"" : "\"none effective, bounding set kept\"", st.cgroup ? "true" : "false",
+		  st.ns_user ? "true" : "false", st.ns_net ? "true" : "false", st.ns_ipc ? "true" : "false",
+		  st.ns_mount ? "true" : "false", st.ns_pid ? "true" : "false");
 	(void)util_write_all(JOB_FD_REPORT, sb.buf, sb.len);
 	sbuf_release(&sb);
 	if (c.hold) {
@@ -340,9 +340,9 @@ static void __attribute__((noreturn)) job_child(const struct json *msg, const in
  * candidate.  Job children cannot change any of it (the privilege step and
  * seccomp's "itself only" rules), so a difference is the sandbox's bug:
  * the job is refused when the state cannot be restored. */
-static const int watched_rlimits[] = {RLIMIT_CPU,    RLIMIT_FSIZE,  RLIMIT_DATA,   RLIMIT_STACK, RLIMIT_CORE,
-				      RLIMIT_NOFILE, RLIMIT_AS,     RLIMIT_NPROC,  RLIMIT_MEMLOCK,
-				      RLIMIT_NICE,   RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_MSGQUEUE};
+static const int watched_rlimits[] = {RLIMIT_CPU,    RLIMIT_FSIZE,  RLIMIT_DATA,    RLIMIT_STACK,   RLIMIT_CORE,
+				      RLIMIT_NOFILE, RLIMIT_AS,     RLIMIT_NPROC,   RLIMIT_MEMLOCK, RLIMIT_NICE,
+				      RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_MSGQUEUE};
 #define N_WATCHED (sizeof(watched_rlimits) / sizeof(watched_rlimits[0]))
 
 static struct {

@@ -182,9 +182,9 @@ static void test_read_fd_and_copy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sha256),           cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_numbers),          cmocka_unit_test(test_rm_rf), cmocka_unit_test(test_rm_rf_deep),
-	    cmocka_unit_test(test_read_fd_and_copy), cmocka_unit_test(test_exe_kind),
+	    cmocka_unit_test(test_sha256),   cmocka_unit_test(test_utf8),       cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_rm_rf),    cmocka_unit_test(test_rm_rf_deep), cmocka_unit_test(test_read_fd_and_copy),
+	    cmocka_unit_test(test_exe_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
