@@ -21,6 +21,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,10 +163,15 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	return res;
 }
 
-/* Read one '\n'-terminated line from FD into SB (without the newline).
- * Returns 1 for a line, 0 at EOF, -1 on error. */
-static int read_line(int fd, struct sbuf *pending, struct sbuf *line)
+/* Read one '\n'-terminated line from FD into LINE (without the newline),
+ * buffering what follows in PENDING.  Returns 1 for a line, 0 at EOF, -1
+ * on error, and -2 once for a line longer than MAX: its bytes
+ * are dropped up to its newline (a client that never sends one cannot
+ * grow this process without bound). */
+static int read_line(int fd, struct sbuf *pending, struct sbuf *line, size_t max)
 {
+	bool skipping = false;
+
 	for (;;) {
 		char *nl = pending->len ? memchr(pending->buf, '\n', pending->len) : NULL;
 		char buf[65536];
@@ -175,17 +181,22 @@ static int read_line(int fd, struct sbuf *pending, struct sbuf *line)
 			size_t len = (size_t)(nl - pending->buf);
 
 			sbuf_release(line);
-			sbuf_add(line, pending->buf, len);
+			if (!skipping)
+				sbuf_add(line, pending->buf, len);
 			memmove(pending->buf, nl + 1, pending->len - len - 1);
 			pending->len -= len + 1;
 			pending->buf[pending->len] = '\0';
-			return 1;
+			return skipping ? -2 : 1;
+		}
+		if (pending->len > max) {
+			skipping = true;
+			pending->len = 0;
 		}
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return n == 0 ? 0 : -1;
+			return skipping ? -2 : n == 0 ? 0 : -1;
 		sbuf_add(pending, buf, (size_t)n);
 	}
 }
@@ -196,7 +207,7 @@ static void __attribute__((noreturn)) worker_main(struct supervisor *s, const st
 	struct policy_limits used = o->pol->limits;
 
 	signal(SIGINT, SIG_IGN);
-	while (read_line(sock, &pending, &line) == 1) {
+	while (read_line(sock, &pending, &line, SIZE_MAX) == 1) {
 		struct json *msg = json_parse(sbuf_str(&line), line.len, NULL, 0), *res, *out = json_object();
 		struct sbuf sb = SBUF_INIT;
 		double seq = -1;
@@ -378,8 +389,16 @@ static int run_stream(struct front *f_, int in_fd, FILE *sink, bool unordered, b
 		else if (poll(pfd, (nfds_t)f.njobs + 1, 200) < 0 && errno != EINTR)
 			die("poll:");
 		if (!eof && idle >= 0 && (pfd[f.njobs].revents & (POLLIN | POLLHUP | POLLERR))) {
-			int r = read_line(in_fd, &in_pending, &line);
+			/* a client's line is bounded: one that never ends must not
+			 * grow this process without limit */
+			int r = read_line(in_fd, &in_pending, &line, LINE_MAX_BYTES);
+			bool too_long = r == -2;
 
+			if (too_long) {
+				sbuf_release(&line);
+				sbuf_adds(&line, "-");
+				r = 1;
+			}
 			if (r == 0 && in_pending.len) { /* a last line without newline */
 				sbuf_release(&line);
 				sbuf_add(&line, in_pending.buf, in_pending.len);
@@ -389,12 +408,15 @@ static int run_stream(struct front *f_, int in_fd, FILE *sink, bool unordered, b
 			if (r <= 0) {
 				eof = true;
 			} else if (line.len) {
-				struct json *req = json_parse(sbuf_str(&line), line.len, err, sizeof(err));
+				struct json *req =
+				    too_long ? NULL : json_parse(sbuf_str(&line), line.len, err, sizeof(err));
 				struct json *msg = json_object();
 				struct sbuf sb = SBUF_INIT;
 
 				results = xrealloc(results, (size_t)(nreq + 1) * sizeof(char *));
 				results[nreq] = NULL;
+				if (too_long)
+					snprintf(err, sizeof(err), "a line longer than %u bytes", LINE_MAX_BYTES);
 				if (!req || req->type != JSON_OBJECT) {
 					/* answered here; the workers never see it */
 					struct json *bad = request_error(NULL, "the request is not a JSON object (%s)",
@@ -428,7 +450,7 @@ static int run_stream(struct front *f_, int in_fd, FILE *sink, bool unordered, b
 
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) || f.w[i].seq < 0)
 				continue;
-			r = read_line(f.w[i].sock, &f.w[i].pending, &res);
+			r = read_line(f.w[i].sock, &f.w[i].pending, &res, SIZE_MAX);
 			if (r == 1) {
 				struct json *m = json_parse(sbuf_str(&res), res.len, NULL, 0);
 				struct json *rj = json_take(m, "result");

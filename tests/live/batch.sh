@@ -135,4 +135,17 @@ expect "batch had its worker, zygote and job running" "$(echo "$pids" | wc -l | 
 # shellcheck disable=SC2086
 expect "no process left after kill -9 of batch" "$(alive $pids)" 0
 expect "no work directory left" "$(ls -A "$TMPDIR" | wc -l)" 0
+# a client line without end is bounded (64 MiB), answered, and the next
+# request still runs
+"$PY" -c 'import sys; sys.stdout.buffer.write(b"x" * (65 << 20) + b"\n")' >"$TMP/long.jsonl"
+printf '{"id": "after", "path": "%s", "train": false}\n' "$EXAMPLES/seed_model.py" >>"$TMP/long.jsonl"
+"$AEGIS" serve --stdio <"$TMP/long.jsonl" >"$TMP/out.jsonl" 2>"$TMP/stderr"
+"$PY" - "$TMP/out.jsonl" >"$TMP/got" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r.get("request_id"), r["status"], (r.get("error") or {}).get("message"))
+PYEOF
+expect "an endless line is refused, the next request served" "$(cat "$TMP/got")" "None error the request is not a JSON object (a line longer than 67108864 bytes)
+after accepted None"
 finish
