@@ -121,6 +121,15 @@ int cli_load_policy(struct policy *pol, const char *path)
  * line) or TL() (code, diffs: newlines kept) before it reaches a terminal:
  * an ESC in a class name must not erase the verdict line, an ESC[8m in a
  * comment must not hide code from the reviewer. */
+/* Whether J (a result, a pool row, an approval) carries a verdict the
+ * candidate's own process gave (validation.export_failure: in-process). */
+static bool unverified(const struct json *j)
+{
+	const char *integ = json_get_str(j, "integrity");
+
+	return integ && !strcmp(integ, "unverified");
+}
+
 #define T(s) util_term((s), false)
 #define TL(s) util_term((s), true)
 
@@ -149,7 +158,7 @@ static void print_human(const char *path, const struct json *res)
 		snprintf(fixes, sizeof(fixes), " after %.0f fix%s", nfix, nfix == 1 ? "" : "es");
 	printf("%s: %s%s (stage %s)%s%s\n", T(path), T(status ? status : "?"), fixes, T(stage ? stage : "?"),
 	       arch && *arch ? ", architecture " : "", arch && *arch ? T(arch) : "");
-	if (json_get_str(res, "integrity") && !strcmp(json_get_str(res, "integrity"), "unverified"))
+	if (unverified(res))
 		printf("  %-12s UNVERIFIED: %s\n", "integrity", T(json_get_str(res, "integrity_note")));
 	if (err && err->type == JSON_OBJECT) {
 		double line;
@@ -400,10 +409,7 @@ static void print_rows(const struct json *rows)
 		json_get_num(r, "final_loss", &loss);
 		/* a verdict read from the build child (the in-process fallback)
 		 * is marked wherever it is listed */
-		printf("%6.0f  %-9s %-9s %4.0f ", id,
-		       json_get_str(r, "integrity") && !strcmp(json_get_str(r, "integrity"), "unverified")
-			   ? "accepted?"
-			   : T(json_get_str(r, "status")),
+		printf("%6.0f  %-9s %-9s %4.0f ", id, unverified(r) ? "accepted?" : T(json_get_str(r, "status")),
 		       T(json_get_str(r, "stage")), gen);
 		if (json_get_num(r, "parent_id", &par))
 			printf("%6.0f ", par);
@@ -637,9 +643,7 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 			printf("%6.0f  %-9s candidate %-5.0f %s  %s%s\n", json_get(r, "id")->n,
 			       T(json_get_str(r, "state")), json_get(r, "candidate_id")->n,
 			       T(json_get_str(r, "requested_at")), T(json_get_str(r, "title")),
-			       json_get_str(r, "integrity") && !strcmp(json_get_str(r, "integrity"), "unverified")
-				   ? "  [UNVERIFIED: validated in the candidate's own process]"
-				   : "");
+			       unverified(r) ? "  [UNVERIFIED: validated in the candidate's own process]" : "");
 		}
 	} else if (approvals && !strcmp(verb, "request")) {
 		/* ID is a candidate: open a request for it (accepted ones only) */
@@ -679,7 +683,7 @@ static int cmd_pool(int argc, char **argv, bool approvals)
 
 			printf("request %lld: %s [%s]\n%s\n\n", id, T(json_get_str(doc, "title")),
 			       T(json_get_str(doc, "state")), TL(json_get_str(doc, "description")));
-			if (json_get_str(doc, "integrity") && !strcmp(json_get_str(doc, "integrity"), "unverified"))
+			if (unverified(doc))
 				printf(
 				    "UNVERIFIED: this candidate was validated inside its own process "
 				    "(validation.export_failure: in-process); it could have forged that result.\n\n");

@@ -299,7 +299,7 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 			 cand->input->kind == INPUT_TOKENS ? json_num((double)cand->input->vocab) : json_null());
 		json_set(req, "environment", strv_json(&pol->sandbox.environment));
 		supervise_job(s, req, workdir, false, &fo);
-		report_parse(&fo.report, fo.exited && WIFEXITED(fo.wstatus), fo.report_dropped, &fr);
+		report_parse_job(&fo, &fr);
 		if (fr.result && json_get_bool(fr.result, "ok", false)) {
 			const struct json *c = json_get(fr.result, "code"), *fx = json_get(fr.result, "fixes");
 
@@ -356,6 +356,15 @@ static void compute_fix(struct supervisor *s, const struct candidate *cand, cons
 	}
 }
 
+/* The name of the caller's input file inside the work directory, or NULL
+ * when the input is not a file. */
+static const char *input_copy_name(const struct candidate *cand)
+{
+	if (cand->input->kind != INPUT_FILE)
+		return NULL;
+	return !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy";
+}
+
 /* Put what a job in WORKDIR needs there: the code as candidate.py, and
  * the policy's reference model and the candidate's input file when there
  * are any.  0, or -1 with ERR. */
@@ -370,9 +379,8 @@ static int fill_workdir(const struct policy *pol, const struct candidate *cand, 
 	free(src);
 	if (rc == 0 && pol->validation.reference.model && *pol->validation.reference.model)
 		rc = copy_into(pol, pol->validation.reference.model, workdir, "reference.pt");
-	if (rc == 0 && cand->input->kind == INPUT_FILE)
-		rc = copy_into(pol, cand->input->path, workdir,
-			       !strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy");
+	if (rc == 0 && input_copy_name(cand))
+		rc = copy_into(pol, cand->input->path, workdir, input_copy_name(cand));
 	if (rc < 0) {
 		snprintf(err, errlen, "preparing the work directory: %s", strerror(-rc));
 		return -1;
@@ -405,10 +413,7 @@ static struct json *build_request(const struct supervisor *s, const struct candi
 	json_set(req, "phase", json_str(cand->static_only ? "static" : "build"));
 	json_set(req, "source", json_str("candidate.py"));
 	json_set(req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
-	json_set(req, "input",
-		 inputspec_to_json(cand->input, cand->input->kind == INPUT_FILE
-						    ? (!strcmp(cand->input->format, "pt") ? "input.pt" : "input.npy")
-						    : NULL));
+	json_set(req, "input", inputspec_to_json(cand->input, input_copy_name(cand)));
 	json_set(req, "python", python_section(s, workdir));
 	json_set(req, "validation", validation_section(pol));
 	json_set(req, "threads", json_num((double)pol->sandbox.threads));
@@ -505,7 +510,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 		br_pending = false;
 		supervise_job_finish(s, &br_run, req, &bo);
 		bo.disk_full = supervise_workdir_full(pol, workdir);
-		report_parse(&bo.report, bo.exited && WIFEXITED(bo.wstatus), bo.report_dropped, &br);
+		report_parse_job(&bo, &br);
 		json_set(timings, "build_s", json_num(bo.wall_s));
 		if (json_get(br.result, "timings"))
 			json_set(timings, "build_steps", json_dup(json_get(br.result, "timings")));
@@ -537,18 +542,12 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 			fresh = supervise_make_workdir(pol, !cand->keep_workdir, &fresh_lock, err, sizeof(err));
 			if (!fresh || fill_workdir(pol, cand, fresh, code, code_len, err, sizeof(err)) < 0) {
 				set_failure(res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
-				if (fresh)
-					util_remove_workdir(fresh);
-				if (fresh_lock >= 0)
-					close(fresh_lock);
-				free(fresh);
+				supervise_drop_workdir(fresh, fresh_lock, false);
 				json_set(att, "fixes", fixes);
 				json_append(attempts, att);
 				break;
 			}
-			util_remove_workdir(workdir);
-			close(workdir_lock);
-			free(workdir);
+			supervise_drop_workdir(workdir, workdir_lock, false);
 			workdir = fresh;
 			workdir_lock = fresh_lock;
 			compute_fix(s, cand, workdir, code, code_len, json_get(res, "error"), attempt, att, fixes,
@@ -624,7 +623,7 @@ struct json *pipeline_run(struct supervisor *s, struct candidate *cand)
 	} else {
 		supervise_job(s, vreq, workdir, false, &vo);
 	}
-	report_parse(&vo.report, vo.exited && WIFEXITED(vo.wstatus), vo.report_dropped, &vr);
+	report_parse_job(&vo, &vr);
 	json_set(timings, "validate_s", json_num(vo.wall_s));
 	if (json_get(vr.result, "timings"))
 		json_set(timings, "validate_steps", json_dup(json_get(vr.result, "timings")));
@@ -709,14 +708,9 @@ out:
 	json_set(timings, "zygote_warm_s", json_num(s->warm_s));
 	json_set(res, "timings", timings);
 	json_set(res, "execution_time", json_num(util_now() - t0));
-	if (workdir) {
-		if (cand->keep_workdir)
-			json_set(res, "workdir", json_str(workdir));
-		else
-			util_remove_workdir(workdir);
-	}
-	if (workdir_lock >= 0)
-		close(workdir_lock);
+	if (workdir && cand->keep_workdir)
+		json_set(res, "workdir", json_str(workdir));
+	supervise_drop_workdir(workdir, workdir_lock, cand->keep_workdir);
 	report_release(&br);
 	report_release(&vr);
 	job_outcome_release(&bo);
@@ -725,6 +719,5 @@ out:
 	json_free(vreq);
 	free(code);
 	free(artifact);
-	free(workdir);
 	return res;
 }

@@ -420,6 +420,19 @@ char *supervise_make_workdir(const struct policy *pol, bool tmpfs, int *lock_fd,
 	return tmpl;
 }
 
+void supervise_drop_workdir(char *path, int lock_fd, bool keep)
+{
+	if (path && !keep) {
+		int rc = util_remove_workdir(path);
+
+		if (rc < 0)
+			warnx_("cannot remove the work directory %s: %s", path, strerror(-rc));
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	free(path);
+}
+
 /* Work directories are named after the supervisor's pid for people, but a
  * live owner is known by the flock() it holds: pids are not unique across
  * pid namespaces, locks are.  A directory younger than a few seconds may
@@ -956,12 +969,8 @@ void job_outcome_release(struct job_outcome *o)
 /* Remove the spare's work directory and forget its key. */
 static void spare_forget(struct supervisor *s)
 {
-	if (s->spare_workdir)
-		util_remove_workdir(s->spare_workdir);
-	free(s->spare_workdir);
+	supervise_drop_workdir(s->spare_workdir, s->spare_lock, false);
 	s->spare_workdir = NULL;
-	if (s->spare_lock >= 0)
-		close(s->spare_lock);
 	s->spare_lock = -1;
 	free(s->spare_key);
 	s->spare_key = NULL;

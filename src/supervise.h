@@ -121,6 +121,10 @@ int supervise_give(const struct policy *pol, const char *path);
  * tmpfs that is full (of bytes or of inodes), or, where the supervisor
  * could not mount one, a tree larger than the limit. */
 bool supervise_workdir_full(const struct policy *pol, const char *path);
+/* The end of a work directory made by supervise_make_workdir: remove it
+ * (unless KEEP), then close LOCK_FD (the mark of its live owner) and free
+ * PATH.  Accepts NULL and -1. */
+void supervise_drop_workdir(char *path, int lock_fd, bool keep);
 /* Remove work directories that no live supervisor holds locked. */
 void supervise_reclaim_workdirs(const struct policy *pol);
 /* The read-only roots a job child may read: Python, torch, pyhelpers. */

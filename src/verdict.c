@@ -197,6 +197,11 @@ void report_parse(const struct sbuf *raw, bool exited_normally, size_t dropped, 
 		tamper(r, lineno + 1, "more report bytes than the protocol allows");
 }
 
+void report_parse_job(const struct job_outcome *o, struct report *r)
+{
+	report_parse(&o->report, o->exited && WIFEXITED(o->wstatus), o->report_dropped, r);
+}
+
 static bool is_memory_error(const struct json *err)
 {
 	const char *type = json_get_str(err, "type"), *msg = json_get_str(err, "message");

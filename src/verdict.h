@@ -64,6 +64,8 @@ struct report {
  * DROPPED: bytes the supervisor did not keep past its cap (tampering when
  * non-zero).  Linear in RAW's size (json_parse is O(n log n) per line). */
 void report_parse(const struct sbuf *raw, bool exited_normally, size_t dropped, struct report *r);
+/* report_parse of what the supervisor collected from one job. */
+void report_parse_job(const struct job_outcome *o, struct report *r);
 void report_release(struct report *r);
 
 /* An error object of the result contract; the caller's. */

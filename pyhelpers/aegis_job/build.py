@@ -7,7 +7,6 @@ is the validate child's job, on the exported archive.
 """
 
 import ast
-import dataclasses
 import inspect
 import linecache
 import re
@@ -164,24 +163,8 @@ def trace(model, x):
     return traced, seen[-1], notes
 
 
-def flatten(out):
-    """Every tensor in OUT (a tensor, or tuples, lists, dicts and
-    dataclasses of them), depth-first in their own order (as
-    inputs.first_tensor walks them); other values (None, numbers) are
-    left out."""
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, dict):
-        return [t for v in out.values() for t in flatten(v)]
-    if isinstance(out, (list, tuple)):
-        return [t for item in out for t in flatten(item)]
-    if dataclasses.is_dataclass(out) and not isinstance(out, type):
-        return [t for f in dataclasses.fields(out) for t in flatten(getattr(out, f.name))]
-    return []
-
-
 class TensorsOnly(nn.Module):
-    """MODEL with only the tensors of its output, as a tuple in flatten()
+    """MODEL with only the tensors of its output, as a tuple in inputs.tensors()
     order: what a trace can record when forward() returns the usual
     (logits, loss) with loss None, or a dataclass.  The first tensor stays
     first, so the validate child checks the same primary output."""
@@ -191,7 +174,7 @@ class TensorsOnly(nn.Module):
         self.model = model
 
     def forward(self, x):
-        return tuple(flatten(self.model(x)))
+        return tuple(inputs.tensors(self.model(x)))
 
 
 def differs(model, exported, x2):
@@ -205,12 +188,12 @@ def differs(model, exported, x2):
     with torch.no_grad(), torch.jit.optimized_execution(False):
         try:
             inputs.seed(1)
-            want = flatten(model(x2))
+            want = inputs.tensors(model(x2))
         except Exception as e:  # noqa: BLE001
             return "the model as written raised on a second input (%s)" % _why(e)
         try:
             inputs.seed(1)
-            got = flatten(exported(x2))
+            got = inputs.tensors(exported(x2))
         except Exception as e:  # noqa: BLE001
             return "the archive raised on a second input (%s)" % _why(e)
     if len(want) != len(got):

@@ -1,5 +1,7 @@
 """Test inputs built from a parsed input spec (parsed in C, see inputspec.c)."""
 
+import dataclasses
+
 import torch
 
 SEED = 0
@@ -99,6 +101,21 @@ def vocab_of(spec, x):
     if not x.is_floating_point() and x.numel():
         return int(x.max()) + 1
     return None
+
+
+def tensors(out):
+    """Every tensor in OUT (a tensor, or tuples, lists, dicts and
+    dataclasses of them), depth-first in their own order, as first_tensor
+    walks them; other values (None, numbers) are left out."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in tensors(v)]
+    if isinstance(out, (list, tuple)):
+        return [t for item in out for t in tensors(item)]
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        return [t for f in dataclasses.fields(out) for t in tensors(getattr(out, f.name))]
+    return []
 
 
 def first_tensor(out):

@@ -46,17 +46,6 @@ def forward(model, x, seed=0):
     return inputs.first_tensor(model(x))
 
 
-def _tensors(out):
-    """Every tensor in OUT, depth-first (as inputs.first_tensor walks)."""
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, dict):
-        return [t for v in out.values() for t in _tensors(v)]
-    if isinstance(out, (list, tuple)):
-        return [t for v in out for t in _tensors(v)]
-    return []
-
-
 def _finite_any(t):
     """all_finite for any dtype: complex by its real and imaginary parts."""
     if t.is_complex():
@@ -88,7 +77,7 @@ def forward_counting(model, x):
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         inputs.seed(0)
         raw = model(x)
-    every = [t.detach() for t in _tensors(raw)]
+    every = [t.detach() for t in inputs.tensors(raw)]
     return (every[0] if every else None), total[0], every
 
 
@@ -249,7 +238,7 @@ def validate_model(model, spec, cfg, x=None):
         # cannot record is caught by training; one that cannot run raises here
         with torch.no_grad():
             inputs.seed(0)
-            every = _tensors(model(x))
+            every = inputs.tensors(model(x))
         out = every[0] if every else None
         abytes = 0
     if out is None:
