@@ -234,7 +234,9 @@ def _why(e):
 
 def export(model, path, traced, trace_error, x, x2):
     """Save to PATH a module that behaves like MODEL on the second input
-    X2: TRACED when it does, else a scripted MODEL.  Returns
+    X2: TRACED when it does (when tracing failed, a trace on X of the
+    output's tensors alone, see TensorsOnly), else a scripted MODEL.
+    Returns
     (method, None, None), or (None, kind, why) with KIND "ExportError" (it
     cannot be exported) or "ArchiveMismatch" (what could be exported
     behaves differently)."""
