@@ -11,8 +11,11 @@ import json as _json
 def run(request_json):
     """Run the phase named in the request; return the exit code."""
     req = _json.loads(request_json)
-    _set_environment(req.get("environment", []))
-    if not req.get("jit_code", False):
+    from aegis_job import report
+    report.CANDIDATE = req.get("source") or report.CANDIDATE
+    sandbox = req["policy"]["sandbox"]
+    _set_environment(sandbox["environment"])
+    if not sandbox["allow_rwx_memory"]:
         # oneDNN generates its kernels in RWX memory, which seccomp refuses
         import torch
         torch.backends.mkldnn.enabled = False

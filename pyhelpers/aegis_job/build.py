@@ -21,7 +21,6 @@ import torch.nn as nn
 import _aegis_host
 from aegis_job import guard, inputs, pinned, report, static
 
-CANDIDATE = "candidate.py"
 
 # The harness's own references, taken in the zygote (pinned.py): a
 # candidate that rebinds torch.jit.save does not change what these call.
@@ -36,7 +35,7 @@ def candidate_line(tb):
     """Line of the innermost candidate frame in traceback TB, or 0."""
     line = 0
     for frame, lineno in traceback.walk_tb(tb):
-        if frame.f_code.co_filename == CANDIDATE:
+        if frame.f_code.co_filename == report.CANDIDATE:
             line = lineno
     return line
 
@@ -153,7 +152,7 @@ def trace(model, x):
     for w in caught:
         if issubclass(w.category, torch.jit.TracerWarning):
             text = "%s (line %s)" % (str(w.message).splitlines()[0][:300], w.lineno) \
-                if w.filename == CANDIDATE else str(w.message).splitlines()[0][:300]
+                if w.filename == report.CANDIDATE else str(w.message).splitlines()[0][:300]
             if text not in notes and len(notes) < 5:
                 notes.append(text)
         else:
@@ -221,7 +220,7 @@ def _why(e):
     text = str(e)
     # the first line that says something (TorchScript's start with "\n")
     first = next((ln.strip().rstrip(": ") for ln in text.splitlines() if ln.strip()), "")
-    where = re.search(r'File "%s", line (\d+)' % re.escape(CANDIDATE), text)
+    where = re.search(r'File "%s", line (\d+)' % re.escape(report.CANDIDATE), text)
     why = re.search(r"Could not export Python function call '([^']+)'", text)
     if why:
         first = ("%s is a Python function (a custom torch.autograd.Function?) the tracer "
@@ -299,8 +298,8 @@ def integrity_violation(when):
 
 def run(req):
     laps = report.Laps()
-    py = req["python"]
-    rules = py["static"]
+    py = req["policy"]["python"]
+    rules = py["static_check"]
     try:
         with open(req["source"], "rb") as f:
             raw = f.read()
@@ -310,14 +309,14 @@ def run(req):
                                                        "line": None})
         return 1
     try:
-        tree = ast.parse(text, CANDIDATE)
+        tree = ast.parse(text, report.CANDIDATE)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
         report.result(ok=False, stage="static",
                       error={"type": type(e).__name__, "message": str(e),
                              "line": getattr(e, "lineno", None)})
         return 1
     optional = set()
-    enforce = rules.get("action", "reject") == "reject"
+    enforce = rules["action"] == "reject"
     warns = []
     if rules["enabled"]:
         hits, optional = static.check(tree, rules, py["allowed_imports"])
@@ -339,7 +338,7 @@ def run(req):
         report.result(ok=True, stage="static", warnings=warns)
         return 0
     try:
-        code = compile(tree, CANDIDATE, "exec")
+        code = compile(tree, report.CANDIDATE, "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
         report.result(ok=False, stage="static",
                       error={"type": type(e).__name__, "message": str(e),
@@ -349,7 +348,7 @@ def run(req):
     # from here on every result carries the warnings (the list grows as
     # the guarded import meets modules outside the allowlist)
     report.attach_warnings(warns)
-    torch.set_num_threads(int(req.get("threads", 1)))
+    torch.set_num_threads(int(req["policy"]["sandbox"]["threads"]))
     spec = req["input"]
     x = None
     if spec["kind"] != "auto":
@@ -363,16 +362,17 @@ def run(req):
             return 1
 
     mod = types.ModuleType("candidate")
-    mod.__file__ = CANDIDATE
+    mod.__file__ = report.CANDIDATE
     mod.__builtins__ = guard.make_builtins(rules["banned_builtins"], py["allowed_imports"],
                                            optional, enforce=enforce, warnings=warns)
     sys.modules["candidate"] = mod
     lines = text.splitlines(True)
-    linecache.cache[CANDIDATE] = (len(text), None, lines, CANDIDATE)
+    linecache.cache[report.CANDIDATE] = (len(text), None, lines, report.CANDIDATE)
 
-    if py["audit"]:
+    if py["audit"]["enabled"]:
         guard.close_native_doors(torch)
-        _aegis_host.arm(list(py["deny_events"]), py["workdir"], list(py["ro_roots"]), CANDIDATE)
+        _aegis_host.arm(list(py["audit"]["deny_events"]), req["workdir"], list(req["ro_roots"]),
+                        report.CANDIDATE)
     inputs.seed(0)
     try:
         exec(code, mod.__dict__)  # noqa: S102 - this is the point of the sandbox
@@ -466,9 +466,9 @@ def run(req):
     x2 = x if spec["kind"] == "file" else inputs.make(spec, seed=1)
     method, kind, why = export(model, req["artifact"], traced, trace_error, x, x2)
     if method is None:
-        if req["validation"]["export_failure"] == "in-process":
+        if req["policy"]["validation"]["export_failure"] == "in-process":
             from aegis_job import validate
-            ok, vm, checks, err = validate.validate_model(model, spec, req["validation"])
+            ok, vm, checks, err = validate.validate_model(model, spec, validate.config(req))
             metrics.update(vm)
             report.result(ok=True, stage="validate", integrity="in-process", validated=ok,
                           metrics=metrics, checks=checks, error=err)

@@ -279,7 +279,7 @@ def apply(source, error, ctx):
         if changes:
             new = ast.unparse(ast.fix_missing_locations(tree)) + "\n"
             diff = "".join(difflib.unified_diff(source.splitlines(True), new.splitlines(True),
-                                                "candidate.py", "candidate.py"))
+                                                report.CANDIDATE, report.CANDIDATE))
             for c in changes:
                 c["diff"] = diff
             return new, changes
@@ -289,6 +289,9 @@ def apply(source, error, ctx):
 def run(req):
     with open(req["source"], encoding="utf-8") as f:
         source = f.read()
-    new, changes = apply(source, req.get("error") or {}, req)
+    pol = req["policy"]
+    ctx = {"allowed_imports": pol["python"]["allowed_imports"], "rules": pol["debug"]["rules"],
+           "class": req.get("class"), "vocab": req.get("vocab")}
+    new, changes = apply(source, req.get("error") or {}, ctx)
     report.result(ok=new is not None, stage="fix", code=new, fixes=changes)
     return 0

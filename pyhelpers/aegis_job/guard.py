@@ -103,7 +103,7 @@ def _denied_builtin(name):
 def _caller_line():
     f = sys._getframe(1)
     while f is not None:
-        if f.f_code.co_filename == "candidate.py":
+        if f.f_code.co_filename == report.CANDIDATE:
             return f.f_lineno
         f = f.f_back
     return 0

@@ -6,6 +6,10 @@ import os
 import time
 
 REPORT_FD = 3
+# The candidate's source file name, in the work directory and in every
+# code object and traceback: the request's "source" (proto/job.h's
+# JOB_SOURCE_NAME); set by aegis_job.run() before a phase starts.
+CANDIDATE = "candidate.py"
 
 # Bound now, in the zygote, so later monkey-patching of the modules'
 # attributes by candidate code does not reach these names.

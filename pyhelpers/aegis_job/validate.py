@@ -457,9 +457,17 @@ def _finish(metrics, checks, failures):
     return True, metrics, checks, None
 
 
+def config(req):
+    """The validation settings of request REQ: the policy's validation
+    section, with the reference archive's name in the work directory."""
+    cfg = dict(req["policy"]["validation"])
+    cfg["reference"] = dict(cfg["reference"], model=req.get("reference"))
+    return cfg
+
+
 def run(req):
     laps = report.Laps()
-    torch.set_num_threads(int(req.get("threads", 1)))
+    torch.set_num_threads(int(req["policy"]["sandbox"]["threads"]))
     try:
         model = torch.jit.load(req["artifact"], map_location="cpu")
         laps.lap("load")
@@ -476,7 +484,7 @@ def run(req):
         # without training pays it in full.
         spec = inputs.resolve(req["input"], model)
         with torch.jit.optimized_execution(False):
-            ok, metrics, checks, err = validate_model(model, spec, req["validation"])
+            ok, metrics, checks, err = validate_model(model, spec, config(req))
         metrics["input"] = inputs.describe(spec)
     except Exception as e:  # noqa: BLE001 - the model itself raised
         report.result(ok=False, stage="validate",

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "policy.h"
-#include "supervise.h"
-#include "verdict.h"
+#include "policy/policy.h"
+#include "supervisor/supervise.h"
+#include "pipeline/verdict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

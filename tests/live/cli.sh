@@ -48,4 +48,11 @@ expect "strict policy: violation stage" "$(field 'r["stage"]')" static
 expect "strict policy: violation rule and line" "$(field '(r["violations"][0]["rule"], r["violations"][0]["line"], r["violations"][0]["col"])')" "('static.import', 1, 1)"
 "$AEGIS" check "$TMP/bad.py" >"$TMP/human" 2>&1
 expect "human output shows the warning with line and column" "$(grep -c "^  warnings     static.import: import of 'os', which is not in python.allowed_imports (line 1:1)$" "$TMP/human")" 1
+# The supervisor never embeds Python: it does not even link libpython (the
+# zygote is a program of its own, doc/architecture.md)
+if command -v ldd >/dev/null 2>&1; then
+	expect "the supervisor does not link libpython" "$(ldd "$AEGIS" | grep -c libpython)" 0
+	expect "nor holds any of its code" "$(nm "$AEGIS" 2>/dev/null | grep -c ' Py_InitializeFromConfig$')" 0
+	expect "the zygote does (static or shared)" "$({ ldd "$TOP_BUILDDIR/src/aegis-zygote"; nm "$TOP_BUILDDIR/src/aegis-zygote"; } 2>/dev/null | grep -q 'libpython\| T Py_InitializeFromConfig$' && echo yes)" yes
+fi
 finish

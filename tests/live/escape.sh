@@ -22,6 +22,7 @@ done
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
 	mkdir -p "$TMP/u/bin"
 	cp "$AEGIS" "$TMP/u/bin/aegis-sandbox"
+	cp "$TOP_BUILDDIR/src/aegis-zygote" "$TMP/u/bin/aegis-zygote"
 	cp -r "$AEGIS_PYHELPERS" "$TMP/u/pyhelpers"
 	cp -r "$TOP_SRCDIR/tests/escape" "$TMP/u/escape"
 	cp "$TOP_SRCDIR/tests/escape_runner.py" "$TMP/u/"

@@ -57,10 +57,27 @@ if [ -w /sys/fs/cgroup/memory ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; t
 	rmdir /sys/fs/cgroup/memory/aegis-sandbox/999999998-1
 fi
 
-# a supervisor that is neither the build tree's nor the installed one (here
-# a copy) does not exec a zygote program it cannot vouch for: it runs the
-# zygote in its forked child, the same code
-cp "$AEGIS" "$TMP/aegis-copy"
-AEGIS_PYHELPERS="$TOP_SRCDIR/pyhelpers" "$TMP/aegis-copy" run --no-train --json --input float:2x100 "$MODELS/mlp.py" >"$TMP/r.json" 2>"$TMP/stderr"
-expect "in-process zygote: the candidate runs" "$(field '(r["status"], r["sandbox"]["seccomp"])')" "('accepted', True)"
+# A supervisor that is neither the build tree's nor the installed one (a
+# copy, a relocated install) runs the aegis-zygote beside it.  It never
+# embeds Python itself, so without one it says what it looked for.
+mkdir -p "$TMP/copy"
+cp "$AEGIS" "$TMP/copy/aegis-sandbox"
+AEGIS_PYHELPERS="$TOP_SRCDIR/pyhelpers" "$TMP/copy/aegis-sandbox" run --no-train --json --input float:2x100 "$MODELS/mlp.py" >"$TMP/r.json" 2>"$TMP/stderr"
+expect "a copy without a zygote program: a sandbox error" "$?" 7
+expect "a copy without a zygote program: says which" "$(cat "$TMP/r.json" "$TMP/stderr" | grep -c "cannot run the zygote program $TMP/copy/aegis-zygote: No such file or directory")" 1
+cp "$TOP_BUILDDIR/src/aegis-zygote" "$TMP/copy/aegis-zygote"
+AEGIS_PYHELPERS="$TOP_SRCDIR/pyhelpers" "$TMP/copy/aegis-sandbox" run --no-train --json --input float:2x100 "$MODELS/mlp.py" >"$TMP/r.json" 2>"$TMP/stderr"
+expect "a copy with its zygote beside it: the candidate runs" "$(field '(r["status"], r["sandbox"]["seccomp"])')" "('accepted', True)"
+# a zygote program of another build (another protocol) is refused
+cat >"$TMP/copy/aegis-zygote" <<EOF
+#!$PY
+import socket, sys
+s = socket.socket(fileno=int(sys.argv[2]))
+s.send(b'{"op":"ready","protocol":"0.0/0","threads":1,"warm_s":0}')
+s.recv(100)
+EOF
+chmod +x "$TMP/copy/aegis-zygote"
+AEGIS_PYHELPERS="$TOP_SRCDIR/pyhelpers" "$TMP/copy/aegis-sandbox" run --no-train --json --input float:2x100 "$MODELS/mlp.py" >"$TMP/r.json" 2>"$TMP/stderr"
+expect "a zygote of another protocol: refused" "$?" 7
+expect "a zygote of another protocol: says so" "$(cat "$TMP/r.json" "$TMP/stderr" | grep -c 'speaks protocol 0.0/0')" 1
 finish

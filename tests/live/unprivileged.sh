@@ -15,6 +15,7 @@ fi
 chmod 755 "$TMP"
 mkdir -p "$TMP/u/bin"
 cp "$AEGIS" "$TMP/u/bin/aegis-sandbox"
+cp "$TOP_BUILDDIR/src/aegis-zygote" "$TMP/u/bin/aegis-zygote"
 cp -r "$AEGIS_PYHELPERS" "$TMP/u/pyhelpers"
 cp -r "$MODELS" "$TMP/u/models"
 cp -r "$EXAMPLES" "$TMP/u/examples"

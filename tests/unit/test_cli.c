@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "cli.h"
-#include "util.h"
+#include "cli/cli.h"
+#include "common/util.h"
 
 static int run(int n, ...)
 {

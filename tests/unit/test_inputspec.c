@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "inputspec.h"
+#include "policy/inputspec.h"
 
 static void test_good(void **state)
 {

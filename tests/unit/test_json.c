@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "json.h"
+#include "common/json.h"
 
 static char *compact(const struct json *j)
 {

@@ -13,8 +13,9 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 #include "policy_cases.h"
+#include "proto/job.h"
 
 static void test_bad_policies(void **state)
 {
@@ -209,13 +210,134 @@ static void test_missing_file(void **state)
 	policy_release(&p);
 }
 
+/* The codec that carries a policy to the zygote and the job children: a
+ * decoded encoding is the same policy for the keys sent; nothing else is
+ * sent; every malformed or unexpected value is refused with its key. */
+static void test_codec(void **state)
+{
+	static const char yaml[] = "version: 1\n"
+				   "limits: {cpu_time_s: 7.5, memory_mb: 321}\n"
+				   "sandbox: {environment: [A=1, B=two], namespaces: {pid: true}, threads: 3}\n"
+				   "python: {static_check: {action: reject}}\n"
+				   "validation: {training: {steps: 17}, reference: {model: /etc/ref.pt}}\n"
+				   "storage: {db: /secret/pool.db}\n";
+	static const struct {
+		unsigned to;
+		const char *doc, *err;
+	} bad[] = {
+	    {POLICY_TO_CONFINE, "{\"limits\":{\"memory_mb\":\"4096\"}}", "policy key limits.memory_mb: wrong type"},
+	    {POLICY_TO_CONFINE, "{\"limits\":{\"memory_mb\":1}}", "policy key limits.memory_mb: 1 is out of range"},
+	    {POLICY_TO_CONFINE, "{\"limits\":{\"memory_mb\":1.5}}", "policy key limits.memory_mb: expected an integer"},
+	    {POLICY_TO_CONFINE, "{\"limits\":{\"nope\":1}}", "policy key limits.nope: not expected here"},
+	    {POLICY_TO_CONFINE, "{\"storage\":{\"db\":\"x\"}}", "policy key storage.db: not expected here"},
+	    {POLICY_TO_CONFINE, "{\"python\":{\"allowed_imports\":[]}}",
+	     "policy key python.allowed_imports: not expected here"},
+	    {POLICY_TO_CONFINE, "{\"sandbox\":{\"environment\":[\"no equals\"]}}",
+	     "policy key sandbox.environment: item 1 is not KEY=VALUE"},
+	    {POLICY_TO_CONFINE, "{\"sandbox\":{\"seccomp\":1}}", "policy key sandbox.seccomp: wrong type"},
+	    {POLICY_TO_CONFINE, "{\"sandbox\":[]}", "policy sandbox: not an object"},
+	    {POLICY_TO_BUILD, "{\"python\":{\"static_check\":{\"action\":\"ignore\"}}}",
+	     "policy key python.static_check.action: expected one of warn|reject"},
+	    {POLICY_TO_BUILD, "[]", "policy document: not an object"},
+	};
+	struct policy p = {0}, q = {0};
+	struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+	struct json *enc, *job;
+	struct job_config jc;
+	char err[512];
+
+	(void)state;
+	policy_init_defaults(&p);
+	assert_int_equal(policy_load_buffer(&p, "c.yaml", yaml, sizeof(yaml) - 1, err, sizeof(err)), 0);
+	/* everything a child gets, and back */
+	enc = policy_encode(&p, POLICY_TO_CONFINE | POLICY_TO_BUILD | POLICY_TO_VALIDATE | POLICY_TO_FIX);
+	assert_null(json_get(enc, "storage"));                          /* the operator's, never a child's */
+	assert_null(json_get(json_get(enc, "validation"), "input"));   /* resolved by the supervisor */
+	assert_null(json_get(json_get(json_get(enc, "validation"), "reference"), "model")); /* a host path */
+	assert_null(json_get(json_get(enc, "debug"), "fixer_command"));
+	policy_init_defaults(&q);
+	assert_int_equal(policy_decode(&q, enc, POLICY_TO_CONFINE | POLICY_TO_BUILD | POLICY_TO_VALIDATE | POLICY_TO_FIX,
+				       err, sizeof(err)),
+			 0);
+	assert_true(q.limits.cpu_time_s == 7.5);
+	assert_int_equal(q.limits.memory_mb, 321);
+	assert_int_equal(q.sandbox.threads, 3);
+	assert_true(q.sandbox.namespaces.pid);
+	assert_int_equal(q.sandbox.environment.n, 2);
+	assert_string_equal(q.sandbox.environment.v[1], "B=two");
+	assert_string_equal(q.python.static_check.action, "reject");
+	assert_int_equal(q.validation.training.steps, 17);
+	json_free(enc);
+	/* what the zygote confines with: only its keys, the same after a trip */
+	enc = policy_encode(&p, POLICY_TO_CONFINE);
+	assert_null(json_get(enc, "python"));
+	assert_null(json_get(enc, "validation"));
+	json_write(enc, &a, -1);
+	assert_non_null(strstr(a.buf, "\"memory_mb\":321"));
+	json_free(enc);
+	/* the job object, through the zygote's parser */
+	{
+		const char *ro[] = {"/usr/lib", NULL};
+		struct job_facts f = {.workdir = "/tmp/w", .workdir_writable = true, .ncgroups = 1,
+				      .cgroups = {"/sys/fs/cgroup/x/cgroup.procs"}, .pids_rlimit = true, .ro_paths = ro};
+
+		job = job_object(&p, &f);
+		assert_int_equal(job_object_parse(job, &jc, err, sizeof(err)), 0);
+		assert_string_equal(jc.facts.workdir, "/tmp/w");
+		assert_true(jc.facts.workdir_writable && jc.facts.pids_rlimit && !jc.facts.memory_rlimit);
+		assert_int_equal(jc.facts.ncgroups, 1);
+		assert_string_equal(jc.facts.ro_paths[0], "/usr/lib");
+		assert_null(jc.facts.ro_paths[1]);
+		assert_int_equal(jc.pol.limits.memory_mb, 321);
+		assert_true(jc.pol.sandbox.namespaces.pid);
+		enc = policy_encode(&jc.pol, POLICY_TO_CONFINE);
+		json_write(enc, &b, -1);
+		assert_string_equal(a.buf, b.buf);
+		json_free(enc);
+		job_config_release(&jc);
+		/* a relative work directory, or a missing fact, is refused */
+		json_set(job, "workdir", json_str("w"));
+		assert_int_equal(job_object_parse(job, &jc, err, sizeof(err)), -1);
+		assert_string_equal(err, "malformed job object");
+		json_free(job);
+	}
+	/* the spare key: equal for equal confinement, different otherwise */
+	{
+		char *k1 = job_spare_key(&p), *k2;
+
+		p.python.static_check.action[0] = 'w'; /* not a confinement key */
+		k2 = job_spare_key(&p);
+		assert_string_equal(k1, k2);
+		free(k2);
+		p.sandbox.allow_unix_sockets = !p.sandbox.allow_unix_sockets;
+		k2 = job_spare_key(&p);
+		assert_string_not_equal(k1, k2);
+		free(k1);
+		free(k2);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json *j = json_parse(bad[i].doc, strlen(bad[i].doc), NULL, 0);
+
+		assert_non_null(j);
+		err[0] = '\0';
+		assert_int_equal(policy_decode(&q, j, bad[i].to, err, sizeof(err)), -1);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)))
+			fail_msg("case %zu: got \"%s\", want \"%s...\"", i, err, bad[i].err);
+		json_free(j);
+	}
+	sbuf_release(&a);
+	sbuf_release(&b);
+	policy_release(&p);
+	policy_release(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_policies), cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_values),       cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_set),          cmocka_unit_test(test_shipped_policies),
-	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_missing_file), cmocka_unit_test(test_codec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

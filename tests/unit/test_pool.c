@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "pool.h"
-#include "util.h"
+#include "store/pool.h"
+#include "common/util.h"
 
 static char dir[] = "/tmp/aegis-pool-test-XXXXXX";
 

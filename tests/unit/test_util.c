@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "sha256.h"
-#include "util.h"
+#include "common/sha256.h"
+#include "common/util.h"
 
 static void test_sha256(void **state)
 {

@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
-#include "sbuf.h"
-#include "supervise.h"
-#include "util.h"
-#include "verdict.h"
+#include "policy/policy.h"
+#include "common/sbuf.h"
+#include "supervisor/supervise.h"
+#include "common/util.h"
+#include "pipeline/verdict.h"
 
 #define SANDBOX "{\"sandbox\":{\"seccomp\":true}}\n"
 #define OK_RESULT "{\"result\":{\"ok\":true,\"stage\":\"build\",\"metrics\":{}}}\n"

@@ -1,0 +1,174 @@
+/* base.c - see base.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/base.h"
+#include "common/util.h"
+#include "store/pool.h"
+
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", aegis_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'aegis-sandbox --help'.\n");
+	return AEGIS_EXIT_USAGE;
+}
+
+/* Where the trusted Python helpers live: $AEGIS_PYHELPERS, else the
+ * source tree when this is the uninstalled build, else the installed copy. */
+const char *cli_pyhelpers_dir(void)
+{
+	const char *env = getenv("AEGIS_PYHELPERS");
+
+	if (env && *env)
+		return env;
+	if (util_exe_kind() == UTIL_EXE_BUILD && access(AEGIS_SRC_PYHELPERS, R_OK) == 0)
+		return AEGIS_SRC_PYHELPERS;
+	return AEGIS_PYHELPERS_DIR;
+}
+
+int cli_load_policy(struct policy *pol, const char *path)
+{
+	char err[1024];
+
+	policy_init_defaults(pol);
+	if (path && policy_load_file(pol, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		policy_release(pol);
+		return -1;
+	}
+	return 0;
+}
+
+
+int cli_read_source(const char *path, size_t max, char **code, size_t *len)
+{
+	int r = util_read_file(path, max + 1, code, len);
+
+	if (r == -EFBIG) {
+		*len = max + 1;
+		*code = xmalloc(*len);
+		memset(*code, '#', *len);
+		r = 0;
+	}
+	return r;
+}
+
+/* ---- run / check ---------------------------------------------------------- */
+
+
+bool cli_unverified(const struct json *j)
+{
+	const char *integ = json_get_str(j, "integrity");
+
+	return integ && !strcmp(integ, "unverified");
+}
+
+
+
+void cli_print_json(const struct json *j)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	json_write(j, &sb, 2);
+	sbuf_addc(&sb, '\n');
+	fwrite(sb.buf, 1, sb.len, stdout);
+	sbuf_release(&sb);
+}
+
+void cli_approval_of(const struct json *res, char **title, char **description, struct json **risk_out)
+{
+	const struct json *m = json_get(res, "metrics"), *checks = json_get(res, "checks");
+	struct json *risk = json_object(), *warn = json_object();
+	struct sbuf desc = SBUF_INIT;
+	const char *arch = json_get_str(res, "architecture_id");
+	double v;
+
+	*title = xasprintf("New architecture: %s", arch && *arch		     ? arch
+						   : json_get_str(m, "class") ? json_get_str(m, "class")
+									      : "candidate");
+	sbuf_addf(&desc, "Model %s", json_get_str(m, "class") ? json_get_str(m, "class") : "");
+	if (json_get_num(m, "parameters", &v))
+		sbuf_addf(&desc, " with %.0f parameters", v);
+	if (json_get_num(m, "initial_loss", &v))
+		sbuf_addf(&desc, "; loss %.4g", v);
+	if (json_get_num(m, "final_loss", &v))
+		sbuf_addf(&desc, " -> %.4g", v);
+	if (json_get_num(m, "training_steps", &v))
+		sbuf_addf(&desc, " in %.0f steps", v);
+	if (json_get_num(m, "estimated_training_memory_mb", &v))
+		sbuf_addf(&desc, "; %.1f MiB to train", v);
+	if (json_get_num(res, "fixes_applied", &v) && v > 0)
+		sbuf_addf(&desc,
+			  "; accepted after %.0f fix%s by the debug loop: the code is not the code "
+			  "submitted (see the attempts' diffs)",
+			  v, v == 1 ? "" : "es");
+	json_set(risk, "fixes_applied",
+		 json_get(res, "fixes_applied") ? json_dup(json_get(res, "fixes_applied")) : json_num(0));
+	json_set(risk, "trainable", json_bool(json_get_bool(m, "trainable", false)));
+	json_set(risk, "integrity", json_get(res, "integrity") ? json_dup(json_get(res, "integrity")) : json_null());
+	for (size_t i = 0; checks && checks->type == JSON_OBJECT && i < checks->count; i++) {
+		const char *st = json_get_str(checks->items[i], "status");
+
+		if (st && strcmp(st, "pass"))
+			json_set(warn, checks->keys[i], json_dup(checks->items[i]));
+	}
+	json_set(risk, "checks_not_passed", warn);
+	json_set(risk, "metrics", m ? json_dup(m) : json_object());
+	json_set(risk, "sandbox", json_get(res, "sandbox") ? json_dup(json_get(res, "sandbox")) : json_null());
+	json_set(risk, "debug_attempts",
+		 json_num((double)(json_get(res, "attempts") ? json_get(res, "attempts")->count : 0)));
+	*description = sbuf_detach(&desc, NULL);
+	*risk_out = risk;
+}
+
+int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
+		      long generation, bool want_approval, const struct candidate *cand)
+{
+	char err[1024];
+	struct pool *pool = pool_open(db_path, err, sizeof(err));
+	long long id;
+
+	if (!pool) {
+		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
+		return -1;
+	}
+	id = pool_record(pool, res, code, code_len, parent, generation, cand->artifact, cand->artifact_len, err,
+			 sizeof(err));
+	if (id < 0) {
+		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
+		pool_close(pool);
+		return -1;
+	}
+	json_set(res, "candidate_id", json_num((double)id));
+	if (want_approval && !strcmp(json_get_str(res, "status"), "accepted")) {
+		char *title, *desc;
+		struct json *risk;
+		long long rid;
+
+		cli_approval_of(res, &title, &desc, &risk);
+		rid = pool_request_approval(pool, id, title, desc, risk, err, sizeof(err));
+		free(title);
+		free(desc);
+		json_free(risk);
+		if (rid < 0) {
+			fprintf(stderr, "%s: approval request not opened: %s\n", aegis_progname, err);
+			pool_close(pool);
+			return -1;
+		}
+		json_set(res, "approval_id", json_num((double)rid));
+	}
+	pool_close(pool);
+	return 0;
+}
+

@@ -1,0 +1,427 @@
+/* poolcmd.c - the "pool" and "approvals" commands: the code pool and the
+ * human approval gate, as a person or a script reads them. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/base.h"
+#include "cli/poolcmd.h"
+#include "common/util.h"
+#include "policy/policy.h"
+#include "store/pool.h"
+
+static const char pool_usage[] = "Usage: aegis-sandbox pool list [--status S] [--generation N]\n"
+				 "       aegis-sandbox pool show ID\n"
+				 "       aegis-sandbox pool top [--k 10] [--metric final_loss] [--desc]\n"
+				 "       aegis-sandbox pool lineage ID\n"
+				 "       aegis-sandbox pool export ID --out FILE\n"
+				 "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
+				 "       aegis-sandbox approvals show ID\n"
+				 "       aegis-sandbox approvals approve ID [--reviewer NAME] [--comment TEXT]\n"
+				 "       aegis-sandbox approvals reject ID [--reviewer NAME] --comment TEXT\n"
+				 "\n"
+				 "Common options: --db PATH (default: storage.db of --policy, else\n"
+				 "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json.\n"
+				 "'top' ranks accepted candidates by a metric, ascending unless --desc.\n"
+				 "'export' writes the TorchScript archive only after a person approved it.\n"
+				 "The reviewer defaults to the login name.\n";
+
+static void print_rows(const struct json *rows)
+{
+	printf("%6s  %-9s %-9s %4s %6s %12s %12s  %-9s %5s  %s\n", "id", "status", "stage", "gen", "parent",
+	       "parameters", "final_loss", "approval", "fixes", "architecture");
+	for (size_t i = 0; rows && i < rows->count; i++) {
+		const struct json *r = rows->items[i];
+		double id = 0, gen = 0, par = 0, params = -1, loss = NAN;
+
+		json_get_num(r, "id", &id);
+		json_get_num(r, "generation", &gen);
+		json_get_num(r, "parameters", &params);
+		json_get_num(r, "final_loss", &loss);
+		/* a verdict read from the build child (the in-process fallback)
+		 * is marked wherever it is listed */
+		printf("%6.0f  %-9s %-9s %4.0f ", id, cli_unverified(r) ? "accepted?" : T(json_get_str(r, "status")),
+		       T(json_get_str(r, "stage")), gen);
+		if (json_get_num(r, "parent_id", &par))
+			printf("%6.0f ", par);
+		else
+			printf("%6s ", "-");
+		if (params >= 0)
+			printf("%12.0f ", params);
+		else
+			printf("%12s ", "-");
+		if (isfinite(loss))
+			printf("%12.4g ", loss);
+		else
+			printf("%12s ", "-");
+		{
+			double nfix = 0;
+
+			/* fixes: the code that ran is not the code submitted */
+			json_get_num(r, "fixes_applied", &nfix);
+			printf(" %-9s %5.0f  %s\n", json_get_str(r, "approval") ? T(json_get_str(r, "approval")) : "-",
+			       nfix, T(json_get_str(r, "architecture_id")));
+		}
+	}
+}
+
+/* A terminal sparkline of the loss curve. */
+static void print_sparkline(const struct json *curve)
+{
+	static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+					   "\u2585", "\u2586", "\u2587", "\u2588"};
+	double lo = INFINITY, hi = -INFINITY;
+	size_t n = curve ? curve->count : 0, step = n > 60 ? (n + 59) / 60 : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (curve->items[i]->type != JSON_NUMBER)
+			continue;
+		lo = fmin(lo, curve->items[i]->n);
+		hi = fmax(hi, curve->items[i]->n);
+	}
+	if (!n || !isfinite(lo))
+		return;
+	printf("  %-12s ", "loss curve");
+	for (size_t i = 0; i < n; i += step) {
+		double v = curve->items[i]->type == JSON_NUMBER ? curve->items[i]->n : hi;
+		int k = hi > lo ? (int)((v - lo) / (hi - lo) * 7.999) : 0;
+
+		fputs(bars[k < 0 ? 0 : k > 7 ? 7 : k], stdout);
+	}
+	printf("  %.4g -> %.4g\n", curve->items[0]->n, curve->items[n - 1]->n);
+}
+
+static const char *login_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *u = getenv("USER");
+
+	return pw ? pw->pw_name : u && *u ? u : "unknown";
+}
+
+static bool parse_id(const char *s, long long *out)
+{
+	long v;
+
+	if (!util_parse_long(s, &v) || v < 1)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* What a pool or approvals command was given. */
+struct popts {
+	bool approvals;
+	const char *verb;
+	long long id; /* the positional ID, for the verbs that take one */
+	const char *status, *state, *metric, *out_path, *reviewer, *comment;
+	long generation, k;
+	bool as_json, desc;
+};
+
+/* One verb: fill *DOC (printed as JSON with --json) and print the human
+ * view; return an exit code.  A NULL *DOC with 0 means ERR says why. */
+typedef int verb_fn(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen);
+
+static int do_list(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	*doc = pool_list(pool, o->status, o->generation, err, errlen);
+	if (*doc && !o->as_json)
+		print_rows(*doc);
+	return 0;
+}
+
+static int do_top(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	*doc = pool_top(pool, o->k, o->metric, o->desc, err, errlen);
+	if (!*doc && !strncmp(err, "metric", 6))
+		return usage_error("%s", err);
+	if (*doc && !o->as_json)
+		print_rows(*doc);
+	return 0;
+}
+
+static int do_show(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	const struct json *m, *ch;
+	struct json *lin;
+
+	*doc = pool_get(pool, o->id, true, err, errlen);
+	if (!*doc || o->as_json)
+		return 0;
+	m = json_get(*doc, "metrics");
+	ch = json_get(*doc, "checks");
+	print_rows(&(struct json){.type = JSON_ARRAY, .count = 1, .items = doc});
+	printf("\n");
+	print_sparkline(json_get(m, "loss_curve"));
+	for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
+		printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", T(json_get_str(ch->items[i], "status")),
+		       T(ch->keys[i]), T(json_get_str(ch->items[i], "detail")));
+	lin = pool_lineage(pool, o->id, err, errlen);
+	if (lin) {
+		const struct json *anc = json_get(lin, "ancestors"), *des = json_get(lin, "descendants");
+
+		printf("  %-12s", "lineage");
+		for (size_t i = 0; anc && i < anc->count; i++)
+			printf(" %.0f ->", json_get(anc->items[i], "id")->n);
+		printf(" [%lld]", o->id);
+		if (des && des->count)
+			printf(" -> %zu descendant(s)", des->count);
+		printf("\n");
+		json_free(lin);
+	}
+	printf("\n%s", TL(json_get_str(*doc, "final_code")));
+	return 0;
+}
+
+static int do_lineage(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	*doc = pool_lineage(pool, o->id, err, errlen);
+	if (!*doc || o->as_json)
+		return 0;
+	printf("ancestors (root first):\n");
+	print_rows(json_get(*doc, "ancestors"));
+	printf("candidate:\n");
+	print_rows(&(struct json){.type = JSON_ARRAY, .count = 1, .items = (struct json *[]){json_get(*doc, "candidate")}});
+	printf("descendants:\n");
+	print_rows(json_get(*doc, "descendants"));
+	return 0;
+}
+
+static int do_export(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	void *data = NULL;
+	size_t len = 0;
+
+	if (!o->out_path)
+		return usage_error("pool export: --out FILE is required");
+	if (pool_export(pool, o->id, &data, &len, err, errlen) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		return AEGIS_EXIT_REJECTED;
+	}
+	if (util_write_file(o->out_path, data, len, 0644) < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", aegis_progname, o->out_path, strerror(errno));
+		free(data);
+		return AEGIS_EXIT_ERROR;
+	}
+	free(data);
+	*doc = json_object();
+	json_set(*doc, "candidate_id", json_num((double)o->id));
+	json_set(*doc, "out", json_str(o->out_path));
+	json_set(*doc, "bytes", json_num((double)len));
+	if (!o->as_json)
+		printf("wrote candidate %lld's TorchScript archive to %s (%zu bytes)\n", o->id, o->out_path, len);
+	return 0;
+}
+
+static int do_approvals_list(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	*doc = pool_approvals(pool, o->state, err, errlen);
+	for (size_t i = 0; *doc && !o->as_json && i < (*doc)->count; i++) {
+		const struct json *r = (*doc)->items[i];
+
+		printf("%6.0f  %-9s candidate %-5.0f %s  %s%s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
+		       json_get(r, "candidate_id")->n, T(json_get_str(r, "requested_at")), T(json_get_str(r, "title")),
+		       cli_unverified(r) ? "  [UNVERIFIED: validated in the candidate's own process]" : "");
+	}
+	return 0;
+}
+
+/* ID is a candidate: open a request for it (accepted ones only), with the
+ * title, description and risk assessment every request gets. */
+static int do_approvals_request(struct pool *pool, const struct popts *o, struct json **doc, char *err,
+				size_t errlen)
+{
+	struct json *cand = pool_get(pool, o->id, false, err, errlen), *risk = NULL;
+	char *title = NULL, *text = NULL;
+	long long rid = -1;
+
+	if (cand && strcmp(json_get_str(cand, "status"), "accepted"))
+		snprintf(err, errlen, "candidate %lld is %s: only accepted candidates can be approved", o->id,
+			 json_get_str(cand, "status"));
+	else if (cand) {
+		cli_approval_of(cand, &title, &text, &risk);
+		rid = pool_request_approval(pool, o->id, o->comment && *o->comment ? o->comment : title, text, risk,
+					    err, errlen);
+	}
+	free(title);
+	free(text);
+	json_free(risk);
+	json_free(cand);
+	if (rid < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		return AEGIS_EXIT_REJECTED;
+	}
+	*doc = pool_approval_get(pool, rid, err, errlen);
+	if (*doc && !o->as_json)
+		printf("approval request %lld opened for candidate %lld\n", rid, o->id);
+	return 0;
+}
+
+static int do_approvals_show(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	*doc = pool_approval_get(pool, o->id, err, errlen);
+	if (!*doc || o->as_json)
+		return 0;
+	printf("request %lld: %s [%s]\n%s\n\n", o->id, T(json_get_str(*doc, "title")), T(json_get_str(*doc, "state")),
+	       TL(json_get_str(*doc, "description")));
+	if (cli_unverified(*doc))
+		printf("UNVERIFIED: this candidate was validated inside its own process "
+		       "(validation.export_failure: in-process); it could have forged that result.\n\n");
+	printf("risk assessment:\n");
+	json_write(json_get(*doc, "risk_assessment"), &sb, 2);
+	printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)), TL(json_get_str(*doc, "diff_against_parent")));
+	sbuf_release(&sb);
+	return 0;
+}
+
+static int do_approvals_decide(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	bool approve = !strcmp(o->verb, "approve");
+	const char *who = o->reviewer ? o->reviewer : login_name();
+
+	if (!approve && (!o->comment || !*o->comment))
+		return usage_error("approvals reject: --comment TEXT is required (say why)");
+	if (pool_decide(pool, o->id, approve ? "approved" : "rejected", who, o->comment, err, errlen) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		return AEGIS_EXIT_REJECTED;
+	}
+	*doc = pool_approval_get(pool, o->id, err, errlen);
+	if (*doc && !o->as_json)
+		printf("request %lld %s by %s\n", o->id, approve ? "approved" : "rejected", who);
+	return 0;
+}
+
+static const struct verb {
+	bool approvals;
+	const char *name;
+	bool needs_id;
+	verb_fn *fn;
+} verbs[] = {
+    {false, "list", false, do_list},
+    {false, "top", false, do_top},
+    {false, "show", true, do_show},
+    {false, "lineage", true, do_lineage},
+    {false, "export", true, do_export},
+    {true, "list", false, do_approvals_list},
+    {true, "request", true, do_approvals_request},
+    {true, "show", true, do_approvals_show},
+    {true, "approve", true, do_approvals_decide},
+    {true, "reject", true, do_approvals_decide},
+};
+
+/* Options after the verb, then its positional ID.  0 or an exit code. */
+static int parse_options(int argc, char **argv, struct popts *o, const char **db, const char **policy_path)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'D'},       {"policy", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},           {"status", required_argument, NULL, 's'},
+	    {"state", required_argument, NULL, 'S'},    {"generation", required_argument, NULL, 'g'},
+	    {"k", required_argument, NULL, 'k'},        {"metric", required_argument, NULL, 'm'},
+	    {"desc", no_argument, NULL, 'd'},           {"out", required_argument, NULL, 'o'},
+	    {"reviewer", required_argument, NULL, 'r'}, {"comment", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	};
+	const char *cmd = o->approvals ? "approvals" : "pool";
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': *db = optarg; break;
+		case 'p': *policy_path = optarg; break;
+		case 'j': o->as_json = true; break;
+		case 's': o->status = optarg; break;
+		case 'S': o->state = optarg; break;
+		case 'g':
+			if (!util_parse_long(optarg, &o->generation) || o->generation < 0)
+				return usage_error("--generation: expected an integer >= 0, got '%s'", optarg);
+			break;
+		case 'k':
+			if (!util_parse_long(optarg, &o->k) || o->k < 1 || o->k > 100000)
+				return usage_error("--k: expected an integer in [1, 100000], got '%s'", optarg);
+			break;
+		case 'm': o->metric = optarg; break;
+		case 'd': o->desc = true; break;
+		case 'o': o->out_path = optarg; break;
+		case 'r': o->reviewer = optarg; break;
+		case 'c': o->comment = optarg; break;
+		case 'h': fputs(pool_usage, stdout); return -1;
+		default: return usage_error("bad option for '%s %s'", cmd, o->verb);
+		}
+	}
+	{
+		int first = optind + 1, nargs = argc - first;
+		bool needs_id = strcmp(o->verb, "list") && strcmp(o->verb, "top");
+
+		if (nargs != (needs_id ? 1 : 0))
+			return usage_error("%s %s: %s", cmd, o->verb, needs_id ? "expected one ID" : "takes no ID");
+		if (needs_id && !parse_id(argv[first], &o->id))
+			return usage_error("'%s' is not an id", argv[first]);
+	}
+	if (o->status && strcmp(o->status, "accepted") && strcmp(o->status, "rejected") &&
+	    strcmp(o->status, "violation") && strcmp(o->status, "timeout") && strcmp(o->status, "memory") &&
+	    strcmp(o->status, "crash") && strcmp(o->status, "error"))
+		return usage_error("--status: '%s' is not a status", o->status);
+	if (o->state && strcmp(o->state, "pending") && strcmp(o->state, "approved") && strcmp(o->state, "rejected"))
+		return usage_error("--state: expected pending, approved or rejected, got '%s'", o->state);
+	return 0;
+}
+
+/* pool ... and approvals ...: one option parser, dispatched on the verb */
+int poolcmd_main(int argc, char **argv, bool approvals)
+{
+	struct popts o = {.approvals = approvals, .metric = "final_loss", .generation = -1, .k = 10};
+	const char *db = NULL, *policy_path = NULL;
+	const struct verb *v = NULL;
+	char err[1024], *db_alloc = NULL;
+	struct policy pol = {0};
+	struct pool *pool = NULL;
+	struct json *doc = NULL;
+	int rc;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(pool_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? AEGIS_EXIT_USAGE : 0;
+	}
+	o.verb = argv[1];
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (verbs[i].approvals == approvals && !strcmp(verbs[i].name, o.verb))
+			v = &verbs[i];
+	if (!v)
+		return usage_error("%s: unknown subcommand '%s'", approvals ? "approvals" : "pool", o.verb);
+	rc = parse_options(argc, argv, &o, &db, &policy_path);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (cli_load_policy(&pol, policy_path) < 0)
+		return AEGIS_EXIT_USAGE;
+	if (!db)
+		db = pol.storage.db && *pol.storage.db ? pol.storage.db : (db_alloc = pool_default_path());
+	pool = pool_open(db, err, sizeof(err));
+	if (!pool) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_ERROR;
+	} else {
+		rc = v->fn(pool, &o, &doc, err, sizeof(err));
+		if (!rc && !doc) {
+			fprintf(stderr, "%s: %s\n", aegis_progname, err);
+			rc = strncmp(err, "there is no", 11) ? AEGIS_EXIT_ERROR : AEGIS_EXIT_USAGE;
+		} else if (!rc && o.as_json) {
+			cli_print_json(doc);
+		}
+	}
+	json_free(doc);
+	pool_close(pool);
+	free(db_alloc);
+	policy_release(&pol);
+	return rc;
+}

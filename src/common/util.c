@@ -1,0 +1,604 @@
+/* util.c - see util.h. */
+#include "config.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/sbuf.h"
+#include "common/util.h"
+
+const char *aegis_progname = "aegis-sandbox";
+
+void die(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	size_t len = strlen(fmt);
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", aegis_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (len && fmt[len - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+	exit(AEGIS_EXIT_ERROR);
+}
+
+void warnx_(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: warning: ", aegis_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		die("out of memory allocating %zu bytes", n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		die("out of memory allocating %zu x %zu bytes", n, size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
+		die("out of memory reallocating %zu bytes", n);
+	return q;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		die("out of memory: %zu elements of %zu bytes", n, size);
+	return xrealloc(p, n * size);
+}
+
+char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d)
+		die("out of memory");
+	return d;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		die("out of memory");
+	return s;
+}
+
+int util_read_fd(int fd, size_t max, char **out, size_t *out_len)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	*out = NULL;
+	if (out_len)
+		*out_len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			int e = errno;
+
+			if (e == EINTR)
+				continue;
+			free(buf);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			return -EFBIG;
+		}
+	}
+	if (!buf)
+		buf = xmalloc(1);
+	buf[len] = '\0';
+	*out = buf;
+	if (out_len)
+		*out_len = len;
+	return 0;
+}
+
+int util_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+	int fd, rc;
+
+	*out = NULL;
+	if (out_len)
+		*out_len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = util_read_fd(fd, max, out, out_len);
+	close(fd);
+	return rc;
+}
+
+/* Copy in the kernel: copy_file_range, else sendfile (across file
+ * systems, e.g. a job's tmpfs work directory to the caller's disk), never
+ * through a buffer of ours.  An archive of 7 MB is the common case. */
+int util_copy_file(const char *src, const char *dst, size_t max)
+{
+	struct stat st;
+	int in = open(src, O_RDONLY | O_CLOEXEC), out, rc = 0;
+	off_t left;
+
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		close(in);
+		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	for (left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+			n = sendfile(out, in, NULL, (size_t)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break; /* it shrank under us: what was there is copied */
+		left -= n;
+	}
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+enum util_exe util_exe_kind(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return UTIL_EXE_OTHER;
+	exe[n] = '\0';
+	if (!strcmp(exe, AEGIS_BUILD_EXE))
+		return UTIL_EXE_BUILD;
+	if (!strcmp(exe, AEGIS_INSTALLED_EXE))
+		return UTIL_EXE_INSTALLED;
+	return UTIL_EXE_OTHER;
+}
+
+int util_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int util_write_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd, rc;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	rc = util_write_all(fd, buf, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* One level of util_rm_rf's walk: a directory's identity and its name in
+ * its parent. */
+struct rm_level {
+	dev_t dev;
+	ino_t ino;
+	char *name;
+};
+
+/* Empty the directory open at FD of everything but subdirectories; the
+ * first subdirectory's name goes into *SUB (the caller's), NULL when
+ * there is none left.  0 or the first negative errno. */
+static int rm_files_in(int fd, char **sub)
+{
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0), rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	*sub = NULL;
+	if (dup_fd < 0)
+		return -errno;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return -errno;
+	}
+	while (!*sub && (de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && rc == 0)
+				rc = -errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode))
+			*sub = xstrdup(de->d_name);
+		else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT && rc == 0)
+			rc = -errno;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Open the subdirectory NAME of FD for the walk, making it readable and
+ * writable first (a job may have left it 000 for a supervisor of its own
+ * uid): it is a directory, checked without following links. */
+static int rm_open_sub(int fd, const char *name, struct stat *st)
+{
+	int sub;
+
+	if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st->st_mode))
+		return -ENOTDIR;
+	if ((st->st_mode & S_IRWXU) != S_IRWXU && fchmodat(fd, name, S_IRWXU, 0) < 0) {
+		/* not ours to change: the open below says whether it matters */
+	}
+	sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return sub < 0 ? -errno : sub;
+}
+
+/* Iterative and depth-independent: one fd open at a time (the walk goes
+ * back up through "..", checked against the device and inode it came
+ * from), the path of names on the heap.  A tree a job built 10,000 levels
+ * deep is removed like a flat one; no symbolic link is followed. */
+int util_rm_rf(const char *path)
+{
+	struct rm_level *stack = NULL;
+	size_t depth = 0, cap = 0;
+	struct stat st;
+	int fd, rc = 0, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	if ((st.st_mode & S_IRWXU) != S_IRWXU && chmod(path, S_IRWXU) < 0) {
+		/* not ours to change: the open below says whether it matters */
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	stack = xreallocarray(NULL, cap = 16, sizeof(*stack));
+	stack[depth++] = (struct rm_level){st.st_dev, st.st_ino, NULL};
+	for (;;) {
+		char *sub = NULL;
+
+		r = rm_files_in(fd, &sub);
+		if (r < 0 && rc == 0)
+			rc = r;
+		if (sub) {
+			int child = rm_open_sub(fd, sub, &st);
+
+			if (child < 0) {
+				free(sub);
+				rc = child;
+				break; /* it would be found again: give up, say why */
+			}
+			if (depth == cap)
+				stack = xreallocarray(stack, cap *= 2, sizeof(*stack));
+			stack[depth++] = (struct rm_level){st.st_dev, st.st_ino, sub};
+			close(fd);
+			fd = child;
+			continue;
+		}
+		if (depth == 1)
+			break;
+		{
+			/* back up one level, to exactly where we came from */
+			int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			struct rm_level *up = &stack[depth - 2];
+
+			if (parent < 0 || fstat(parent, &st) < 0 || st.st_dev != up->dev || st.st_ino != up->ino) {
+				rc = parent < 0 ? -errno : -ESTALE;
+				if (parent >= 0)
+					close(parent);
+				break;
+			}
+			close(fd);
+			fd = parent;
+			if (unlinkat(fd, stack[depth - 1].name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+				rc = -errno;
+				break; /* it would be found again: give up, say why */
+			}
+			free(stack[--depth].name);
+		}
+	}
+	close(fd);
+	while (depth > 1)
+		free(stack[--depth].name);
+	free(stack);
+	if (rc == 0 && rmdir(path) < 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
+static unsigned long long du_total;
+
+static int du_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	du_total += (unsigned long long)st->st_blocks * 512;
+	return 0;
+}
+
+int util_du(const char *path, unsigned long long *bytes)
+{
+	du_total = 0;
+	if (nftw(path, du_add, 16, FTW_PHYS | FTW_MOUNT) != 0)
+		return errno ? -errno : -EIO;
+	*bytes = du_total;
+	return 0;
+}
+
+int util_remove_workdir(const char *path)
+{
+	/* EINVAL: not a mount point; EPERM: not root, so it cannot be one */
+	if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != EPERM && errno != ENOENT)
+		return -errno;
+	return util_rm_rf(path);
+}
+
+double util_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool util_parse_long(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool util_parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+bool util_utf8_valid(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned int cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n >= len)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+void strv_push(struct strv *sv, const char *s)
+{
+	sv->v = xrealloc(sv->v, (sv->n + 2) * sizeof(char *));
+	sv->v[sv->n++] = xstrdup(s);
+	sv->v[sv->n] = NULL;
+}
+
+void strv_clear(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+bool strv_contains(const struct strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->v[i], s))
+			return true;
+	return false;
+}
+
+/* The length of the UTF-8 sequence at P (at most N bytes) and its code
+ * point in *CP, or 0 when it is not valid UTF-8 (overlong, surrogate,
+ * truncated, past U+10FFFF). */
+static size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
+{
+	size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+	unsigned v;
+
+	if (!len || len > n || p[0] > 0xf4)
+		return 0;
+	v = p[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+static bool term_hidden(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+const char *util_term(const char *s, bool lines)
+{
+	static __thread struct sbuf ring[8];
+	static __thread unsigned next;
+	struct sbuf *sb = &ring[next++ % 8];
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+
+	sb->len = 0;
+	sbuf_add(sb, "", 0);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		unsigned cp;
+		size_t len;
+
+		if (c < 0x20 || c == 0x7f) {
+			if (lines && (c == '\n' || c == '\t'))
+				sbuf_addc(sb, (char)c);
+			else if (c == '\n')
+				sbuf_adds(sb, "\\n");
+			else if (c == '\t')
+				sbuf_adds(sb, "\\t");
+			else
+				sbuf_addf(sb, "\\x%02x", c);
+			i++;
+		} else if (c < 0x80) {
+			sbuf_addc(sb, (char)c);
+			i++;
+		} else if ((len = utf8_decode(p + i, n - i, &cp)) == 0) {
+			sbuf_addf(sb, "\\x%02x", c);
+			i++;
+		} else {
+			if (term_hidden(cp))
+				sbuf_addf(sb, "\\u%04x", cp);
+			else
+				sbuf_add(sb, p + i, len);
+			i += len;
+		}
+	}
+	return sbuf_str(sb);
+}

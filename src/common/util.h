@@ -1,0 +1,102 @@
+/* util.h - process-wide helpers: the "we failed" path and checked allocation.
+ *
+ * Two kinds of failure exist in aegis-sandbox.  "We failed" (the host, a
+ * broken install, our bug) goes through die(), which prints and exits with
+ * AEGIS_EXIT_ERROR.  "The candidate failed" is never an error of ours: it is
+ * a verdict, built in verdict.c and pipeline.c.  Forked children never call die(): they
+ * report over their error pipe and _exit(). */
+#ifndef AEGIS_UTIL_H
+#define AEGIS_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Exit codes (aegis-sandbox(1), EXIT STATUS). */
+enum aegis_exit {
+	AEGIS_EXIT_ACCEPTED = 0,
+	AEGIS_EXIT_REJECTED = 1,
+	AEGIS_EXIT_USAGE = 2,
+	AEGIS_EXIT_VIOLATION = 3,
+	AEGIS_EXIT_TIMEOUT = 4,
+	AEGIS_EXIT_MEMORY = 5,
+	AEGIS_EXIT_CRASH = 6,
+	AEGIS_EXIT_ERROR = 7,
+};
+
+extern const char *aegis_progname;
+
+/* Print "aegis-sandbox: MSG[: strerror(errno)]" and exit(AEGIS_EXIT_ERROR).
+ * errno is saved on entry; ": %m" style suffix is added when it is nonzero
+ * and FMT ends with ':'. */
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+/* Print a warning to stderr (supervisor only). */
+__attribute__((format(printf, 1, 2))) void warnx_(const char *fmt, ...);
+
+/* Allocation that cannot fail (dies instead).  Memory is the caller's. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* realloc for N elements of SIZE bytes, dying on overflow as on failure. */
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* asprintf that dies on failure.  The string is the caller's. */
+__attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
+
+/* S made safe to print on a terminal: C0 controls, DEL, C1 controls
+ * (U+0080..U+009F), the bidirectional overrides of "Trojan Source" and
+ * invalid UTF-8 are written as visible escapes (\x1b, \u202e); with
+ * LINES, newline and tab stay as they are (code, diffs).  Every string a
+ * candidate controls goes through this before a person sees it.  The
+ * result lives in a per-thread ring of 8 buffers: valid until the 8th
+ * next call on the thread, so one printf can take several.  NULL -> "". */
+const char *util_term(const char *s, bool lines);
+
+/* Read a whole file into a NUL-terminated heap buffer (the caller's).
+ * Returns 0 or a negative errno; -EFBIG when it is larger than MAX. */
+int util_read_file(const char *path, size_t max, char **out, size_t *out_len);
+/* The same for what FD holds until EOF (FD stays open). */
+int util_read_fd(int fd, size_t max, char **out, size_t *out_len);
+/* Copy SRC (at most MAX bytes) to a new DST with mode 0600; 0 or -errno. */
+int util_copy_file(const char *src, const char *dst, size_t max);
+/* Write all of BUF to FD, retrying on EINTR/short writes; 0 or -errno. */
+int util_write_all(int fd, const void *buf, size_t len);
+/* Write a whole file atomically enough for our use (O_TRUNC); 0 or -errno. */
+int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Remove a directory tree of any depth without following symlinks, one fd
+ * at a time; directories a job left unreadable are made readable first.
+ * 0 or the first -errno (then part of the tree is left). */
+int util_rm_rf(const char *path);
+/* The disk space the tree at PATH takes (blocks, not sizes: a sparse file
+ * counts what it holds), without following links or crossing mounts.
+ * 0 or -errno (a tree deeper than PATH_MAX cannot be measured).  Not
+ * thread-safe. */
+int util_du(const char *path, unsigned long long *bytes);
+/* Remove a job's work directory: unmount the tmpfs it may be (lazily: a
+ * dying job may still hold it), then util_rm_rf.  0 or -errno. */
+int util_remove_workdir(const char *path);
+/* Which aegis-sandbox this process is: the uninstalled build tree's, the
+ * installed one, or another binary (a copy, a unit test).  The first two
+ * know where their own helpers (Python, the zygote program) are. */
+enum util_exe { UTIL_EXE_OTHER, UTIL_EXE_BUILD, UTIL_EXE_INSTALLED };
+enum util_exe util_exe_kind(void);
+/* Monotonic time in seconds. */
+double util_now(void);
+/* Parse a decimal integer / number fully; false on garbage or overflow. */
+bool util_parse_long(const char *s, long *out);
+bool util_parse_double(const char *s, double *out);
+/* True when BUF is valid UTF-8 (no overlongs, no surrogates). */
+bool util_utf8_valid(const char *buf, size_t len);
+
+/* A NULL-terminated vector of owned strings. */
+struct strv {
+	char **v;
+	size_t n;
+};
+void strv_push(struct strv *sv, const char *s);
+void strv_clear(struct strv *sv);
+bool strv_contains(const struct strv *sv, const char *s);
+
+#endif

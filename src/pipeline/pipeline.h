@@ -1,0 +1,36 @@
+/* pipeline.h - one candidate through static check, build, validate; the
+ * verdict and the result document (doc/architecture.md, "Result"). */
+#ifndef AEGIS_PIPELINE_H
+#define AEGIS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/inputspec.h"
+#include "common/json.h"
+#include "supervisor/supervise.h"
+#include "pipeline/verdict.h"
+
+struct candidate {
+	const char *code; /* not necessarily NUL-free or UTF-8: checked */
+	size_t code_len;
+	const char *class_name; /* NULL: Model, else the last nn.Module */
+	const struct inputspec *input;
+	const char *arch_id;
+	bool keep_workdir;
+	bool static_only; /* the "check" command */
+	/* out: the exported archive's bytes when collect_artifact (the
+	 * caller's, NULL when there is none) */
+	bool collect_artifact;
+	void *artifact;
+	size_t artifact_len;
+	/* when accepted, move the archive here (rename, else copy); the
+	 * result's "artifact" names it, or "artifact_error" says why not */
+	const char *artifact_out;
+};
+
+/* Run CAND under POL (borrowed) on S's zygote.  Returns the result
+ * document (the caller's). */
+struct json *pipeline_run(struct supervisor *s, const struct policy *pol, struct candidate *cand);
+
+#endif

@@ -1,0 +1,757 @@
+/* pool.c - see pool.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/pool.h"
+#include "common/sbuf.h"
+#include "common/util.h"
+
+struct pool {
+	sqlite3 *db;
+	char *path;
+};
+
+/* Versioned migrations: migrations[i] takes user_version i to i + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE candidates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  architecture_id TEXT NOT NULL,"
+    "  code_sha256 TEXT NOT NULL,"
+    "  code TEXT NOT NULL,"
+    "  final_code TEXT NOT NULL,"
+    "  parent_id INTEGER REFERENCES candidates(id),"
+    "  generation INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL,"
+    "  stage TEXT NOT NULL,"
+    "  metrics TEXT NOT NULL,"
+    "  checks TEXT NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  policy_digest TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+    "  artifact BLOB);"
+    "CREATE INDEX candidates_status ON candidates(status);"
+    "CREATE INDEX candidates_generation ON candidates(generation);"
+    "CREATE INDEX candidates_parent ON candidates(parent_id);"
+    "CREATE TABLE approval_requests ("
+    "  id INTEGER PRIMARY KEY,"
+    "  candidate_id INTEGER NOT NULL REFERENCES candidates(id),"
+    "  title TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  risk_assessment TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'rejected')),"
+    "  requested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));"
+    "CREATE INDEX approval_requests_state ON approval_requests(state);"
+    "CREATE TABLE approval_decisions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  request_id INTEGER NOT NULL REFERENCES approval_requests(id),"
+    "  decision TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),"
+    "  reviewer TEXT NOT NULL,"
+    "  comment TEXT NOT NULL,"
+    "  decided_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));"
+    "CREATE TRIGGER approval_decisions_append_only_u BEFORE UPDATE ON approval_decisions"
+    "  BEGIN SELECT RAISE(ABORT, 'approval decisions are append-only'); END;"
+    "CREATE TRIGGER approval_decisions_append_only_d BEFORE DELETE ON approval_decisions"
+    "  BEGIN SELECT RAISE(ABORT, 'approval decisions are append-only'); END;"
+    /* a decided request stays decided */
+    "CREATE TRIGGER approval_requests_decided_once BEFORE UPDATE OF state ON approval_requests"
+    "  WHEN OLD.state != 'pending'"
+    "  BEGIN SELECT RAISE(ABORT, 'the request is already decided'); END;",
+};
+
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int db_fail(struct pool *p, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s: %s", p->path, what, sqlite3_errmsg(p->db));
+	return -1;
+}
+
+static int exec_sql(struct pool *p, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(p->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", p->path, msg ? msg : sqlite3_errmsg(p->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char *dup = xstrdup(path);
+
+	for (char *s = dup + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(dup, 0700) < 0 && errno != EEXIST) {
+			free(dup);
+			return -errno;
+		}
+		*s = '/';
+	}
+	free(dup);
+	return 0;
+}
+
+char *pool_default_path(void)
+{
+	const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+
+	if (x && *x == '/')
+		return xasprintf("%s/aegis-sandbox/pool.db", x);
+	if (!home || *home != '/') {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw ? pw->pw_dir : "/tmp";
+	}
+	return xasprintf("%s/.local/share/aegis-sandbox/pool.db", home);
+}
+
+struct pool *pool_open(const char *path, char *err, size_t errlen)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+
+	p->path = xstrdup(path);
+	if (mkdir_parents(path) < 0) {
+		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(errno));
+		goto out_fail;
+	}
+	if (sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		db_fail(p, err, errlen, "open");
+		goto out_fail;
+	}
+	sqlite3_busy_timeout(p->db, 30000);
+	/* Switching a new file to WAL needs a moment of exclusive access, and
+	 * SQLite does not always wait for it through the busy handler: when
+	 * several processes create the pool at once, retry. */
+	for (int i = 0;; i++) {
+		if (exec_sql(p, "PRAGMA journal_mode=WAL", err, errlen) == 0)
+			break;
+		if (sqlite3_errcode(p->db) != SQLITE_BUSY || i == 300)
+			goto out_fail;
+		usleep(10 * 1000);
+	}
+	if (exec_sql(p, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", err, errlen) < 0)
+		goto out_fail;
+	if (sqlite3_prepare_v2(p->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "user_version");
+		goto out_fail;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)N_MIGRATIONS) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this program's %zu", path, version,
+			 N_MIGRATIONS);
+		goto out_fail;
+	}
+	while (version < (int)N_MIGRATIONS) {
+		/* each migration in its own immediate transaction; a concurrent
+		 * opener waits and then sees the new version */
+		char *sql;
+
+		if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+			goto out_fail;
+		if (sqlite3_prepare_v2(p->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (version >= (int)N_MIGRATIONS) {
+			exec_sql(p, "COMMIT", err, errlen);
+			break;
+		}
+		sql = xasprintf("%s PRAGMA user_version = %d;", migrations[version], version + 1);
+		if (exec_sql(p, sql, err, errlen) < 0) {
+			free(sql);
+			exec_sql(p, "ROLLBACK", err + strlen(err), 0);
+			goto out_fail;
+		}
+		free(sql);
+		if (exec_sql(p, "COMMIT", err, errlen) < 0)
+			goto out_fail;
+		version++;
+	}
+	return p;
+out_fail:
+	pool_close(p);
+	return NULL;
+}
+
+void pool_close(struct pool *p)
+{
+	if (!p)
+		return;
+	if (p->db)
+		sqlite3_close(p->db);
+	free(p->path);
+	free(p);
+}
+
+static char *json_text(const struct json *j)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	if (j)
+		json_write(j, &sb, -1);
+	else
+		sbuf_adds(&sb, "{}");
+	return sbuf_detach(&sb, NULL);
+}
+
+static const char *str_or(const struct json *o, const char *k, const char *def)
+{
+	const char *s = json_get_str(o, k);
+
+	return s ? s : def;
+}
+
+long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
+		      long generation, const void *artifact, size_t artifact_len, char *err, size_t errlen)
+{
+	static const char sql[] = "INSERT INTO candidates (architecture_id, code_sha256, code, final_code, parent_id,"
+				  " generation, status, stage, metrics, checks, result, policy_digest, artifact)"
+				  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	sqlite3_stmt *st = NULL;
+	char *metrics = json_text(json_get(result, "metrics")), *checks = json_text(json_get(result, "checks"));
+	char *whole = json_text(result);
+	const struct json *fc = json_get(result, "final_code");
+	long long id = -1;
+
+	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "insert");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, str_or(result, "architecture_id", ""), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, str_or(result, "code_sha256", ""), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, code, (int)code_len, SQLITE_TRANSIENT);
+	if (fc && fc->type == JSON_STRING)
+		sqlite3_bind_text(st, 4, fc->s, (int)fc->slen, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_text(st, 4, code, (int)code_len, SQLITE_TRANSIENT);
+	if (parent_id > 0)
+		sqlite3_bind_int64(st, 5, parent_id);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_int64(st, 6, generation);
+	sqlite3_bind_text(st, 7, str_or(result, "status", "error"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, str_or(result, "stage", ""), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 9, metrics, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 10, checks, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 11, whole, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 12, str_or(result, "policy_digest", ""), -1, SQLITE_TRANSIENT);
+	if (artifact)
+		sqlite3_bind_blob64(st, 13, artifact, artifact_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 13);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+			snprintf(err, errlen, "%s: there is no candidate %lld to be the parent", p->path, parent_id);
+		else
+			db_fail(p, err, errlen, "insert");
+		goto out;
+	}
+	id = sqlite3_last_insert_rowid(p->db);
+out:
+	sqlite3_finalize(st);
+	free(metrics);
+	free(checks);
+	free(whole);
+	return id;
+}
+
+long long pool_request_approval(struct pool *p, long long candidate_id, const char *title, const char *description,
+				const struct json *risk, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *rj = json_text(risk);
+	long long id = -1;
+
+	if (sqlite3_prepare_v2(p->db,
+			       "INSERT INTO approval_requests (candidate_id, title, description, risk_assessment)"
+			       " VALUES (?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "request");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, candidate_id);
+	sqlite3_bind_text(st, 2, title, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, description, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, rj, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+			snprintf(err, errlen, "%s: there is no candidate %lld", p->path, candidate_id);
+		else
+			db_fail(p, err, errlen, "request");
+		goto out;
+	}
+	id = sqlite3_last_insert_rowid(p->db);
+out:
+	sqlite3_finalize(st);
+	free(rj);
+	return id;
+}
+
+int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
+		char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	char state[32] = "";
+
+	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(p->db, "SELECT state FROM approval_requests WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "decide");
+		goto out_rollback;
+	}
+	sqlite3_bind_int64(st, 1, request_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "there is no approval request %lld", request_id);
+		goto out_rollback;
+	}
+	snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	st = NULL;
+	if (strcmp(state, "pending")) {
+		snprintf(err, errlen, "approval request %lld is already %s; a decision is final", request_id, state);
+		goto out_rollback;
+	}
+	if (sqlite3_prepare_v2(
+		p->db, "INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES (?, ?, ?, ?)",
+		-1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "decide");
+		goto out_rollback;
+	}
+	sqlite3_bind_int64(st, 1, request_id);
+	sqlite3_bind_text(st, 2, decision, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, reviewer, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, comment ? comment : "", -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_fail(p, err, errlen, "decide");
+		goto out_rollback;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(p->db, "UPDATE approval_requests SET state = ? WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		db_fail(p, err, errlen, "decide");
+		goto out_rollback;
+	}
+	sqlite3_bind_text(st, 1, decision, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, request_id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_fail(p, err, errlen, "decide");
+		goto out_rollback;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (exec_sql(p, "COMMIT", err, errlen) < 0)
+		goto out_rollback;
+	return 0;
+out_rollback:
+	sqlite3_finalize(st);
+	{
+		char ignore[64];
+
+		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	return rc;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+/* The current row as a JSON object: column names as keys; columns whose
+ * name ends in _json are parsed. */
+static struct json *row_json(sqlite3_stmt *st)
+{
+	struct json *o = json_object();
+	int n = sqlite3_column_count(st);
+
+	for (int i = 0; i < n; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		size_t len = strlen(name);
+
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER: json_set(o, name, json_num((double)sqlite3_column_int64(st, i))); break;
+		case SQLITE_FLOAT: json_set(o, name, json_num(sqlite3_column_double(st, i))); break;
+		case SQLITE_TEXT: {
+			const char *t = (const char *)sqlite3_column_text(st, i);
+			int tl = sqlite3_column_bytes(st, i);
+
+			if (len > 5 && !strcmp(name + len - 5, "_json")) {
+				char key[64];
+				struct json *j = json_parse(t, (size_t)tl, NULL, 0);
+
+				snprintf(key, sizeof(key), "%.*s", (int)(len - 5), name);
+				json_set(o, key, j ? j : json_null());
+			} else {
+				json_set(o, name, json_strn(t, (size_t)tl));
+			}
+			break;
+		}
+		default: json_set(o, name, json_null());
+		}
+	}
+	return o;
+}
+
+static struct json *query(struct pool *p, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	struct json *arr = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_append(arr, row_json(st));
+	if (rc != SQLITE_DONE) {
+		db_fail(p, err, errlen, "query");
+		json_free(arr);
+		arr = NULL;
+	}
+	sqlite3_finalize(st);
+	return arr;
+}
+
+/* The one row SQL (with "?" bound to ID) selects, or NULL with ERR ("there
+ * is no WHAT ID" when there is none).  The caller's. */
+static struct json *query_one(struct pool *p, const char *sql, long long id, const char *what, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct json *arr, *row;
+
+	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, what);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	arr = query(p, st, err, errlen);
+	if (!arr)
+		return NULL;
+	if (!arr->count) {
+		snprintf(err, errlen, "there is no %s %lld", what, id);
+		json_free(arr);
+		return NULL;
+	}
+	row = arr->items[0];
+	arr->count = 0;
+	json_free(arr);
+	return row;
+}
+
+#define SUMMARY_COLUMNS                                                                                                \
+	"c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at, c.code_sha256,"          \
+	" json_extract(c.metrics, '$.parameters') AS parameters, json_extract(c.metrics, '$.final_loss') AS "          \
+	"final_loss,"                                                                                                  \
+	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval," \
+	" json_extract(c.result, '$.integrity') AS integrity,"                                                         \
+	" json_extract(c.result, '$.fixes_applied') AS fixes_applied"
+
+struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT " SUMMARY_COLUMNS " FROM candidates c WHERE (?1 IS NULL OR c.status = ?1)"
+			       " AND (?2 < 0 OR c.generation = ?2) ORDER BY c.id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "list");
+		return NULL;
+	}
+	if (status)
+		sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, generation);
+	return query(p, st, err, errlen);
+}
+
+struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen)
+{
+	struct json *row = query_one(p,
+				     "SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
+				     " c.checks AS checks_json, c.policy_digest,"
+				     " json_extract(c.result, '$.error') AS error_json,"
+				     " c.artifact IS NOT NULL AS has_artifact FROM candidates c WHERE c.id = ?",
+				     id, "candidate", err, errlen);
+
+	if (!row)
+		return NULL;
+	if (!with_code) {
+		json_free(json_take(row, "code"));
+		json_free(json_take(row, "final_code"));
+	}
+	{
+		struct json *b = json_take(row, "has_artifact");
+
+		json_set(row, "has_artifact", json_bool(b && b->type == JSON_NUMBER && b->n != 0));
+		json_free(b);
+	}
+	return row;
+}
+
+static bool metric_name_ok(const char *m)
+{
+	if (!m || !*m || strlen(m) > 64)
+		return false;
+	for (; *m; m++)
+		if (!isalnum((unsigned char)*m) && *m != '_')
+			return false;
+	return true;
+}
+
+struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[1024], path[80];
+
+	if (!metric_name_ok(metric)) {
+		snprintf(err, errlen, "metric '%s' is not a metric name (letters, digits, '_')", metric ? metric : "");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "$.%s", metric);
+	snprintf(sql, sizeof(sql),
+		 "SELECT " SUMMARY_COLUMNS ", json_extract(c.metrics, ?1) AS value FROM candidates c"
+		 " WHERE c.status = 'accepted' AND json_type(c.metrics, ?1) IN ('integer', 'real')"
+		 " ORDER BY value %s, c.id LIMIT ?2",
+		 desc ? "DESC" : "ASC");
+	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "top");
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, k);
+	return query(p, st, err, errlen);
+}
+
+struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct json *res, *one;
+
+	one = pool_get(p, id, false, err, errlen);
+	if (!one)
+		return NULL;
+	res = json_object();
+	json_set(res, "candidate", one);
+	if (sqlite3_prepare_v2(p->db,
+			       "WITH RECURSIVE up(id, depth) AS (SELECT parent_id, 1 FROM candidates WHERE id = ?1"
+			       " UNION ALL SELECT c.parent_id, up.depth + 1 FROM candidates c JOIN up ON c.id = up.id"
+			       " WHERE up.depth < 10000)"
+			       " SELECT " SUMMARY_COLUMNS ", up.depth FROM up JOIN candidates c ON c.id = up.id"
+			       " ORDER BY up.depth DESC",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "lineage");
+		json_free(res);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	json_set(res, "ancestors", query(p, st, err, errlen));
+	if (sqlite3_prepare_v2(
+		p->db,
+		"WITH RECURSIVE down(id, depth) AS (SELECT id, 1 FROM candidates WHERE parent_id = ?1"
+		" UNION ALL SELECT c.id, down.depth + 1 FROM candidates c JOIN down ON c.parent_id = down.id"
+		" WHERE down.depth < 10000)"
+		" SELECT " SUMMARY_COLUMNS ", down.depth FROM down JOIN candidates c ON c.id = down.id"
+		" ORDER BY down.depth, c.id",
+		-1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "lineage");
+		json_free(res);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	json_set(res, "descendants", query(p, st, err, errlen));
+	return res;
+}
+
+#define APPROVAL_COLUMNS                                                                                               \
+	"r.id, r.candidate_id, r.title, r.description, r.risk_assessment AS risk_assessment_json, r.state,"            \
+	" r.requested_at, c.architecture_id, c.status AS candidate_status,"                                            \
+	" json_extract(c.result, '$.integrity') AS integrity"
+
+struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT " APPROVAL_COLUMNS " FROM approval_requests r JOIN candidates c"
+			       " ON c.id = r.candidate_id WHERE (?1 IS NULL OR r.state = ?1) ORDER BY r.id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "approvals");
+		return NULL;
+	}
+	if (state)
+		sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+	return query(p, st, err, errlen);
+}
+
+/* A unified diff of A against B (whole-file hunk, LCS over lines).  For very
+ * large inputs it says so instead.  The caller's. */
+static char *unified_diff(const char *a, const char *b, const char *name_a, const char *name_b)
+{
+	struct sbuf out = SBUF_INIT;
+	const char **la = NULL, **lb = NULL;
+	size_t *lena = NULL, *lenb = NULL, na = 0, nb = 0;
+	unsigned *lcs = NULL;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *s = pass ? b : a;
+		const char ***lines = pass ? &lb : &la;
+		size_t **lens = pass ? &lenb : &lena, *n = pass ? &nb : &na;
+
+		for (const char *l = s; l && *l;) {
+			const char *nl = strchr(l, '\n');
+			size_t len = nl ? (size_t)(nl - l) : strlen(l);
+
+			*lines = xrealloc(*lines, (*n + 1) * sizeof(char *));
+			*lens = xrealloc(*lens, (*n + 1) * sizeof(size_t));
+			(*lines)[*n] = l;
+			(*lens)[*n] = len;
+			(*n)++;
+			l = nl ? nl + 1 : NULL;
+		}
+	}
+	sbuf_addf(&out, "--- %s\n+++ %s\n", name_a, name_b);
+	if ((na + 1) * (nb + 1) > 16u * 1024 * 1024) {
+		sbuf_adds(&out, "(too large to diff here)\n");
+		goto out;
+	}
+	lcs = xcalloc((na + 1) * (nb + 1), sizeof(unsigned));
+#define L(i, j) lcs[(i) * (nb + 1) + (j)]
+	for (size_t i = na; i-- > 0;)
+		for (size_t j = nb; j-- > 0;)
+			L(i, j) = (lena[i] == lenb[j] && !memcmp(la[i], lb[j], lena[i]))
+				      ? L(i + 1, j + 1) + 1
+				      : (L(i + 1, j) > L(i, j + 1) ? L(i + 1, j) : L(i, j + 1));
+	sbuf_addf(&out, "@@ -1,%zu +1,%zu @@\n", na, nb);
+	{
+		size_t i = 0, j = 0;
+
+		while (i < na || j < nb) {
+			if (i < na && j < nb && lena[i] == lenb[j] && !memcmp(la[i], lb[j], lena[i])) {
+				sbuf_addc(&out, ' ');
+				sbuf_add(&out, la[i], lena[i]);
+				i++, j++;
+			} else if (i < na && (j == nb || L(i + 1, j) >= L(i, j + 1))) {
+				sbuf_addc(&out, '-');
+				sbuf_add(&out, la[i], lena[i]);
+				i++;
+			} else {
+				sbuf_addc(&out, '+');
+				sbuf_add(&out, lb[j], lenb[j]);
+				j++;
+			}
+			sbuf_addc(&out, '\n');
+		}
+	}
+#undef L
+out:
+	free(lcs);
+	free(la);
+	free(lb);
+	free(lena);
+	free(lenb);
+	return sbuf_detach(&out, NULL);
+}
+
+struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct json *row, *cand, *parent = NULL;
+	double cid = 0, pid = 0;
+
+	row = query_one(p,
+			"SELECT " APPROVAL_COLUMNS " FROM approval_requests r JOIN candidates c"
+			" ON c.id = r.candidate_id WHERE r.id = ?",
+			id, "approval request", err, errlen);
+	if (!row)
+		return NULL;
+	json_get_num(row, "candidate_id", &cid);
+	cand = pool_get(p, (long long)cid, true, err, errlen);
+	if (!cand) {
+		json_free(row);
+		return NULL;
+	}
+	if (json_get_num(cand, "parent_id", &pid) && pid > 0)
+		parent = pool_get(p, (long long)pid, true, err, errlen);
+	{
+		char name[64];
+		char *d;
+
+		snprintf(name, sizeof(name), "candidate-%.0f.py", cid);
+		if (parent) {
+			char pname[64];
+
+			snprintf(pname, sizeof(pname), "candidate-%.0f.py", pid);
+			d = unified_diff(json_get_str(parent, "final_code"), json_get_str(cand, "final_code"), pname,
+					 name);
+		} else {
+			d = unified_diff("", json_get_str(cand, "final_code"), "/dev/null", name);
+		}
+		json_set(row, "diff_against_parent", json_str(d));
+		free(d);
+	}
+	json_free(parent);
+	json_set(row, "candidate", cand);
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT decision, reviewer, comment, decided_at FROM approval_decisions"
+			       " WHERE request_id = ? ORDER BY id",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		json_set(row, "decisions", query(p, st, err, errlen));
+	}
+	return row;
+}
+
+int pool_export(struct pool *p, long long id, void **data, size_t *len, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	*data = NULL;
+	*len = 0;
+	if (sqlite3_prepare_v2(
+		p->db,
+		"SELECT c.artifact, (SELECT count(*) FROM approval_requests r WHERE r.candidate_id = c.id"
+		" AND r.state = 'approved'), c.status FROM candidates c WHERE c.id = ?",
+		-1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "export");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "there is no candidate %lld", id);
+		goto out;
+	}
+	if (sqlite3_column_int(st, 1) == 0) {
+		snprintf(err, errlen,
+			 "candidate %lld has not been approved by a person: export refused "
+			 "(see 'aegis-sandbox approvals list')",
+			 id);
+		goto out;
+	}
+	if (sqlite3_column_type(st, 0) != SQLITE_BLOB) {
+		snprintf(err, errlen, "candidate %lld has no exported model (status %s)", id,
+			 (const char *)sqlite3_column_text(st, 2));
+		goto out;
+	}
+	*len = (size_t)sqlite3_column_bytes(st, 0);
+	*data = xmalloc(*len);
+	memcpy(*data, sqlite3_column_blob(st, 0), *len);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,52 @@
+/* pool.h - the code pool and the approval trail, on SQLite.
+ *
+ * Every candidate is recorded, accepted or not, with its code, result,
+ * lineage and (when there is one) the exported TorchScript archive.  An
+ * accepted candidate can be exported only after a person approves it;
+ * requests and decisions form an append-only trail (triggers refuse any
+ * UPDATE or DELETE of a decision).  One transaction per write, WAL mode,
+ * a busy timeout: concurrent writers wait instead of failing. */
+#ifndef AEGIS_POOL_H
+#define AEGIS_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/json.h"
+
+struct pool;
+
+/* Open (creating and migrating as needed) the database at PATH; its
+ * directory is created too.  NULL with ERR on failure.  The handle is the
+ * caller's: pool_close() it. */
+struct pool *pool_open(const char *path, char *err, size_t errlen);
+void pool_close(struct pool *p);
+/* The default database: $XDG_DATA_HOME/aegis-sandbox/pool.db, else
+ * ~/.local/share/aegis-sandbox/pool.db.  The caller's. */
+char *pool_default_path(void);
+
+/* Record one result document (the run's JSON) with lineage and the
+ * archive bytes (may be NULL).  Returns the new id (> 0), or -1 with ERR
+ * (e.g. an unknown parent). */
+long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
+		      long generation, const void *artifact, size_t artifact_len, char *err, size_t errlen);
+/* Open a pending approval request for candidate ID.  Returns its id or -1. */
+long long pool_request_approval(struct pool *p, long long candidate_id, const char *title, const char *description,
+				const struct json *risk, char *err, size_t errlen);
+/* Decide a pending request: DECISION is "approved" or "rejected".  A request
+ * that is not pending is refused (-1 with ERR). */
+int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
+		char *err, size_t errlen);
+
+/* Queries; each returns a JSON document (the caller's) or NULL with ERR. */
+struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen);
+struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen);
+struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, char *err, size_t errlen);
+struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen);
+struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen);
+struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen);
+/* The archive of candidate ID, only when an approval request for it was
+ * approved.  0 with *DATA (the caller's) or -1 with ERR. */
+int pool_export(struct pool *p, long long id, void **data, size_t *len, char *err, size_t errlen);
+
+#endif
