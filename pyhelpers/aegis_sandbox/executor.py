@@ -249,9 +249,19 @@ class TrainingValidator:
         return trainable, metrics
 
 
+def _policy(path=None):
+    """The effective policy as the binary reads it (policy show --json):
+    the client asks instead of keeping its own copy of any rule."""
+    return _cli(["policy", "show"] + ([path] if path else []))
+
+
 class CodeDebugger:
     """The seed's CodeDebugger: the built-in fixers of aegis-sandbox's debug
-    loop.  They parse the code as data (ast), never run it."""
+    loop, with the policy's import allowlist and fixer rules.  They parse
+    the code as data (ast), never run it."""
+
+    def __init__(self, policy=None):
+        self.policy = policy
 
     def debug_and_fix(self, code, error_message, stderr="", vocab_size=None):
         import re
@@ -263,8 +273,9 @@ class CodeDebugger:
         mod = re.search(r"\[in ([^\]]+)\]", error_message or "")
         if mod:
             err["module"] = mod.group(1)
-        ctx = {"vocab": vocab_size, "allowed_imports": ["torch", "torch.nn", "torch.nn.*", "torch.nn.functional",
-                                   "math", "typing", "dataclasses", "functools", "collections"]}
+        pol = _policy(self.policy)
+        ctx = {"vocab": vocab_size, "allowed_imports": pol["python"]["allowed_imports"],
+               "rules": pol["debug"]["rules"]}
         new, changes = fixers.apply(code, err, ctx)
         if new is None:
             return code, []
