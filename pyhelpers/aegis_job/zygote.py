@@ -7,7 +7,11 @@ fork.
 
 
 def warm():
-    import torch
+    import warnings
+    with warnings.catch_warnings():
+        # torch 2.x without numpy says so at import; numpy is optional
+        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+        import torch
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
@@ -20,6 +24,12 @@ def warm():
     import torch.jit  # noqa: F401
     import torch.optim  # noqa: F401
     import torch.autograd.graph  # noqa: F401
+    try:
+        # torch 2.x: the optimizers import dynamo on their first step
+        # (about a second); once here instead of in every validate child
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass  # torch 1.x
     import collections  # noqa: F401
     import dataclasses  # noqa: F401
     import functools  # noqa: F401
@@ -32,7 +42,10 @@ def warm():
     import string  # noqa: F401
     import traceback  # noqa: F401
     import typing  # noqa: F401
-    import numpy  # noqa: F401
+    try:
+        import numpy  # noqa: F401  (optional: .npy inputs, candidates that use it)
+    except ImportError:
+        pass
     import ast  # noqa: F401
     import difflib  # noqa: F401
     from aegis_job import build, fixers, guard, inputs, report, static, validate  # noqa: F401
@@ -46,7 +59,16 @@ def warm():
     # a one-shot run pays in full.
     import gc
     gc.freeze()
-    return None
+    return runtime(torch)
+
+
+def runtime(torch):
+    """What a verdict was reached on, for every result and pool row: the
+    interpreter, torch, and the archive format handed to the validator."""
+    import json
+    import platform
+    return json.dumps({"python": platform.python_version(), "torch": torch.__version__,
+                       "format": "torchscript"})
 
 
 def _warm_torchscript(torch):

@@ -237,13 +237,17 @@ static void print_human(const char *path, const struct json *res)
 		json_get_num(json_get(res, "timings"), "zygote_warm_s", &warm);
 		printf("  %-12s %.2f s (and %.2f s to start the zygote, once per process)\n", "time", t, warm);
 	}
+	{
+		const struct json *rt = json_get(res, "runtime");
+
+		if (rt && rt->type == JSON_OBJECT)
+			printf("  %-12s python %s, torch %s, %s archive\n", "runtime", T(json_get_str(rt, "python")),
+			       T(json_get_str(rt, "torch")), T(json_get_str(rt, "format")));
+	}
 }
 
-/* ---- the pool ------------------------------------------------------------ */
+/* ---- commands ------------------------------------------------------------- */
 
-/* Record RES in the pool at DB_PATH and, for an accepted candidate when
- * asked, open an approval request; the ids go into RES.  0 or -1 (with a
- * message on stderr: the verdict stands, but it was not recorded). */
 static int cmd_run(int argc, char **argv, bool static_only)
 {
 	static const struct option opts[] = {

@@ -700,6 +700,8 @@ struct json *pipeline_run(struct supervisor *s, const struct policy *pol, struct
 
 	r.res = result_skeleton(pol, cand, r.attempts);
 	json_set(r.res, "timings", r.timings);
+	/* what the verdict was reached on: interpreter, torch, archive format */
+	json_set(r.res, "runtime", s->runtime ? json_dup(s->runtime) : json_null());
 	if (!check_source(&r) || !prepare(&r) || !debug_loop(&r))
 		return finish(&r);
 	if (in_process_result(pol, r.br.result))

@@ -459,7 +459,10 @@ static struct json *query_one(struct pool *p, const char *sql, long long id, con
 	"final_loss,"                                                                                                  \
 	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval," \
 	" json_extract(c.result, '$.integrity') AS integrity,"                                                         \
-	" json_extract(c.result, '$.fixes_applied') AS fixes_applied"
+	" json_extract(c.result, '$.fixes_applied') AS fixes_applied,"                                                 \
+	" json_extract(c.result, '$.runtime.torch') AS torch,"                                                         \
+	" json_extract(c.result, '$.runtime.python') AS python,"                                                       \
+	" json_extract(c.result, '$.runtime.format') AS format"
 
 struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen)
 {

@@ -262,6 +262,8 @@ int supervise_start_many(struct supervisor *sv, size_t n, const struct policy *p
 		}
 		if (json_get_num(msg, "warm_s", &v))
 			sv[i].warm_s = v;
+		if (json_get(msg, "runtime") && json_get(msg, "runtime")->type == JSON_OBJECT)
+			sv[i].runtime = json_take(msg, "runtime");
 		if (json_get_num(msg, "threads", &v))
 			sv[i].zygote_threads = (int)v;
 		json_free(msg);
@@ -303,6 +305,8 @@ void supervise_stop(struct supervisor *s)
 	s->zygote = 0;
 	while (s->nstash)
 		json_free(s->stash[--s->nstash]);
+	json_free(s->runtime);
+	s->runtime = NULL;
 	free(s->pyhelpers_dir);
 	s->pyhelpers_dir = NULL;
 }

@@ -464,7 +464,7 @@ out_clear:
 	return rc;
 }
 
-int pyhost_warm(char *err, size_t errlen)
+int pyhost_warm(char *runtime, size_t runtime_len, char *err, size_t errlen)
 {
 	PyObject *py_mod = NULL, *py_res = NULL;
 	int rc = -1;
@@ -479,6 +479,11 @@ int pyhost_warm(char *err, size_t errlen)
 		py_fail(err, errlen, "warming the zygote");
 		goto out;
 	}
+	if (!PyUnicode_Check(py_res)) {
+		snprintf(err, errlen, "warming the zygote: warm() returned no runtime description");
+		goto out;
+	}
+	snprintf(runtime, runtime_len, "%s", PyUnicode_AsUTF8(py_res) ? PyUnicode_AsUTF8(py_res) : "{}");
 	rc = 0;
 out:
 	Py_XDECREF(py_res);

@@ -14,7 +14,9 @@
 int pyhost_init(const char *pyhelpers_dir, char *err, size_t errlen);
 /* Import torch and the trusted helpers, pin torch to one thread.  Never
  * runs an OpenMP region.  0 or -1 with ERR. */
-int pyhost_warm(char *err, size_t errlen);
+/* RUNTIME gets warm()'s description of the runtime, a JSON object:
+ * {"python": "3.11.7", "torch": "2.13.0+cpu", "format": "torchscript"}. */
+int pyhost_warm(char *runtime, size_t runtime_len, char *err, size_t errlen);
 /* Number of threads this process has (to prove the zygote forks safely). */
 int pyhost_thread_count(void);
 /* Bracket fork() as CPython requires. */

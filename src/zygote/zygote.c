@@ -393,7 +393,7 @@ static void scrub_environment(void)
 
 void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 {
-	char err[2048];
+	char err[2048], runtime[512];
 	sigset_t mask;
 	int sfd, devnull;
 	double t0 = util_now();
@@ -440,7 +440,7 @@ void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 	/* PYHELPERS_DIR may point into the environment we are about to wipe */
 	pyhelpers_dir = xstrdup(pyhelpers_dir);
 	scrub_environment();
-	if (pyhost_init(pyhelpers_dir, err, sizeof(err)) < 0 || pyhost_warm(err, sizeof(err)) < 0) {
+	if (pyhost_init(pyhelpers_dir, err, sizeof(err)) < 0 || pyhost_warm(runtime, sizeof(runtime), err, sizeof(err)) < 0) {
 		struct json *j = json_object();
 
 		json_set(j, "op", json_str("fatal"));
@@ -456,6 +456,7 @@ void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 
 		json_set(j, "op", json_str("ready"));
 		json_set(j, "protocol", json_str(CTL_PROTOCOL));
+		json_set(j, "runtime", json_parse(runtime, strlen(runtime), NULL, 0));
 		json_set(j, "threads", json_num(pyhost_thread_count()));
 		json_set(j, "warm_s", json_num(util_now() - t0));
 		for (size_t i = 0; i < n; i++)

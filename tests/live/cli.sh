@@ -55,4 +55,11 @@ if command -v ldd >/dev/null 2>&1; then
 	expect "nor holds any of its code" "$(nm "$AEGIS" 2>/dev/null | grep -c ' Py_InitializeFromConfig$')" 0
 	expect "the zygote does (static or shared)" "$({ ldd "$TOP_BUILDDIR/src/aegis-zygote"; nm "$TOP_BUILDDIR/src/aegis-zygote"; } 2>/dev/null | grep -q 'libpython\| T Py_InitializeFromConfig$' && echo yes)" yes
 fi
+# every result says what it was judged on, and so does its pool row
+run_model --no-train --input float:2x100 --db "$TMP/rt.db" "$MODELS/mlp.py"
+expect "runtime: the embedded interpreter's torch" "$(field 'r["runtime"]["torch"]')" "$("$PY" -W ignore -c 'import torch; print(torch.__version__)' 2>/dev/null)"
+expect "runtime: its Python" "$(field 'r["runtime"]["python"]')" "$("$PY" -c 'import platform; print(platform.python_version())')"
+expect "runtime: the archive format" "$(field 'r["runtime"]["format"]')" torchscript
+"$AEGIS" pool list --db "$TMP/rt.db" --json >"$TMP/r.json"
+expect "pool row: torch, python, format" "$(field '[bool(x["torch"]) and bool(x["python"]) and x["format"] for x in r]')" '["torchscript"]'
 finish
