@@ -522,7 +522,12 @@ int cli_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': fputs(top_usage, stdout); return 0;
-		case 'V': printf("aegis-sandbox %s\n", PACKAGE_VERSION); return 0;
+		case 'V':
+			printf("aegis-sandbox %s\n"
+			       "Copyright the aegis-sandbox authors.  Licensed under the Apache License, Version 2.0;\n"
+			       "see the LICENSE file or https://www.apache.org/licenses/LICENSE-2.0.\n",
+			       PACKAGE_VERSION);
+			return 0;
 		default: return usage_error("unknown option");
 		}
 	}
