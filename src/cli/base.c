@@ -157,7 +157,7 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 		long long rid;
 
 		cli_approval_of(res, &title, &desc, &risk);
-		rid = pool_request_approval(pool, id, title, desc, risk, err, sizeof(err));
+		rid = pool_request_approval(pool, id, title, desc, risk, risk, err, sizeof(err));
 		free(title);
 		free(desc);
 		json_free(risk);

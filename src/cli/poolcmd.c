@@ -17,19 +17,25 @@
 #include "policy/policy.h"
 #include "store/pool.h"
 
-static const char pool_usage[] = "Usage: aegis-sandbox pool list [--status S] [--generation N]\n"
+static const char pool_usage[] = "Usage: aegis-sandbox pool list [--status S] [--generation N] [--sha256 HEX]\n"
 				 "       aegis-sandbox pool show ID\n"
 				 "       aegis-sandbox pool top [--k 10] [--metric final_loss] [--desc]\n"
 				 "       aegis-sandbox pool lineage ID\n"
 				 "       aegis-sandbox pool export ID --out FILE\n"
+				 "       aegis-sandbox pool path\n"
+				 "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
 				 "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
 				 "       aegis-sandbox approvals show ID\n"
+				 "       aegis-sandbox approvals request ID [--title T] [--description D] [--risk JSON]\n"
 				 "       aegis-sandbox approvals approve ID [--reviewer NAME] [--comment TEXT]\n"
 				 "       aegis-sandbox approvals reject ID [--reviewer NAME] --comment TEXT\n"
 				 "\n"
 				 "Common options: --db PATH (default: storage.db of --policy, else\n"
 				 "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json.\n"
-				 "'top' ranks accepted candidates by a metric, ascending unless --desc.\n"
+				 "'top' ranks accepted candidates by a metric, ascending unless --desc: the\n"
+				 "caller's metric of that name ('annotate --metrics'), else the sandbox's.\n"
+				 "'approvals request' keeps the requester's title, description and risk\n"
+				 "assessment; the sandbox's own assessment is stored beside them.\n"
 				 "'export' writes the TorchScript archive only after a person approved it.\n"
 				 "The reviewer defaults to the login name.\n";
 
@@ -122,6 +128,8 @@ struct popts {
 	const char *verb;
 	long long id; /* the positional ID, for the verbs that take one */
 	const char *status, *state, *metric, *out_path, *reviewer, *comment;
+	const char *sha256, *arch_id, *title, *description;
+	struct json *metrics, *risk; /* --metrics, --risk: parsed JSON objects */
 	long generation, k;
 	bool as_json, desc;
 };
@@ -132,7 +140,7 @@ typedef int verb_fn(struct pool *pool, const struct popts *o, struct json **doc,
 
 static int do_list(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
-	*doc = pool_list(pool, o->status, o->generation, err, errlen);
+	*doc = pool_list(pool, o->status, o->generation, o->sha256, err, errlen);
 	if (*doc && !o->as_json)
 		print_rows(*doc);
 	return 0;
@@ -239,7 +247,7 @@ static int do_approvals_list(struct pool *pool, const struct popts *o, struct js
 static int do_approvals_request(struct pool *pool, const struct popts *o, struct json **doc, char *err,
 				size_t errlen)
 {
-	struct json *cand = pool_get(pool, o->id, false, err, errlen), *risk = NULL;
+	struct json *cand = pool_get(pool, o->id, false, err, errlen), *sandbox = NULL;
 	char *title = NULL, *text = NULL;
 	long long rid = -1;
 
@@ -247,13 +255,16 @@ static int do_approvals_request(struct pool *pool, const struct popts *o, struct
 		snprintf(err, errlen, "candidate %lld is %s: only accepted candidates can be approved", o->id,
 			 json_get_str(cand, "status"));
 	else if (cand) {
-		cli_approval_of(cand, &title, &text, &risk);
-		rid = pool_request_approval(pool, o->id, o->comment && *o->comment ? o->comment : title, text, risk,
-					    err, errlen);
+		/* the requester's title, description and risk assessment as
+		 * given; the sandbox's own assessment always beside them */
+		cli_approval_of(cand, &title, &text, &sandbox);
+		rid = pool_request_approval(pool, o->id, o->title ? o->title : title,
+					    o->description ? o->description : text, o->risk ? o->risk : sandbox,
+					    sandbox, err, errlen);
 	}
 	free(title);
 	free(text);
-	json_free(risk);
+	json_free(sandbox);
 	json_free(cand);
 	if (rid < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
@@ -262,6 +273,22 @@ static int do_approvals_request(struct pool *pool, const struct popts *o, struct
 	*doc = pool_approval_get(pool, rid, err, errlen);
 	if (*doc && !o->as_json)
 		printf("approval request %lld opened for candidate %lld\n", rid, o->id);
+	return 0;
+}
+
+/* The caller's labels for a candidate: its own metrics (what 'top' ranks
+ * by first), generation, architecture id.  The verdict never changes. */
+static int do_annotate(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	if (!o->metrics && o->generation < 0 && !o->arch_id)
+		return usage_error("pool annotate: give --metrics JSON, --generation N or --arch-id ID");
+	if (pool_annotate(pool, o->id, o->metrics, o->generation, o->arch_id, err, errlen) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		return strncmp(err, "there is no", 11) ? AEGIS_EXIT_ERROR : AEGIS_EXIT_USAGE;
+	}
+	*doc = pool_get(pool, o->id, false, err, errlen);
+	if (*doc && !o->as_json)
+		printf("candidate %lld annotated\n", o->id);
 	return 0;
 }
 
@@ -312,6 +339,8 @@ static const struct verb {
     {false, "show", true, do_show},
     {false, "lineage", true, do_lineage},
     {false, "export", true, do_export},
+    {false, "annotate", true, do_annotate},
+    {false, "path", false, NULL},
     {true, "list", false, do_approvals_list},
     {true, "request", true, do_approvals_request},
     {true, "show", true, do_approvals_show},
@@ -329,6 +358,9 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 	    {"k", required_argument, NULL, 'k'},        {"metric", required_argument, NULL, 'm'},
 	    {"desc", no_argument, NULL, 'd'},           {"out", required_argument, NULL, 'o'},
 	    {"reviewer", required_argument, NULL, 'r'}, {"comment", required_argument, NULL, 'c'},
+	    {"sha256", required_argument, NULL, 'H'},   {"metrics", required_argument, NULL, 'M'},
+	    {"arch-id", required_argument, NULL, 'a'},  {"title", required_argument, NULL, 'T'},
+	    {"description", required_argument, NULL, 'E'}, {"risk", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *cmd = o->approvals ? "approvals" : "pool";
@@ -355,13 +387,31 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 		case 'o': o->out_path = optarg; break;
 		case 'r': o->reviewer = optarg; break;
 		case 'c': o->comment = optarg; break;
+		case 'H': o->sha256 = optarg; break;
+		case 'a': o->arch_id = optarg; break;
+		case 'T': o->title = optarg; break;
+		case 'E': o->description = optarg; break;
+		case 'M':
+		case 'R': {
+			char jerr[256];
+			struct json *j = json_parse(optarg, strlen(optarg), jerr, sizeof(jerr));
+
+			if (!j || j->type != JSON_OBJECT) {
+				json_free(j);
+				return usage_error("--%s: expected a JSON object%s%s", c == 'M' ? "metrics" : "risk",
+						   j ? "" : ": ", j ? "" : jerr);
+			}
+			json_free(c == 'M' ? o->metrics : o->risk);
+			*(c == 'M' ? &o->metrics : &o->risk) = j;
+			break;
+		}
 		case 'h': fputs(pool_usage, stdout); return -1;
 		default: return usage_error("bad option for '%s %s'", cmd, o->verb);
 		}
 	}
 	{
 		int first = optind + 1, nargs = argc - first;
-		bool needs_id = strcmp(o->verb, "list") && strcmp(o->verb, "top");
+		bool needs_id = strcmp(o->verb, "list") && strcmp(o->verb, "top") && strcmp(o->verb, "path");
 
 		if (nargs != (needs_id ? 1 : 0))
 			return usage_error("%s %s: %s", cmd, o->verb, needs_id ? "expected one ID" : "takes no ID");
@@ -400,14 +450,24 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	if (!v)
 		return usage_error("%s: unknown subcommand '%s'", approvals ? "approvals" : "pool", o.verb);
 	rc = parse_options(argc, argv, &o, &db, &policy_path);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if (cli_load_policy(&pol, policy_path) < 0)
-		return AEGIS_EXIT_USAGE;
+	if (rc || cli_load_policy(&pol, policy_path) < 0) {
+		json_free(o.metrics);
+		json_free(o.risk);
+		return rc < 0 ? 0 : rc ? rc : AEGIS_EXIT_USAGE;
+	}
 	if (!db)
 		db = pol.storage.db && *pol.storage.db ? pol.storage.db : (db_alloc = pool_default_path());
-	pool = pool_open(db, err, sizeof(err));
-	if (!pool) {
+	if (!approvals && !strcmp(o.verb, "path")) {
+		/* which database the other verbs would use, without opening it */
+		if (o.as_json) {
+			doc = json_object();
+			json_set(doc, "db", json_str(db));
+			cli_print_json(doc);
+		} else {
+			printf("%s\n", db);
+		}
+		rc = 0;
+	} else if (!(pool = pool_open(db, err, sizeof(err)))) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;
 	} else {
@@ -420,6 +480,8 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 		}
 	}
 	json_free(doc);
+	json_free(o.metrics);
+	json_free(o.risk);
 	pool_close(pool);
 	free(db_alloc);
 	policy_release(&pol);

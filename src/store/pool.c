@@ -66,6 +66,10 @@ static const char *const migrations[] = {
     "CREATE TRIGGER approval_requests_decided_once BEFORE UPDATE OF state ON approval_requests"
     "  WHEN OLD.state != 'pending'"
     "  BEGIN SELECT RAISE(ABORT, 'the request is already decided'); END;",
+    /* 1 -> 2: the caller's own metrics (accuracy, ...), kept apart from the
+     * sandbox's; the sandbox's assessment beside the caller's */
+    "ALTER TABLE candidates ADD COLUMN user_metrics TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE approval_requests ADD COLUMN sandbox_assessment TEXT NOT NULL DEFAULT '{}';",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -276,15 +280,15 @@ out:
 }
 
 long long pool_request_approval(struct pool *p, long long candidate_id, const char *title, const char *description,
-				const struct json *risk, char *err, size_t errlen)
+				const struct json *risk, const struct json *sandbox, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	char *rj = json_text(risk);
+	char *rj = json_text(risk), *sj = json_text(sandbox);
 	long long id = -1;
 
 	if (sqlite3_prepare_v2(p->db,
-			       "INSERT INTO approval_requests (candidate_id, title, description, risk_assessment)"
-			       " VALUES (?, ?, ?, ?)",
+			       "INSERT INTO approval_requests (candidate_id, title, description, risk_assessment,"
+			       " sandbox_assessment) VALUES (?, ?, ?, ?, ?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "request");
 		goto out;
@@ -293,6 +297,7 @@ long long pool_request_approval(struct pool *p, long long candidate_id, const ch
 	sqlite3_bind_text(st, 2, title, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, description, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, rj, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, sj, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
 			snprintf(err, errlen, "%s: there is no candidate %lld", p->path, candidate_id);
@@ -304,7 +309,50 @@ long long pool_request_approval(struct pool *p, long long candidate_id, const ch
 out:
 	sqlite3_finalize(st);
 	free(rj);
+	free(sj);
 	return id;
+}
+
+int pool_annotate(struct pool *p, long long id, const struct json *metrics, long generation, const char *arch_id,
+		  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *mj = metrics ? json_text(metrics) : NULL;
+	int rc = -1;
+
+	if (metrics && metrics->type != JSON_OBJECT) {
+		snprintf(err, errlen, "metrics must be a JSON object");
+		goto out;
+	}
+	/* the caller's metrics are merged over those already recorded */
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE candidates SET user_metrics = CASE WHEN ?1 IS NULL THEN user_metrics"
+			       " ELSE json_patch(user_metrics, ?1) END,"
+			       " generation = CASE WHEN ?2 < 0 THEN generation ELSE ?2 END,"
+			       " architecture_id = COALESCE(?3, architecture_id) WHERE id = ?4",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "annotate");
+		goto out;
+	}
+	if (mj)
+		sqlite3_bind_text(st, 1, mj, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, generation);
+	if (arch_id)
+		sqlite3_bind_text(st, 3, arch_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_fail(p, err, errlen, "annotate");
+		goto out;
+	}
+	if (sqlite3_changes(p->db) != 1) {
+		snprintf(err, errlen, "there is no candidate %lld", id);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(mj);
+	return rc;
 }
 
 int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
@@ -462,15 +510,17 @@ static struct json *query_one(struct pool *p, const char *sql, long long id, con
 	" json_extract(c.result, '$.fixes_applied') AS fixes_applied,"                                                 \
 	" json_extract(c.result, '$.runtime.torch') AS torch,"                                                         \
 	" json_extract(c.result, '$.runtime.python') AS python,"                                                       \
-	" json_extract(c.result, '$.runtime.format') AS format"
+	" json_extract(c.result, '$.runtime.format') AS format,"                                                       \
+	" c.user_metrics AS user_metrics_json"
 
-struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen)
+struct json *pool_list(struct pool *p, const char *status, long generation, const char *sha256, char *err,
+		       size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(p->db,
 			       "SELECT " SUMMARY_COLUMNS " FROM candidates c WHERE (?1 IS NULL OR c.status = ?1)"
-			       " AND (?2 < 0 OR c.generation = ?2) ORDER BY c.id",
+			       " AND (?2 < 0 OR c.generation = ?2) AND (?3 IS NULL OR c.code_sha256 = ?3) ORDER BY c.id",
 			       -1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "list");
 		return NULL;
@@ -478,6 +528,8 @@ struct json *pool_list(struct pool *p, const char *status, long generation, char
 	if (status)
 		sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, generation);
+	if (sha256)
+		sqlite3_bind_text(st, 3, sha256, -1, SQLITE_TRANSIENT);
 	return query(p, st, err, errlen);
 }
 
@@ -526,8 +578,11 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, cha
 	}
 	snprintf(path, sizeof(path), "$.%s", metric);
 	snprintf(sql, sizeof(sql),
-		 "SELECT " SUMMARY_COLUMNS ", json_extract(c.metrics, ?1) AS value FROM candidates c"
-		 " WHERE c.status = 'accepted' AND json_type(c.metrics, ?1) IN ('integer', 'real')"
+		 /* the caller's metric of that name first (accuracy, ...), else the sandbox's */
+		 "SELECT " SUMMARY_COLUMNS ", CASE WHEN json_type(c.user_metrics, ?1) IN ('integer', 'real')"
+		 " THEN json_extract(c.user_metrics, ?1) ELSE json_extract(c.metrics, ?1) END AS value"
+		 " FROM candidates c WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
+		 " OR json_type(c.metrics, ?1) IN ('integer', 'real'))"
 		 " ORDER BY value %s, c.id LIMIT ?2",
 		 desc ? "DESC" : "ASC");
 	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -581,6 +636,7 @@ struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen
 
 #define APPROVAL_COLUMNS                                                                                               \
 	"r.id, r.candidate_id, r.title, r.description, r.risk_assessment AS risk_assessment_json, r.state,"            \
+	" r.sandbox_assessment AS sandbox_assessment_json,"                                                            \
 	" r.requested_at, c.architecture_id, c.status AS candidate_status,"                                            \
 	" json_extract(c.result, '$.integrity') AS integrity"
 

@@ -30,16 +30,27 @@ char *pool_default_path(void);
  * (e.g. an unknown parent). */
 long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
 		      long generation, const void *artifact, size_t artifact_len, char *err, size_t errlen);
-/* Open a pending approval request for candidate ID.  Returns its id or -1. */
+/* Open a pending approval request for candidate ID, with the requester's
+ * RISK assessment (kept as given) and the SANDBOX's own.  Returns its id
+ * or -1. */
 long long pool_request_approval(struct pool *p, long long candidate_id, const char *title, const char *description,
-				const struct json *risk, char *err, size_t errlen);
+				const struct json *risk, const struct json *sandbox, char *err, size_t errlen);
+/* The caller's labels for candidate ID: METRICS (an object, merged over
+ * earlier ones; NULL keeps them), GENERATION (< 0 keeps it), ARCH_ID (NULL
+ * keeps it).  The sandbox's verdict and metrics never change.  0 or -1. */
+int pool_annotate(struct pool *p, long long id, const struct json *metrics, long generation, const char *arch_id,
+		  char *err, size_t errlen);
 /* Decide a pending request: DECISION is "approved" or "rejected".  A request
  * that is not pending is refused (-1 with ERR). */
 int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
 		char *err, size_t errlen);
 
 /* Queries; each returns a JSON document (the caller's) or NULL with ERR. */
-struct json *pool_list(struct pool *p, const char *status, long generation, char *err, size_t errlen);
+/* SHA256 (may be NULL) selects the candidates of one source. */
+struct json *pool_list(struct pool *p, const char *status, long generation, const char *sha256, char *err,
+		       size_t errlen);
+/* Ranked by METRIC: the caller's metric of that name (pool_annotate) where
+ * there is one, else the sandbox's. */
 struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen);
 struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, char *err, size_t errlen);
 struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen);

@@ -48,7 +48,7 @@ static long long count_rows(const char *path)
 	long long n;
 
 	assert_non_null(p);
-	rows = pool_list(p, NULL, -1, err, sizeof(err));
+	rows = pool_list(p, NULL, -1, NULL, err, sizeof(err));
 	assert_non_null(rows);
 	n = (long long)rows->count;
 	json_free(rows);
@@ -170,8 +170,8 @@ static void test_approval_state_machine(void **state)
 	assert_true(c1 > 0 && c2 > c1);
 	assert_int_equal(pool_record(p, r, "c", 1, 999, 1, NULL, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "there is no candidate 999 to be the parent"));
-	r1 = pool_request_approval(p, c1, "t1", "d1", risk, err, sizeof(err));
-	r2 = pool_request_approval(p, c2, "t2", "d2", risk, err, sizeof(err));
+	r1 = pool_request_approval(p, c1, "t1", "d1", risk, risk, err, sizeof(err));
+	r2 = pool_request_approval(p, c2, "t2", "d2", risk, risk, err, sizeof(err));
 	assert_true(r1 > 0 && r2 > r1);
 	/* no export before approval */
 	assert_int_equal(pool_export(p, c1, &data, &len, err, sizeof(err)), -1);
@@ -265,6 +265,71 @@ static void test_top_order(void **state)
 	free(path);
 }
 
+/* The caller's labels: its own metrics (merged, ranked by top before the
+ * sandbox's of the same name), generation, architecture id; the verdict
+ * and the sandbox's metrics never change.  The caller's risk assessment
+ * is kept as given, the sandbox's beside it. */
+static void test_annotate(void **state)
+{
+	char *path = db_path("annotate.db"), err[512];
+	struct pool *p = pool_open(path, err, sizeof(err));
+	struct json *m1 = json_parse("{\"accuracy\":0.5}", 16, NULL, 0), *m2, *top, *row, *risk, *sb;
+	long long c[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct json *r = result(i == 2 ? "rejected" : "accepted", 1.0 + i);
+
+		c[i] = pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		json_free(r);
+	}
+	assert_int_equal(pool_annotate(p, c[0], m1, 4, "arch-a", err, sizeof(err)), 0);
+	m2 = json_parse("{\"accuracy\":0.9,\"final_loss\":0.25}", 34, NULL, 0);
+	assert_int_equal(pool_annotate(p, c[1], m2, -1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(pool_annotate(p, c[2], m2, -1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(pool_annotate(p, 99, m2, -1, NULL, err, sizeof(err)), -1);
+	assert_string_equal(err, "there is no candidate 99");
+	/* accuracy: the caller's only; rejected ones never ranked */
+	top = pool_top(p, 10, "accuracy", true, err, sizeof(err));
+	assert_int_equal(top->count, 2);
+	assert_true(json_get(top->items[0], "id")->n == c[1] && json_get(top->items[0], "value")->n == 0.9);
+	json_free(top);
+	/* final_loss: the caller's 0.25 for c[1], the sandbox's 1.0 for c[0] */
+	top = pool_top(p, 10, "final_loss", false, err, sizeof(err));
+	assert_true(json_get(top->items[0], "id")->n == c[1] && json_get(top->items[0], "value")->n == 0.25);
+	json_free(top);
+	row = pool_get(p, c[0], false, err, sizeof(err));
+	assert_string_equal(json_get_str(row, "architecture_id"), "arch-a");
+	assert_true(json_get(row, "generation")->n == 4);
+	assert_true(json_get(json_get(row, "user_metrics"), "accuracy")->n == 0.5);
+	assert_true(json_get(json_get(row, "metrics"), "final_loss")->n == 1.0); /* the sandbox's, kept */
+	assert_string_equal(json_get_str(row, "status"), "accepted");
+	json_free(row);
+	/* by source */
+	top = pool_list(p, NULL, -1, "x", err, sizeof(err));
+	assert_int_equal(top->count, 3);
+	json_free(top);
+	top = pool_list(p, NULL, -1, "y", err, sizeof(err));
+	assert_int_equal(top->count, 0);
+	json_free(top);
+	risk = json_parse("{\"trainable\":true}", 18, NULL, 0);
+	sb = json_parse("{\"checks_not_passed\":{}}", 24, NULL, 0);
+	{
+		long long r = pool_request_approval(p, c[0], "t", "d", risk, sb, err, sizeof(err));
+		struct json *a = pool_approval_get(p, r, err, sizeof(err));
+
+		assert_true(json_get_bool(json_get(a, "risk_assessment"), "trainable", false));
+		assert_non_null(json_get(json_get(a, "sandbox_assessment"), "checks_not_passed"));
+		json_free(a);
+	}
+	json_free(risk);
+	json_free(sb);
+	json_free(m1);
+	json_free(m2);
+	pool_close(p);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +337,7 @@ int main(void)
 	    cmocka_unit_test(test_killed_writer),
 	    cmocka_unit_test(test_approval_state_machine),
 	    cmocka_unit_test(test_top_order),
+	    cmocka_unit_test(test_annotate),
 	};
 	int rc;
 
