@@ -465,6 +465,55 @@ def config(req):
     return cfg
 
 
+def full_training(model, ds, cfg, metrics, checks):
+    """Train MODEL on the caller's data set (the seed's run_full_training):
+    DS names two .npy files in the work directory, loaded without
+    unpickling, and the epochs, batch size and learning rate.  Integer
+    targets train with cross-entropy over the output's last dimension,
+    float targets with mean squared error.  Per-epoch loss and time go into
+    metrics["full_training"]; a loss that is not finite fails the check."""
+    import numpy
+    import random
+
+    def load(path):
+        return torch.from_numpy(numpy.ascontiguousarray(numpy.load(path, allow_pickle=False)))
+
+    xs, ys = load(ds["inputs"]), load(ds["targets"])
+    if xs.shape[0] != ys.shape[0] or xs.shape[0] == 0:
+        checks["full_training"] = {"status": FAIL, "detail": "inputs (%d) and targets (%d) differ in length"
+                                   % (xs.shape[0], ys.shape[0])}
+        return False, {"type": "DatasetError", "message": checks["full_training"]["detail"], "line": None}
+    kind = "ce" if not ys.is_floating_point() else "mse"
+    ys = ys.long() if kind == "ce" else ys.float()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=float(ds["learning_rate"]))
+    # the order comes from this child's own randomness: nothing to fit to
+    g = torch.Generator().manual_seed(random.SystemRandom().randrange(1 << 31))
+    bs, epochs, n = int(ds["batch_size"]), [], xs.shape[0]
+    model.train()
+    for e in range(int(ds["epochs"])):
+        t0, total, seen = time.perf_counter(), 0.0, 0
+        for idx in torch.randperm(n, generator=g).split(bs):
+            out = inputs.first_tensor(model(xs[idx]))
+            loss = compute_loss(out, ys[idx], kind)
+            if not bool(torch.isfinite(loss)):
+                checks["full_training"] = {"status": FAIL, "detail": "the loss is not finite in epoch %d" % (e + 1)}
+                metrics["full_training"] = {"epochs": epochs, "samples": n, "loss": kind}
+                return False, {"type": "TrainingError", "message": checks["full_training"]["detail"],
+                               "line": None}
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
+        epochs.append({"epoch": e + 1, "loss": total / seen, "seconds": time.perf_counter() - t0})
+    metrics["full_training"] = {"epochs": epochs, "samples": n, "loss": "cross_entropy" if kind == "ce" else "mse",
+                                "final_loss": epochs[-1]["loss"] if epochs else None}
+    checks["full_training"] = {"status": PASS, "detail": "%d epochs over %d samples, loss %.4g -> %.4g"
+                               % (len(epochs), n, epochs[0]["loss"], epochs[-1]["loss"])}
+    return True, None
+
+
 def run(req):
     laps = report.Laps()
     torch.set_num_threads(int(req["policy"]["sandbox"]["threads"]))
@@ -485,6 +534,8 @@ def run(req):
         spec = inputs.resolve(req["input"], model)
         with torch.jit.optimized_execution(False):
             ok, metrics, checks, err = validate_model(model, spec, config(req))
+            if ok and req.get("dataset"):
+                ok, err = full_training(model, req["dataset"], config(req), metrics, checks)
         metrics["input"] = inputs.describe(spec)
     except Exception as e:  # noqa: BLE001 - the model itself raised
         report.result(ok=False, stage="validate",

@@ -93,6 +93,7 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	const char *arch = json_get_str(req, "architecture_id"), *out = json_get_str(req, "artifact_out");
 	struct inputspec spec = {0};
 	struct candidate cand = {0};
+	struct dataset ds = {.epochs = 1, .batch_size = 32, .learning_rate = 1e-3};
 	struct json *res = NULL;
 	char err[512], *code = NULL;
 	size_t code_len = 0;
@@ -148,9 +149,27 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	cand.arch_id = arch;
 	cand.collect_artifact = o->db != NULL;
 	cand.artifact_out = out;
+	if (json_get(req, "dataset")) {
+		const struct json *d = json_get(req, "dataset");
+
+		ds.inputs = json_get_str(d, "inputs");
+		ds.targets = json_get_str(d, "targets");
+		if (!ds.inputs || !ds.targets || !get_long(d, "epochs", 1, 100000, &ds.epochs) ||
+		    !get_long(d, "batch_size", 1, 1L << 20, &ds.batch_size) ||
+		    (json_get(d, "learning_rate") &&
+		     (!json_get_num(d, "learning_rate", &ds.learning_rate) || !(ds.learning_rate > 0)))) {
+			free(code);
+			inputspec_release(&spec);
+			return request_error(req, "dataset: {\"inputs\": FILE.npy, \"targets\": FILE.npy, \"epochs\": N, "
+						  "\"batch_size\": N, \"learning_rate\": X}");
+		}
+		cand.dataset = &ds;
+	}
 	res = pipeline_run(s, &p, &cand);
 	*used = p.limits;
-	if (o->db)
+	/* "record": false keeps a request out of the pool (a re-validation of
+	 * a candidate that is recorded already) */
+	if (o->db && json_get_bool(req, "record", true))
 		cli_record_result(
 		    o->db, res, code, code_len, parent, generation,
 		    o->request_approval || json_get_bool(req, "request_approval", false) || p.approval.required, &cand);
@@ -325,7 +344,10 @@ static const char serve_usage[] =
     "\"input\": SPEC, \"class\": NAME, \"architecture_id\": ID, \"parent\": N,\n"
     "\"generation\": N, \"train\": bool, \"train_steps\": N, \"max_attempts\": N,\n"
     "\"timeout\": S, \"memory_mb\": N (limits may only be lowered), \"artifact_out\": PATH,\n"
-    "\"request_approval\": bool}.  One result per line, as 'run --json' plus\n"
+    "\"request_approval\": bool, \"record\": bool (default true: with --db),\n"
+    "\"dataset\": {\"inputs\": X.npy, \"targets\": Y.npy, \"epochs\": N, \"batch_size\": N,\n"
+    "\"learning_rate\": LR} (train the validated archive on it)}.  One result\n"
+    "per line, as 'run --json' plus\n"
     "\"request_id\".  batch keeps input order unless --unordered; serve answers as\n"
     "results come.\n"
     "\n"

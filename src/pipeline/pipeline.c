@@ -305,8 +305,8 @@ static int write_source(const struct policy *pol, const char *workdir, const cha
 }
 
 /* Put what a job in WORKDIR needs there: the code as candidate.py, and
- * the policy's reference model and the candidate's input file when there
- * are any.  0, or -1 with ERR. */
+ * the policy's reference model, the candidate's input file and its
+ * training data when there are any.  0, or -1 with ERR. */
 static int fill_workdir(const struct policy *pol, const struct candidate *cand, const char *workdir, const char *code,
 			size_t code_len, char *err, size_t errlen)
 {
@@ -316,6 +316,10 @@ static int fill_workdir(const struct policy *pol, const struct candidate *cand, 
 		rc = copy_into(pol, pol->validation.reference.model, workdir, "reference.pt");
 	if (rc == 0 && input_copy_name(cand))
 		rc = copy_into(pol, cand->input->path, workdir, input_copy_name(cand));
+	if (rc == 0 && cand->dataset)
+		rc = copy_into(pol, cand->dataset->inputs, workdir, "train-inputs.npy");
+	if (rc == 0 && cand->dataset)
+		rc = copy_into(pol, cand->dataset->targets, workdir, "train-targets.npy");
 	if (rc < 0) {
 		snprintf(err, errlen, "preparing the work directory: %s", strerror(-rc));
 		return -1;
@@ -384,6 +388,15 @@ static void make_requests(struct run *r)
 	json_set(r->req, "ro_roots", ro);
 	r->vreq = job_request(r->pol, "validate");
 	json_set(r->vreq, "input", input);
+	if (cand->dataset) {
+		struct json *d = json_set(r->vreq, "dataset", json_object());
+
+		json_set(d, "inputs", json_str("train-inputs.npy"));
+		json_set(d, "targets", json_str("train-targets.npy"));
+		json_set(d, "epochs", json_num((double)cand->dataset->epochs));
+		json_set(d, "batch_size", json_num((double)cand->dataset->batch_size));
+		json_set(d, "learning_rate", json_num(cand->dataset->learning_rate));
+	}
 	json_set(r->vreq, "artifact", json_str(r->artifact));
 	json_set(r->vreq, "reference", ref ? json_str("reference.pt") : json_null());
 }

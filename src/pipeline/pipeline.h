@@ -11,6 +11,15 @@
 #include "supervisor/supervise.h"
 #include "pipeline/verdict.h"
 
+/* The caller's data set for a full training run after validation (the
+ * seed's run_full_training): two .npy files, copied into the work
+ * directory and loaded there without unpickling. */
+struct dataset {
+	const char *inputs, *targets; /* paths */
+	long epochs, batch_size;
+	double learning_rate;
+};
+
 struct candidate {
 	const char *code; /* not necessarily NUL-free or UTF-8: checked */
 	size_t code_len;
@@ -27,6 +36,8 @@ struct candidate {
 	/* when accepted, move the archive here (rename, else copy); the
 	 * result's "artifact" names it, or "artifact_error" says why not */
 	const char *artifact_out;
+	/* train the validated archive on this data set too (NULL: no) */
+	const struct dataset *dataset;
 };
 
 /* Run CAND under POL (borrowed) on S's zygote.  Returns the result
