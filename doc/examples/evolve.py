@@ -62,7 +62,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
-    ex = SafeCodeExecutor(timeout_seconds=60, max_memory_gb=2.0, train=True, db=args.db)
+    # fix=True: the sandbox's debug loop may repair a mutant (each fix is in r.attempts)
+    ex = SafeCodeExecutor(timeout_seconds=60, max_memory_gb=2.0, train=True, db=args.db, fix=True)
     # generation 0: the seed genome
     seed = {"widths": [64], "act": "ReLU"}
     r = ex.execute_model_code(render(seed), "float:8x%d" % IN_FEATURES, "gen0_seed",
@@ -87,8 +88,11 @@ def main(argv=None):
                 children.append((r.metrics["final_loss"], r.candidate_id, child))
         survivors = sorted(survivors + children, key=lambda t: t[0])[:max(2, args.population // 2)]
     best_loss, best_id, best = survivors[0]
-    rid = ApprovalManager(args.db).request_approval(best_id, title="Best of %d generations: %s"
-                                                    % (args.generations, best))
+    rid = ApprovalManager(args.db).request_approval(
+        title="Best of %d generations: %s" % (args.generations, best),
+        description="final loss %.4g on the sandbox's training check" % best_loss,
+        risk_assessment={"generations": args.generations, "population": args.population},
+        candidate_id=best_id)
     print("best: candidate %s, final loss %.4g; approval request %s is pending "
           "(aegis-sandbox approvals show %s --db %s)" % (best_id, best_loss, rid, rid, args.db))
     ex.close()

@@ -9,19 +9,25 @@ Drop-in for the names of the AEGIS design document (core.evolution.code_executio
 Candidate code never runs in this process: each executor keeps one warm
 ``aegis-sandbox serve --stdio`` child (started lazily, restarted if it dies,
 closed at exit) and the model comes back as a TorchScript module loaded with
-torch.jit.load; nothing candidate-made is unpickled here.
+torch.jit.load; nothing candidate-made is unpickled here.  Every object of
+one process shares one server; logging goes to the "aegis_sandbox" logger.
 """
 
 from aegis_sandbox.executor import (  # noqa: F401
     ApprovalManager,
+    ArchitectureValidator,
     CodeDebugger,
     CodePool,
+    CodeValidator,
     ExecutionResult,
+    LLMCodeDebugger,
     SafeCodeExecutor,
     SandboxError,
     TrainingValidator,
+    default_db,
+    run_full_training,
+    shutdown,
 )
-
 
 
 def install_seed_shim():
@@ -40,5 +46,6 @@ def install_seed_shim():
     sys.modules["core"].evolution = sys.modules["core.evolution"]
 
 
-__all__ = ["install_seed_shim", "SafeCodeExecutor", "ExecutionResult", "CodeDebugger", "TrainingValidator",
-           "ApprovalManager", "CodePool", "SandboxError"]
+__all__ = ["install_seed_shim", "SafeCodeExecutor", "ExecutionResult", "CodeDebugger", "LLMCodeDebugger",
+           "TrainingValidator", "ApprovalManager", "CodePool", "CodeValidator", "ArchitectureValidator",
+           "SandboxError", "default_db", "run_full_training", "shutdown"]

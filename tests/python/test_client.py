@@ -17,6 +17,11 @@ from aegis_sandbox import (CodeDebugger, SafeCodeExecutor, TrainingValidator,  #
 
 pytestmark = pytest.mark.skipif(not os.environ.get("AEGIS_SANDBOX"), reason="needs the built binary")
 
+# the seed's objects share a pool database when given none: a private one here
+import tempfile  # noqa: E402
+_DBDIR = tempfile.mkdtemp(prefix="aegis-client-test-")
+os.environ["AEGIS_SANDBOX_DB"] = os.path.join(_DBDIR, "pool.db")
+
 
 @pytest.fixture(scope="module")
 def executor():
@@ -108,9 +113,14 @@ def test_complete_flow(executor):
     exec_result = executor.execute_model_code(code, torch.randint(0, 1000, (2, 20)), "gen1_test")
     assert exec_result.success
     assert exec_result.metrics["parameters"] == 1674984
-    # and by default the sandbox's own debug loop does it in one call
-    auto = executor.execute_model_code(generated_code, torch.randint(0, 1000, (2, 20)), "gen1_auto")
-    assert auto.success and len(auto.attempts) == 2
+    # the code given is the code run: no silent rewriting ...
+    same = executor.execute_model_code(generated_code, torch.randint(0, 1000, (2, 20)), "gen1_same")
+    assert not same.success and len(same.attempts) == 1 and same.fixes_applied == 0
+    assert same.final_code == generated_code
+    # ... unless fixing is asked for, and then the result says so
+    auto = executor.execute_model_code(generated_code, torch.randint(0, 1000, (2, 20)), "gen1_auto", fix=True)
+    assert auto.success and len(auto.attempts) == 2 and auto.fixes_applied == 1
+    assert auto.final_code != generated_code
 
 
 def test_missing_imports_debugger():
@@ -218,3 +228,182 @@ def test_seed_randint_input_trains_with_cross_entropy(executor):
                                     architecture_id="gen1_test")
     assert r.success, r.error_message
     assert (r.metrics["loss"], r.metrics["vocab"]) == ("cross_entropy", 1000), r.metrics
+
+
+# ---- the seed document's API, exactly (issue 18) -------------------------------
+
+SMALL = ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+         "        self.fc = nn.Linear(100, 10)\n    def forward(self, x):\n        return self.fc(x)\n")
+
+
+def _client_env(**extra):
+    env = dict(os.environ, PYTHONPATH=os.path.join(TOP, "pyhelpers"))
+    env.update(extra)
+    return env
+
+
+def test_seed_document_blocks_run(tmp_path):
+    # every code block of seed.md, pasted in order (tests/seed/seed_doc.py
+    # marks the few GLUE lines it needs), against this build
+    import subprocess
+    p = subprocess.run([sys.executable, os.path.join(TOP, "tests", "seed", "seed_doc.py")],
+                       env=_client_env(AEGIS_SANDBOX_DB=str(tmp_path / "seed.db")),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
+    assert p.stdout.rstrip().endswith("seed document: every block ran")
+
+
+def test_one_server_per_process_and_real_concurrency():
+    import threading
+    import aegis_sandbox.executor as X
+    a, b = SafeCodeExecutor(db=False, jobs=2), SafeCodeExecutor(db=False, jobs=2)
+    assert a._server is b._server  # one warm zygote for the whole process
+    results = []
+
+    def run(i):
+        results.append(a.execute_model_code(SMALL, torch.randn(2, 100), "t%d" % i).success)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 4
+    # two requests were in flight at once: the server answered them by id
+    assert a._server._seq >= 4
+    a.close()
+    b.close()
+    X.shutdown()
+    assert X._servers == {}
+
+
+def test_code_pool_save_keeps_metrics_and_does_not_rerun(tmp_path):
+    db = str(tmp_path / "p.db")
+    ex = SafeCodeExecutor(db=db)
+    r = ex.execute_model_code(SMALL, torch.randn(2, 100), "arch-a")
+    assert r.success and r.candidate_id == 1
+    pool = CodePool(db)
+    cid = pool.save(architecture_id="arch-a", code=SMALL, metrics={"accuracy": 0.7}, generation=2)
+    assert cid == 1
+    assert len(CodePool(db).get_top_k(k=10, metric="final_loss")) <= 1  # no second row
+    rows = __import__("json").loads(__import__("subprocess").run(
+        [os.environ["AEGIS_SANDBOX"], "pool", "list", "--db", db, "--json"], capture_output=True,
+        text=True).stdout)
+    assert len(rows) == 1 and rows[0]["generation"] == 2 and rows[0]["user_metrics"] == {"accuracy": 0.7}
+    best = pool.get_top_k(k=10, metric="accuracy")  # descending for accuracy
+    assert [(c["id"], c["value"]) for c in best] == [(1, 0.7)]
+    # validate_training neither writes a row nor loses the parameter count
+    trainable, m = TrainingValidator(training_steps=10).validate_training(r.model)
+    assert trainable and m["parameters"] == 1010 and m["training_steps"] == 10
+    assert len(__import__("json").loads(__import__("subprocess").run(
+        [os.environ["AEGIS_SANDBOX"], "pool", "list", "--db", db, "--json"], capture_output=True,
+        text=True).stdout)) == 1
+    ex.close()
+
+
+def test_approval_with_the_seed_arguments_keeps_the_callers_assessment(tmp_path):
+    db = str(tmp_path / "a.db")
+    ex = SafeCodeExecutor(db=db)
+    r = ex.execute_model_code(SMALL, torch.randn(2, 100), "arch-b")
+    am = ApprovalManager()  # no setup: the pool and candidate of this process
+    rid = am.request_approval(title="New Architecture: b", description="Model with 1010 parameters",
+                              risk_assessment={"trainable": True, "note": "mine"})
+    req = ApprovalManager(db).get(rid)
+    assert (req["candidate_id"], req["title"], req["risk_assessment"]) == \
+        (r.candidate_id, "New Architecture: b", {"trainable": True, "note": "mine"})
+    assert req["sandbox_assessment"]["metrics"]["parameters"] == 1010  # the sandbox's, beside it
+    am.approve_request(rid, ...)
+    assert am.is_approved(rid)
+    ex.close()
+
+
+def test_llm_code_debugger_callable_and_command(tmp_path):
+    from aegis_sandbox import LLMCodeDebugger
+    prompts = []
+
+    def llm(prompt):
+        prompts.append(prompt)
+        return "Here you go:\n```python\nimport torch.nn as nn\n" + SMALL.split("\n", 1)[1] + "```\n"
+
+    code = SMALL.replace("import torch.nn as nn\n", "")
+    fixed, changes = LLMCodeDebugger(llm=llm).debug_and_fix(code, "NameError: name 'nn' is not defined (line 1)")
+    assert fixed.startswith("import torch.nn as nn\n") and changes
+    assert "NameError: name 'nn' is not defined" in prompts[0] and code in prompts[0]
+    fixer = tmp_path / "fixer.py"
+    fixer.write_text("import json, sys\nreq = json.load(sys.stdin)\n"
+                     "print(json.dumps({'code': 'import torch.nn as nn\\n' + req['code'], "
+                     "'changes': ['added the import for ' + req['error_type']]}))\n")
+    fixed, changes = LLMCodeDebugger(command=[sys.executable, str(fixer)]).debug_and_fix(
+        code, "NameError: name 'nn' is not defined (line 1)")
+    assert fixed == "import torch.nn as nn\n" + code and changes == ["added the import for NameError"]
+    assert SafeCodeExecutor(db=False).execute_model_code(fixed, torch.randn(2, 100)).success
+    with pytest.raises(TypeError):
+        SafeCodeExecutor(db=False).execute_model_code(SMALL, None, "x", fixer=llm)  # never silently ignored
+
+
+def test_missing_binary_is_a_clear_error(tmp_path):
+    import subprocess
+    p = subprocess.run([sys.executable, "-c", "import aegis_sandbox\n"
+                        "try:\n    aegis_sandbox.SafeCodeExecutor()\nexcept aegis_sandbox.SandboxError as e:\n"
+                        "    print('SandboxError:', e)\n"],
+                       env=_client_env(AEGIS_SANDBOX=str(tmp_path / "nope")), capture_output=True, text=True)
+    assert "SandboxError: the aegis-sandbox program was not found" in p.stdout, p.stdout + p.stderr
+
+
+def _session(sid):
+    """The processes left in session SID (the client script ran as its
+    leader: its server and zygote stay in it; job children make their own
+    sessions and die with the zygote)."""
+    import subprocess
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if l.split()[1] == str(sid)]
+
+
+def _run_client(script, args, env, sig=None):
+    """Run SCRIPT as a session leader; with SIG, send it once the script
+    says 'ready'.  Returns (exit status, session id)."""
+    import subprocess
+    q = subprocess.Popen([sys.executable, "-c", script] + args, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if sig is not None:
+        assert q.stdout.readline().strip() == "ready"
+        q.send_signal(sig)
+    out, err = q.communicate(timeout=600)
+    assert sig is not None or q.returncode == 0, err[-3000:]
+    return q.returncode, q.pid
+
+
+def test_an_evolution_loop_leaves_nothing_behind(tmp_path):
+    # 20 candidates, then exit; then a process killed by SIGTERM, and one by
+    # SIGKILL (whose directory the next process reclaims)
+    import subprocess
+    script = ("import torch, sys, time\nfrom aegis_sandbox import SafeCodeExecutor\n"
+              "ex = SafeCodeExecutor()\ncode = %r\n"
+              "for i in range(int(sys.argv[1])):\n"
+              "    r = ex.execute_model_code(code.replace('10)', '%%d)' %% (i + 1)), torch.randn(2, 100), 'g%%d' %% i)\n"
+              "    assert r.success, r.error_message\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(float(sys.argv[2]))\n" % SMALL)
+    env = _client_env(AEGIS_SANDBOX_DB=str(tmp_path / "loop.db"), TMPDIR=str(tmp_path))
+
+    def ours():
+        return [n for n in os.listdir(tmp_path) if n.startswith("aegis")]
+
+    _, sid = _run_client(script, ["20", "0"], env)
+    assert _session(sid) == [] and ours() == []
+    rows = __import__("json").loads(subprocess.run(
+        [os.environ["AEGIS_SANDBOX"], "pool", "list", "--db", str(tmp_path / "loop.db"), "--json"],
+        capture_output=True, text=True).stdout)
+    assert len(rows) == 20 and all(r["status"] == "accepted" for r in rows)
+    rc, sid = _run_client(script, ["1", "60"], env, signal.SIGTERM)
+    assert rc == -signal.SIGTERM
+    time.sleep(1)
+    assert _session(sid) == [] and ours() == []
+    rc, sid = _run_client(script, ["1", "60"], env, signal.SIGKILL)
+    deadline = time.time() + 10  # the server and zygote see their stdin and ctl close
+    while _session(sid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _session(sid) == []
+    assert len([n for n in ours() if n.startswith("aegis-client-")]) == 1  # nothing could remove it ...
+    _run_client(script, ["1", "0"], env)
+    assert ours() == []  # ... until the next process reclaimed it
