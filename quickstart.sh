@@ -21,7 +21,7 @@ esac
 # Build and test dependencies, all from Debian's archive.  python3-torch is
 # built for /usr/bin/python3, which is the interpreter we embed.
 PACKAGES="build-essential autoconf automake pkg-config libtool
-	python3 python3-dev libpython3-dev python3-torch python3-numpy python3-pytest
+	python3 python3-dev libpython3-dev python3-venv python3-torch python3-numpy python3-pytest
 	libseccomp-dev libyaml-dev libsqlite3-dev libcmocka-dev sqlite3
 	util-linux procps clang libclang-rt-14-dev"
 
@@ -61,7 +61,12 @@ if [ "$MODE" = check ]; then
 	if [ "$status" -ne 0 ] && [ "$nfail" -eq 0 ]; then
 		nfail=1 # make check failed before or around the tests
 	fi
-	echo "$npass passed, $nfail failed, $nskip skipped"
+	echo "system build (Debian's torch): $npass passed, $nfail failed, $nskip skipped"
+	# the same suite on pip's torch 2.x in a virtualenv, and 'pip install'
+	# of this checkout into a new one (AEGIS_SKIP_TORCH2=1 skips both)
+	if [ "${AEGIS_SKIP_TORCH2:-0}" != 1 ]; then
+		sh tests/pip/torch2.sh || status=$?
+	fi
 	exit "$status"
 fi
 

@@ -1,0 +1,86 @@
+#!/bin/sh
+# torch2.sh - the second half of './quickstart.sh check': the whole test
+# suite again on pip's torch 2.13 in a virtualenv, then the researcher's
+# route, 'pip install <checkout>' into a new virtualenv, used as the seed
+# document uses it.
+#
+#   AEGIS_TORCH2_VENV   the suite's venv (kept between runs; made from
+#                       /usr/bin/python3, whose stdlib every user can read,
+#                       so the escape corpus runs as nobody too)
+#   AEGIS_TORCH2_SPEC   what to install there (default torch==2.13.0, the
+#                       CPU build on this machine's disk)
+#
+# Run from the top of the source tree after the system build; exit 0 when
+# both pass.  It prints one closing line like quickstart's.
+set -eu
+
+TORCH=${AEGIS_TORCH2_SPEC:-torch==2.13.0}
+if [ "$(id -u)" -eq 0 ]; then
+	CACHE=/opt/aegis-sandbox-ci
+else
+	CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aegis-sandbox
+fi
+T2=${AEGIS_TORCH2_VENV:-$CACHE/venv-torch2}
+TOP=$(pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+mkdir -p "$CACHE"
+
+# ---- the venv of the suite ---------------------------------------------------
+if ! "$T2/bin/python" -W ignore -c 'import torch, numpy, pytest' 2>/dev/null; then
+	echo "torch2: making $T2 ($TORCH, numpy, pytest)"
+	rm -rf "$T2"
+	/usr/bin/python3 -m venv "$T2"
+	"$T2/bin/pip" install -q --disable-pip-version-check "$TORCH" numpy pytest
+fi
+chmod -R a+rX "$T2"
+echo "torch2: $("$T2/bin/python" -W ignore -c 'import torch, sys; print("torch", torch.__version__, "on Python", sys.version.split()[0])')"
+
+# ---- the suite, built from the distribution's files -----------------------------
+status=0
+B=$TOP/build-torch2
+rm -rf "$B"
+make -s distdir distdir="$B/src" >/dev/null
+(
+	cd "$B/src"
+	./configure -q PYTHON="$T2/bin/python" >/dev/null
+	make -s -j"$JOBS" >/dev/null 2>&1 || make -j1
+	make -j2 check
+) || status=$?
+npass=$(cat "$B"/src/tests/*/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
+nfail=$(cat "$B"/src/tests/*/*.trs 2>/dev/null | grep -c -E '^:test-result: (FAIL|ERROR|XPASS)' || true)
+if [ "$status" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+	nfail=1
+fi
+echo "torch2 suite: $npass passed, $nfail failed"
+
+# ---- the researcher's route: a new venv, torch, then the checkout ----------------
+V=$CACHE/venv-pip-route
+rm -rf "$V"
+/usr/bin/python3 -m venv "$V"
+route=0
+{
+	"$V/bin/pip" install -q --disable-pip-version-check "$TORCH" numpy &&
+		"$V/bin/pip" install -q --disable-pip-version-check "$TOP" &&
+		echo "pip route: installed: $(command -v "$V/bin/aegis-sandbox") $("$V/bin/aegis-sandbox" --version | head -1)" &&
+		ldd "$V/bin/aegis-sandbox" | grep -vq libpython &&
+		"$V/bin/aegis-sandbox" run "$TOP/doc/examples/seed_model.py" &&
+		(
+			# the installed client and program, nothing of the build tree
+			cd "$CACHE"
+			env -u AEGIS_SANDBOX -u AEGIS_PYHELPERS -u PYTHONPATH AEGIS_SANDBOX_DB="$V/seed.db" \
+				"$V/bin/python" -W ignore "$TOP/tests/seed/seed_doc.py" >"$V/seed.log" 2>&1 ||
+				{ tail -30 "$V/seed.log"; exit 1; }
+			tail -1 "$V/seed.log"
+		) &&
+		"$V/bin/pip" uninstall -q -y aegis-sandbox &&
+		test ! -e "$V/bin/aegis-sandbox" && test ! -e "$V/libexec/aegis-sandbox" &&
+		test -z "$(find "$V/share/aegis-sandbox" "$V/lib" -path '*aegis*' -type f 2>/dev/null)" &&
+		echo "pip route: uninstalled, no file left (pip leaves empty directories)"
+} || route=1
+if [ "$route" -eq 0 ]; then
+	echo "pip route: 1 passed, 0 failed"
+else
+	echo "pip route: 0 passed, 1 failed"
+	status=1
+fi
+exit "$status"
