@@ -231,30 +231,111 @@ def _why(e):
                          " (line %s)" % where.group(1) if where else "")
 
 
+def second_input(model, spec, x):
+    """The input the archive is compared with the model on: other values,
+    and another batch size and sequence length when the model as written
+    takes them (a positional table may fix the length); a file input's
+    own tensor."""
+    if spec["kind"] == "file":
+        return x
+    other = inputs.other_shape(spec)
+    if other is not None:
+        x2 = inputs.make(other, seed=1)
+        try:
+            with torch.no_grad():
+                inputs.seed(1)
+                model(x2)
+            return x2
+        except Exception:  # noqa: BLE001 - the model takes one shape only
+            pass
+    return inputs.make(spec, seed=1)
+
+
+class BothModes(nn.Module):
+    """Two traces of one model, in train and in eval mode, sharing its
+    parameters and buffers: a trace records the mode it ran in (dropout
+    on, batch statistics), so one trace alone would make the archive's
+    eval() do nothing.  forward() takes the trace of the current mode."""
+
+    def __init__(self, train_trace, eval_trace):
+        super().__init__()
+        self.train_mode = train_trace
+        self.eval_mode = eval_trace
+
+    def forward(self, x):
+        if self.training:
+            return self.train_mode(x)
+        return self.eval_mode(x)
+
+
+def _trace_quiet(module, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        inputs.seed(0)
+        return _jit_trace(module, (x,), check_trace=False, strict=False)
+
+
+def _graph_key(traced):
+    """A trace's graph without what differs between two traces of one
+    graph (mangled type names, requires_grad)."""
+    text = str(traced.inlined_graph)
+    text = re.sub(r"___torch_mangle_\d+\.", "", text)
+    return re.sub(r"requires_grad=\d", "", text)
+
+
+def both_modes(model, traced, x):
+    """TRACED (made in train mode) when an eval-mode trace records the same
+    graph, else a scripted BothModes of the two."""
+    model.eval()
+    try:
+        with torch.no_grad():
+            evaled = _trace_quiet(model, x)
+    finally:
+        model.train()
+    if _graph_key(evaled) == _graph_key(traced):
+        return traced
+    return _jit_script(BothModes(traced, evaled))
+
+
+def differs_in_both_modes(model, exported, x2):
+    """differs() in train mode, then in eval mode (then train again)."""
+    why = differs(model, exported, x2)
+    if why is not None:
+        return why
+    model.eval()
+    exported.eval()
+    try:
+        why = differs(model, exported, x2)
+    finally:
+        model.train()
+        exported.train()
+    return None if why is None else "in eval mode: " + why
+
+
 def export(model, path, traced, trace_error, x, x2):
-    """Save to PATH a module that behaves like MODEL on the second input
-    X2: TRACED when it does (when tracing failed, a trace on X of the
-    output's tensors alone, see TensorsOnly), else a scripted MODEL.
-    Returns
-    (method, None, None), or (None, kind, why) with KIND "ExportError" (it
-    cannot be exported) or "ArchiveMismatch" (what could be exported
-    behaves differently)."""
+    """Save to PATH a module that behaves like MODEL, in train and in eval
+    mode, on the second input X2: TRACED when it does (when tracing failed,
+    a trace on X of the output's tensors alone, see TensorsOnly; with an
+    eval-mode trace beside it when the modes differ, see BothModes), else a
+    scripted MODEL.  Returns (method, None, None), or (None, kind, why)
+    with KIND "ExportError" (it cannot be exported) or "ArchiveMismatch"
+    (what could be exported behaves differently)."""
     kind = "ExportError"
+    tensors_only = False
     if traced is None:
         # forward() returned what a trace cannot hold (None beside the
         # logits, a dataclass): trace the tensors it returns
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                inputs.seed(0)
-                traced = _jit_trace(TensorsOnly(model), (x,), check_trace=False, strict=False)
+            traced = _trace_quiet(TensorsOnly(model), x)
             tensors_only = True
         except Exception:  # noqa: BLE001 - then the trace's own error stands
             traced = None
-    else:
-        tensors_only = False
     if traced is not None:
-        why = differs(model, traced, x2)
+        try:
+            traced = both_modes(TensorsOnly(model) if tensors_only else model, traced, x)
+            why = differs_in_both_modes(model, traced, x2)
+        except Exception as e:  # noqa: BLE001 - no eval-mode trace: try script
+            why = "no eval-mode trace (%s)" % _why(e)
         if why is None:
             try:
                 _jit_save(traced, path)
@@ -269,7 +350,7 @@ def export(model, path, traced, trace_error, x, x2):
         scripted = _jit_script(model)
     except Exception as e:  # noqa: BLE001
         return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
-    why = differs(model, scripted, x2)
+    why = differs_in_both_modes(model, scripted, x2)
     if why is not None:
         return None, "ArchiveMismatch", "trace: %s; script: the scripted archive differs: %s" % (
             trace_why, why)
@@ -462,8 +543,7 @@ def run(req):
         return 3
     if tracer_warnings:
         metrics["tracer_warnings"] = tracer_warnings
-    # the second input: the same spec, other values (a file input has one)
-    x2 = x if spec["kind"] == "file" else inputs.make(spec, seed=1)
+    x2 = second_input(model, spec, x)
     method, kind, why = export(model, req["artifact"], traced, trace_error, x, x2)
     if method is None:
         if req["policy"]["validation"]["export_failure"] == "in-process":

@@ -54,13 +54,24 @@ def _finite_any(t):
 
 
 def leaf_modules(model):
-    leaves, depth = 0, 0
+    """(layers, depth).  A layer is a module, at any depth, that holds
+    parameters of its own (a Linear: one layer), and every parameter of a
+    module that holds them by number (a ParameterList: one layer per
+    entry); a model with no parameters counts its leaf modules.  Leaf
+    modules alone hid 1,500 layers in one ParameterList."""
+    layers, leaves, depth = 0, 0, 0
+    seen = set()  # a parameter shared by two modules (tied weights) is one layer's
     for name, m in model.named_modules():
+        own = [n for n, p in m.named_parameters(recurse=False) if (p.data_ptr(), p.shape) not in seen]
+        seen.update((p.data_ptr(), p.shape) for _, p in m.named_parameters(recurse=False))
+        if own:
+            numbered = sum(1 for n in own if n.isdigit())
+            layers += numbered if numbered > 1 else 1
         if not any(True for _ in m.children()):
             leaves += 1
         if name:
             depth = max(depth, name.count(".") + 1)
-    return leaves, depth
+    return (layers or leaves), depth
 
 
 def forward_counting(model, x):
@@ -187,8 +198,90 @@ def check_causality(model, x, vocab, a=None, rng=None):
                   % len(points))
 
 
-def validate_model(model, spec, cfg, x=None):
-    """Run every check on MODEL.  Returns (ok, metrics, checks, error)."""
+_BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _buffers(model):
+    return {n: b.detach().clone() for n, b in model.named_buffers()}
+
+
+def _changed(before, model, ignore_bn):
+    """Names of MODEL's buffers that differ from BEFORE (a _buffers()
+    snapshot); with IGNORE_BN, not batch-norm statistics."""
+    out = []
+    for n, b in model.named_buffers():
+        if ignore_bn and n.rsplit(".", 1)[-1] in _BN_STATS:
+            continue
+        a = before.get(n)
+        if a is None or a.shape != b.shape or not torch.equal(a, b.detach()):
+            out.append(n)
+    return out
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(p.shape == q.shape and p.dtype == q.dtype and (
+        torch.equal(p, q) if not (p.is_floating_point() or p.is_complex())
+        else bool(torch.allclose(p, q, rtol=1e-5, atol=1e-6))) for p, q in zip(a, b))
+
+
+def check_eval(model, x, x2, vocab, record, causality):
+    """Eval mode, on a fresh copy of the archive (no state from the train
+    checks): outputs finite, the same on a repeated call with another RNG
+    seed, no buffer changed, the output depends on the input, and, for
+    language models, causality as in train mode."""
+    model.eval()
+    with torch.no_grad():
+        before = _buffers(model)
+        inputs.seed(0)
+        a = inputs.tensors(model(x))
+        inputs.seed(12345)
+        b = inputs.tensors(model(x))
+        inputs.seed(0)
+        c = inputs.tensors(model(x2)) if x2 is not None else None
+    bad = [i for i, t in enumerate(a) if not _finite_any(t)]
+    record("eval_output", FAIL if bad or not a else PASS,
+           "in eval mode output tensor %s contains NaN or Inf" % ", ".join(map(str, bad[:5])) if bad
+           else "no tensor in eval mode" if not a else "all %d output tensors finite in eval mode" % len(a))
+    record("eval_determinism", PASS if _same(a, b) else FAIL,
+           "two eval-mode calls on one input agree" if _same(a, b) else
+           "two eval-mode calls on the same input differ (dropout left on, or hidden state)")
+    moved = _changed(before, model, ignore_bn=False)
+    record("eval_state", FAIL if moved else PASS,
+           "an eval-mode forward changed buffer %s" % ", ".join(moved[:5]) if moved
+           else "eval-mode forwards changed no buffer")
+    if c is not None and a and c and a[0].shape == c[0].shape:
+        insensitive = bool(torch.equal(a[0], c[0]))
+        record("input_sensitivity", FAIL if insensitive else PASS,
+               "the output is the same for another input: it does not depend on the input" if insensitive
+               else "the output depends on the input")
+    if causality and a:
+        status, detail = check_causality(model, x, vocab, a[0])
+        record("causality_eval", status, detail)
+    model.train()
+
+
+def check_long_run(model, x, calls, record):
+    """A model that keeps state between calls (a buffer other than
+    batch-norm statistics changes, or forward() sets an attribute) is
+    called CALLS more times, in train mode, and must stay finite: a
+    counter that turns the output to Inf at call 400 is a time bomb the
+    training would not reach."""
+    model.train()
+    with torch.no_grad():
+        for i in range(calls):
+            inputs.seed(i)
+            bad = [t for t in inputs.tensors(model(x)) if not _finite_any(t)]
+            if bad:
+                record("long_run", FAIL, "the output is not finite at call %d of %d: the model keeps "
+                       "state that changes its output over time" % (i + 1, calls))
+                return
+    record("long_run", PASS, "finite over %d calls of a model that keeps state between calls" % calls)
+
+
+def validate_model(model, spec, cfg, x=None, fresh=None):
+    """Run every check on MODEL.  FRESH, when given, returns a fresh copy
+    of the archive (the eval-mode and long-run checks start from one).
+    Returns (ok, metrics, checks, error)."""
     arch, tr, ck = cfg["architecture"], cfg["training"], cfg["checks"]
     metrics, checks = {}, {}
     failures = []
@@ -221,7 +314,7 @@ def validate_model(model, spec, cfg, x=None):
     else:
         record("parameters", PASS, "%d <= %d" % (n_params, arch["max_parameters"]))
     if leaves > arch["max_layers"]:
-        record("layers", FAIL, "%d leaf modules exceed validation.architecture.max_layers = %d"
+        record("layers", FAIL, "%d layers exceed validation.architecture.max_layers = %d"
                % (leaves, arch["max_layers"]))
     else:
         record("layers", PASS, "%d <= %d" % (leaves, arch["max_layers"]))
@@ -232,6 +325,7 @@ def validate_model(model, spec, cfg, x=None):
         record("depth", PASS, "%d <= %d" % (depth, arch["max_depth"]))
 
     model.train()
+    snapshot = _buffers(model)
     try:
         out, abytes, every = forward_counting(model, x)
     except Exception:  # noqa: BLE001 - retried without recording: a model that
@@ -262,6 +356,9 @@ def validate_model(model, spec, cfg, x=None):
            ("non-finite parameters: " + ", ".join(bad[:10])) if bad else "all parameters finite")
     if failures:
         return _finish(metrics, checks, failures)
+    # what changed in the train-mode forward above: a model that keeps
+    # state between calls gets the long-run check
+    stateful = _changed(snapshot, model, ignore_bn=True) or "prim::SetAttr" in _graph_text(model)
 
     # memory: parameters + gradients + two Adam moments + buffers + saved
     # activations
@@ -285,14 +382,18 @@ def validate_model(model, spec, cfg, x=None):
     kind = loss_kind(out, x, vocab)
     metrics["loss"] = "cross_entropy" if kind == "ce" else "mse"
 
-    if ck["causality"]:
-        if (vocab is not None and not x.is_floating_point() and x.dim() == 2 and x.shape[1] > 1
-                and out.dim() >= 3 and _seq_dim(out, x) is not None):
-            status, detail = check_causality(model, x, vocab, out)
-            record("causality", status, detail)
-        else:
-            record("causality", SKIP, "needs token input (B, T) and an output with a dimension "
-                   "along the sequence (B, T, V) or (B, V, T)")
+    causal = (ck["causality"] and vocab is not None and not x.is_floating_point() and x.dim() == 2
+              and x.shape[1] > 1 and out.dim() >= 3 and _seq_dim(out, x) is not None)
+    if causal:
+        status, detail = check_causality(model, x, vocab, out)
+        record("causality", status, detail)
+    elif ck["causality"]:
+        record("causality", SKIP, "needs token input (B, T) and an output with a dimension "
+               "along the sequence (B, T, V) or (B, V, T)")
+    x2 = inputs.make(spec, seed=2) if spec["kind"] in ("tokens", "float") else None
+    check_eval(fresh() if fresh else model, x, x2, vocab, record, causal)
+    if failures:
+        return _finish(metrics, checks, failures)
 
     if not tr["enabled"]:
         record("trainability", SKIP, "training disabled (--no-train or validation.training.enabled)")
@@ -357,6 +458,12 @@ def validate_model(model, spec, cfg, x=None):
     record("finite_loss", PASS, "finite at all %d steps" % done)
     record("finite_gradients", PASS, "finite at all %d steps" % done)
     record("no_explosion", PASS, "never above %g x the initial loss" % tr["explode_factor"])
+    if stateful:
+        # continued from the state the training left, for a number of calls
+        # the archive cannot know in advance
+        import random
+        steps_done = int(tr["steps"])
+        check_long_run(model, x, random.SystemRandom().randint(2 * steps_done, 8 * steps_done) + 100, record)
     if not touched:
         record("backward", FAIL, "no parameter ever received a non-zero gradient")
     else:
@@ -448,6 +555,13 @@ def compare_reference(ref, model, batches, kind, tr, metrics, record, est_mb):
                % (tratio or 0, mratio or 0))
 
 
+def _graph_text(model):
+    try:
+        return str(model.inlined_graph)
+    except Exception:  # noqa: BLE001 - an eager module (the in-process fallback)
+        return ""
+
+
 def _finish(metrics, checks, failures):
     if failures:
         name, detail = failures[0]
@@ -532,8 +646,11 @@ def run(req):
         # 100 training steps (see doc/performance.md), and a candidate run
         # without training pays it in full.
         spec = inputs.resolve(req["input"], model)
+
+        def fresh():
+            return torch.jit.load(req["artifact"], map_location="cpu")
         with torch.jit.optimized_execution(False):
-            ok, metrics, checks, err = validate_model(model, spec, config(req))
+            ok, metrics, checks, err = validate_model(model, spec, config(req), fresh=fresh)
             if ok and req.get("dataset"):
                 ok, err = full_training(model, req["dataset"], config(req), metrics, checks)
         metrics["input"] = inputs.describe(spec)

@@ -196,7 +196,7 @@ static void print_human(const char *path, const struct json *res)
 			printf("\n");
 		}
 		if (json_get_num(m, "layers", &v))
-			printf("  %-12s %.0f leaf modules\n", "layers", v);
+			printf("  %-12s %.0f\n", "layers", v);
 		if (json_get_num(m, "training_steps", &v)) {
 			double a = NAN, b = NAN;
 

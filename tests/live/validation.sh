@@ -62,7 +62,7 @@ expect "every check has a status and a reason" "$(field 'all(c["status"] in ("pa
 run_model --no-train --set validation.architecture.max_parameters=1000 "$EXAMPLES/seed_model.py"
 expect "parameter limit" "$(field 'r["error"]["message"]')" "parameters: 1674984 parameters exceed validation.architecture.max_parameters = 1000"
 run_model --no-train --set validation.architecture.max_layers=2 "$EXAMPLES/seed_model.py"
-expect "layer limit" "$(field 'r["error"]["message"]')" "layers: 3 leaf modules exceed validation.architecture.max_layers = 2"
+expect "layer limit" "$(field 'r["error"]["message"]')" "layers: 3 layers exceed validation.architecture.max_layers = 2"
 run_model --train-steps 7 "$EXAMPLES/seed_model.py"
 expect "--train-steps" "$(field 'r["metrics"]["training_steps"]')" 7
 run_model --set validation.training.min_loss_drop=1.0 --train-steps 2 "$EXAMPLES/seed_model.py"

@@ -39,6 +39,7 @@ echo "torch2: $("$T2/bin/python" -W ignore -c 'import torch, sys; print("torch",
 status=0
 B=$TOP/build-torch2
 rm -rf "$B"
+mkdir -p "$B"
 make -s distdir distdir="$B/src" >/dev/null
 (
 	cd "$B/src"
