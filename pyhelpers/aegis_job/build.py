@@ -251,6 +251,52 @@ def second_input(model, spec, x):
     return inputs.make(spec, seed=1)
 
 
+class AllPositions(nn.Module):
+    """MODEL called with targets (the input itself, shifted: any ids do),
+    as language models are in training, which returns the logits of every
+    position; the first tensor of what it returns."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return inputs.first_tensor(self.model(x, x))
+
+
+def export_positions(model, path, spec, out, x, x2):
+    """For token input (B, T) and an output with one position (B, 1, V) or
+    (B, V), when forward() takes a second argument (targets): save the
+    every-position form to PATH if it gives (B, T, V).  A note for the
+    result, or None when there is no such form."""
+    import inspect
+    if spec["kind"] != "tokens" or x.dim() != 2 or x.shape[1] < 2 or out is None:
+        return None
+    if not (out.dim() == 2 or (out.dim() == 3 and out.shape[1] == 1)):
+        return None
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if len(params) < 2:
+        return None
+    try:
+        wrapped = AllPositions(model)
+        with torch.no_grad():
+            inputs.seed(0)
+            full = wrapped(x)
+        if full.dim() != 3 or full.shape[1] != x.shape[1]:
+            return None
+        traced = both_modes(wrapped, _trace_quiet(wrapped, x), x)
+        why = differs_in_both_modes(wrapped, traced, x2)
+        if why is not None:
+            return "no every-position archive: it differs from the model called with targets (%s)" % why
+        _jit_save(traced, path)
+        return "every position, called with targets"
+    except Exception as e:  # noqa: BLE001 - no such form: causality is skipped and says so
+        return "no every-position archive: %s" % _why(e)
+
+
 class BothModes(nn.Module):
     """Two traces of one model, in train and in eval mode, sharing its
     parameters and buffers: a trace records the mode it ran in (dropout
@@ -566,5 +612,12 @@ def run(req):
         report.result(ok=False, stage="build", metrics=metrics, error=err)
         return 1
     metrics["export"] = method
+    if req.get("positions_artifact"):
+        # a language model that returns only the last position unless given
+        # targets (nanoGPT's logits[:, [-1], :]): its every-position form,
+        # for the causality check (the archive itself is the model as is)
+        note = export_positions(model, req["positions_artifact"], spec, primary, x, x2)
+        if note:
+            metrics["positions"] = note
     report.result(ok=True, stage="build", metrics=metrics, timings=laps.lap("export"))
     return 0

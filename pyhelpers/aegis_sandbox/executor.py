@@ -413,6 +413,8 @@ class SafeCodeExecutor:
         with self._counter_lock:
             self._counter += 1
             n = self._counter
+            if self._own_dir and self.work_dir not in _dirs:
+                self.work_dir = _private_dir()  # shutdown() removed it: a new one
         req: Dict[str, Any] = {"code": code, "architecture_id": architecture_id or "",
                                "timeout": float(self.timeout_seconds),
                                "memory_mb": int(self.max_memory_gb * 1024), "train": self.train,
@@ -706,16 +708,18 @@ class CodePool:
         _cli(args, self.db)
         return cid
 
-    def get_top_k(self, k: int = 10, metric: str = "final_loss",
-                  descending: Optional[bool] = None) -> List[Dict[str, Any]]:
+    def get_top_k(self, k: int = 10, metric: str = "heldout_loss", descending: Optional[bool] = None,
+                  loss: Optional[str] = None) -> List[Dict[str, Any]]:
         """The k best accepted candidates by METRIC (the caller's metric of
-        that name, else the sandbox's).  Losses, errors, times and sizes
-        rank ascending, anything else (accuracy, ...) descending, unless
-        DESCENDING says otherwise."""
+        that name, else the sandbox's; by default the loss on the sandbox's
+        held-out batch).  Losses, errors, times and sizes rank ascending,
+        anything else (accuracy, ...) descending, unless DESCENDING says
+        otherwise.  LOSS ('cross_entropy' or 'mse') picks one kind when the
+        pool holds both, which do not compare."""
         if descending is None:
             descending = not _ASCENDING.search(metric)
-        return _cli(["pool", "top", "--k", str(k), "--metric", metric] + (["--desc"] if descending else []),
-                    self.db) or []
+        return _cli(["pool", "top", "--k", str(k), "--metric", metric] + (["--desc"] if descending else []) +
+                    (["--loss", loss] if loss else []), self.db) or []
 
     def get(self, candidate_id: int) -> Dict[str, Any]:
         return _cli(["pool", "show", str(candidate_id)], self.db)

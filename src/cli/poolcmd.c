@@ -19,7 +19,7 @@
 
 static const char pool_usage[] = "Usage: aegis-sandbox pool list [--status S] [--generation N] [--sha256 HEX]\n"
 				 "       aegis-sandbox pool show ID\n"
-				 "       aegis-sandbox pool top [--k 10] [--metric final_loss] [--desc]\n"
+				 "       aegis-sandbox pool top [--k 10] [--metric heldout_loss] [--loss KIND] [--desc]\n"
 				 "       aegis-sandbox pool lineage ID\n"
 				 "       aegis-sandbox pool export ID --out FILE\n"
 				 "       aegis-sandbox pool path\n"
@@ -128,7 +128,7 @@ struct popts {
 	const char *verb;
 	long long id; /* the positional ID, for the verbs that take one */
 	const char *status, *state, *metric, *out_path, *reviewer, *comment;
-	const char *sha256, *arch_id, *title, *description;
+	const char *sha256, *arch_id, *title, *description, *loss;
 	struct json *metrics, *risk; /* --metrics, --risk: parsed JSON objects */
 	long generation, k;
 	bool as_json, desc;
@@ -148,7 +148,7 @@ static int do_list(struct pool *pool, const struct popts *o, struct json **doc, 
 
 static int do_top(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
-	*doc = pool_top(pool, o->k, o->metric, o->desc, err, errlen);
+	*doc = pool_top(pool, o->k, o->metric, o->desc, o->loss, err, errlen);
 	if (!*doc && !strncmp(err, "metric", 6))
 		return usage_error("%s", err);
 	if (*doc && !o->as_json)
@@ -361,6 +361,7 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 	    {"sha256", required_argument, NULL, 'H'},   {"metrics", required_argument, NULL, 'M'},
 	    {"arch-id", required_argument, NULL, 'a'},  {"title", required_argument, NULL, 'T'},
 	    {"description", required_argument, NULL, 'E'}, {"risk", required_argument, NULL, 'R'},
+	    {"loss", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *cmd = o->approvals ? "approvals" : "pool";
@@ -391,6 +392,11 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 		case 'a': o->arch_id = optarg; break;
 		case 'T': o->title = optarg; break;
 		case 'E': o->description = optarg; break;
+		case 'L':
+			if (strcmp(optarg, "cross_entropy") && strcmp(optarg, "mse"))
+				return usage_error("--loss: expected cross_entropy or mse, got '%s'", optarg);
+			o->loss = optarg;
+			break;
 		case 'M':
 		case 'R': {
 			char jerr[256];
@@ -430,7 +436,7 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 /* pool ... and approvals ...: one option parser, dispatched on the verb */
 int poolcmd_main(int argc, char **argv, bool approvals)
 {
-	struct popts o = {.approvals = approvals, .metric = "final_loss", .generation = -1, .k = 10};
+	struct popts o = {.approvals = approvals, .metric = "heldout_loss", .generation = -1, .k = 10};
 	const char *db = NULL, *policy_path = NULL;
 	const struct verb *v = NULL;
 	char err[1024], *db_alloc = NULL;

@@ -374,6 +374,7 @@ static void make_requests(struct run *r)
 	const struct candidate *cand = r->cand;
 	struct json *ro = json_array(), *input = inputspec_to_json(cand->input, input_copy_name(cand));
 	bool ref = r->pol->validation.reference.model && *r->pol->validation.reference.model;
+	char *positions;
 
 	for (const char *const *p = supervise_ro_roots(r->s); *p; p++)
 		json_append(ro, json_str(*p));
@@ -383,6 +384,8 @@ static void make_requests(struct run *r)
 	json_set(r->req, "class", cand->class_name ? json_str(cand->class_name) : json_null());
 	json_set(r->req, "input", json_dup(input));
 	json_set(r->req, "artifact", json_str(r->artifact));
+	positions = xasprintf("%.*s.positions.pt", (int)(strlen(r->artifact) - 3), r->artifact);
+	json_set(r->req, "positions_artifact", json_str(positions));
 	json_set(r->req, "reference", ref ? json_str("reference.pt") : json_null());
 	json_set(r->req, "workdir", json_str(r->workdir));
 	json_set(r->req, "ro_roots", ro);
@@ -398,6 +401,8 @@ static void make_requests(struct run *r)
 		json_set(d, "learning_rate", json_num(cand->dataset->learning_rate));
 	}
 	json_set(r->vreq, "artifact", json_str(r->artifact));
+	json_set(r->vreq, "positions_artifact", json_str(positions));
+	free(positions);
 	json_set(r->vreq, "reference", ref ? json_str("reference.pt") : json_null());
 }
 
@@ -616,7 +621,7 @@ static void validate(struct run *r)
 		/* the class name, the export method (trace | script) and the
 		 * tracer's warnings are the build child's word: labels, never
 		 * facts the verdict rests on */
-		static const char *const labels[] = {"class", "export", "tracer_warnings"};
+		static const char *const labels[] = {"class", "export", "tracer_warnings", "positions"};
 		const struct json *re = json_get(r->vr.result, "error");
 		bool ok = json_get_bool(r->vr.result, "ok", false);
 

@@ -567,22 +567,51 @@ static bool metric_name_ok(const char *m)
 	return true;
 }
 
-struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, char *err, size_t errlen)
+struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err,
+		      size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	char sql[1024], path[80];
+	char sql[1400], path[80];
+	size_t mlen = metric ? strlen(metric) : 0;
 
 	if (!metric_name_ok(metric)) {
 		snprintf(err, errlen, "metric '%s' is not a metric name (letters, digits, '_')", metric ? metric : "");
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "$.%s", metric);
+	if (!loss && mlen >= 4 && !strcmp(metric + mlen - 4, "loss")) {
+		/* a cross-entropy is not comparable with a mean squared error */
+		long long kinds = 0;
+
+		if (sqlite3_prepare_v2(p->db,
+				       "SELECT COUNT(DISTINCT json_extract(c.metrics, '$.loss')) FROM candidates c"
+				       " WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
+				       " OR json_type(c.metrics, ?1) IN ('integer', 'real'))",
+				       -1, &st, NULL) != SQLITE_OK) {
+			db_fail(p, err, errlen, "top");
+			return NULL;
+		}
+		sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			kinds = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (kinds > 1) {
+			snprintf(err, errlen,
+				 "metric %s: the candidates were trained with different losses (cross_entropy and "
+				 "mse), which do not compare; rank one kind with --loss",
+				 metric);
+			return NULL;
+		}
+	}
 	snprintf(sql, sizeof(sql),
 		 /* the caller's metric of that name first (accuracy, ...), else the sandbox's */
 		 "SELECT " SUMMARY_COLUMNS ", CASE WHEN json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-		 " THEN json_extract(c.user_metrics, ?1) ELSE json_extract(c.metrics, ?1) END AS value"
+		 " THEN json_extract(c.user_metrics, ?1) ELSE json_extract(c.metrics, ?1) END AS value,"
+		 " json_extract(c.metrics, '$.loss') AS loss"
 		 " FROM candidates c WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
 		 " OR json_type(c.metrics, ?1) IN ('integer', 'real'))"
+		 " AND (?3 IS NULL OR json_extract(c.metrics, '$.loss') = ?3)"
 		 " ORDER BY value %s, c.id LIMIT ?2",
 		 desc ? "DESC" : "ASC");
 	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -591,6 +620,8 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, cha
 	}
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, k);
+	if (loss)
+		sqlite3_bind_text(st, 3, loss, -1, SQLITE_TRANSIENT);
 	return query(p, st, err, errlen);
 }
 

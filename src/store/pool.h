@@ -50,9 +50,12 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 struct json *pool_list(struct pool *p, const char *status, long generation, const char *sha256, char *err,
 		       size_t errlen);
 /* Ranked by METRIC: the caller's metric of that name (pool_annotate) where
- * there is one, else the sandbox's. */
+ * there is one, else the sandbox's.  LOSS (may be NULL) keeps the
+ * candidates trained with that loss (cross_entropy, mse); a metric named
+ * *loss over candidates of both kinds needs one (an error otherwise). */
 struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen);
-struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, char *err, size_t errlen);
+struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err,
+		      size_t errlen);
 struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen);
 struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen);
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen);

@@ -15,9 +15,11 @@ for f in "$MODELS"/legit/*.py; do
 done
 expect "at least 20 legitimate models" "$([ $n -ge 20 ] && echo yes)" yes
 
-# cross-entropy at the start is near ln(V) for random targets (V = 256)
+# an untrained model's cross-entropy is near ln(V) (V = 256), whatever the
+# targets (the task's are drawn by the validate child each run)
 run_model --input tokens:2x16:256 "$MODELS/legit/gpt_dataclass.py"
-expect "initial loss near ln(256) = 5.55" "$(field 'abs(r["metrics"]["initial_loss"] - 5.545) < 0.5')" True
+expect "initial loss near ln(256) = 5.55" "$(field 'abs(r["metrics"]["initial_loss"] - 5.545) < 1.0')" True
+expect "a held-out loss below the initial one" "$(field 'r["metrics"]["heldout_loss"] < r["metrics"]["initial_loss"]')" True
 expect "loss kind is cross-entropy" "$(field 'r["metrics"]["loss"]')" cross_entropy
 expect "causality checked and passed" "$(field 'r["checks"]["causality"]["status"]')" pass
 expect "loss curve has 100 points" "$(field 'len(r["metrics"]["loss_curve"])')" 100

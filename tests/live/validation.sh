@@ -76,4 +76,36 @@ run_model --set validation.reference.model="$TMP/reference.pt" --input float:2x1
 expect "reference comparison reported" "$(field '(r["status"], r["checks"]["reference"]["status"], r["metrics"]["reference_memory_ratio"] > 1.0)')" "('accepted', 'pass', True)"
 run_model --set validation.reference.model="$TMP/reference.pt" --set validation.reference.max_memory_ratio=1.0 --input float:2x100 "$MODELS/dead_linear.py"
 expect "reference memory limit" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'reference')"
+
+# Trainability that ranks: a learnable task drawn fresh each step from the
+# validate child's own randomness, and the loss on a held-out batch.  An
+# honest next-token model learns which token follows which; a per-position
+# table can learn only the targets' marginal.
+run_model --train-steps 300 --input tokens:2x20:1000 "$MODELS/bigram_lm.py"
+expect "bigram model: accepted, on the Markov task, a held-out loss" "$(field '(r["status"], r["metrics"]["task"], r["metrics"]["loss"], r["metrics"]["heldout_loss"] > 0)')" "('accepted', 'markov', 'cross_entropy', True)"
+good=$(field 'r["metrics"]["heldout_loss"]')
+run_model --train-steps 300 --input tokens:2x20:1000 "$MODELS/position_memoriser.py"
+bad=$(field 'r["metrics"]["heldout_loss"]')
+expect "held-out loss: the architecture that learns the structure ranks above the memoriser" "$("$PY" -c "print($good < $bad)")" True
+# the task's seed is the child's: two runs see other data
+run_model --train-steps 5 --input tokens:2x20:1000 "$MODELS/bigram_lm.py"
+a=$(field 'r["metrics"]["loss_curve"][:3]')
+run_model --train-steps 5 --input tokens:2x20:1000 "$MODELS/bigram_lm.py"
+expect "the training data differ from run to run" "$([ "$a" != "$(field 'r["metrics"]["loss_curve"][:3]')" ] && echo yes)" yes
+# the archive keeps both modes: eval() is the model's eval
+run_model --keep-workdir --input tokens:4x10:100 "$MODELS/dropout_bn.py"
+expect "dropout + batch norm: accepted, eval checks passed" "$(field '(r["status"], r["checks"]["eval_determinism"]["status"], r["checks"]["eval_state"]["status"])')" "('accepted', 'pass', 'pass')"
+art=$(field 'r["artifact"]')
+expect "the archive's eval() is deterministic and its train() is not" "$("$PY" -c "
+import torch
+m = torch.jit.load('$art')
+x = torch.randint(0, 100, (4, 10))
+m.eval(); e = torch.equal(m(x), m(x))
+m.train(); t = not torch.equal(m(x), m(x))
+print(e, t)")" "True True"
+rm -rf "$(field 'r["workdir"]')"
+# a last-position language model (nanoGPT's forward(idx, targets=None)):
+# causality through the form that returns every position
+run_model --train-steps 5 --input tokens:2x20:256 "$MODELS/nanogpt_style.py"
+expect "nanoGPT-style model: accepted, causal in both modes through its every-position form" "$(field '(r["status"], r["metrics"]["positions"], r["checks"]["causality"]["status"], r["checks"]["causality_eval"]["status"])')" "('accepted', 'every position, called with targets', 'pass', 'pass')"
 finish

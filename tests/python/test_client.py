@@ -407,3 +407,23 @@ def test_an_evolution_loop_leaves_nothing_behind(tmp_path):
     assert len([n for n in ours() if n.startswith("aegis-client-")]) == 1  # nothing could remove it ...
     _run_client(script, ["1", "0"], env)
     assert ours() == []  # ... until the next process reclaimed it
+
+
+def test_model_eval_is_the_models_eval(executor):
+    # issue 16: a traced archive used to bake train mode in (dropout on,
+    # batch statistics), so result.model.eval() changed nothing
+    code = open(os.path.join(TOP, "tests", "models", "dropout_bn.py")).read()
+    r = executor.execute_model_code(code, "tokens:4x10:100", "dropout_bn")
+    assert r.success, r.error_message
+    ns = {}
+    exec(compile(code, "dropout_bn.py", "exec"), ns)  # our own test model, in the test process
+    eager = ns["Model"]()
+    state = {k.split("train_mode.", 1)[-1]: v for k, v in r.model.state_dict().items()
+             if not k.startswith("eval_mode.")}
+    eager.load_state_dict(state)
+    eager.eval()
+    r.model.eval()
+    x = torch.randint(0, 100, (5, 10))
+    with torch.no_grad():
+        assert torch.allclose(r.model(x), eager(x), atol=1e-6)
+        assert torch.equal(r.model(x), r.model(x))

@@ -205,7 +205,7 @@ static void test_approval_state_machine(void **state)
 	a = pool_lineage(p, c2, err, sizeof(err));
 	assert_int_equal(json_get(a, "ancestors")->count, 1);
 	json_free(a);
-	a = pool_top(p, 10, "final_loss; DROP TABLE candidates", false, err, sizeof(err));
+	a = pool_top(p, 10, "final_loss; DROP TABLE candidates", false, NULL, err, sizeof(err));
 	assert_null(a);
 	pool_close(p);
 	/* decisions are append-only, even behind the program's back */
@@ -253,15 +253,39 @@ static void test_top_order(void **state)
 		pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
 		json_free(r);
 	}
-	top = pool_top(p, 2, "final_loss", false, err, sizeof(err));
+	top = pool_top(p, 2, "final_loss", false, NULL, err, sizeof(err));
 	assert_int_equal(top->count, 2);
 	assert_true(json_get(top->items[0], "id")->n == 2 && json_get(top->items[1], "id")->n == 3);
 	json_free(top);
-	top = pool_top(p, 10, "final_loss", true, err, sizeof(err));
+	top = pool_top(p, 10, "final_loss", true, NULL, err, sizeof(err));
 	assert_int_equal(top->count, 3);
 	assert_true(json_get(top->items[0], "id")->n == 1);
 	json_free(top);
-	pool_close(p);
+	/* a cross-entropy and a mean squared error do not rank together */
+	{
+		static const char doc[] = "{\"architecture_id\":\"m\",\"status\":\"accepted\",\"stage\":\"validate\","
+					  "\"code_sha256\":\"y\",\"final_code\":\"x\",\"metrics\":{\"final_loss\":0.01,"
+					  "\"loss\":\"mse\"},\"checks\":{},\"policy_digest\":\"d\"}";
+		static const char ce[] = "{\"architecture_id\":\"c\",\"status\":\"accepted\",\"stage\":\"validate\","
+					 "\"code_sha256\":\"z\",\"final_code\":\"x\",\"metrics\":{\"final_loss\":2.5,"
+					 "\"loss\":\"cross_entropy\"},\"checks\":{},\"policy_digest\":\"d\"}";
+		struct json *r = json_parse(doc, strlen(doc), NULL, 0), *c = json_parse(ce, strlen(ce), NULL, 0);
+
+		pool_record(p = pool_open(path, err, sizeof(err)), r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		pool_record(p, c, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		assert_null(pool_top(p, 10, "final_loss", false, NULL, err, sizeof(err)));
+		assert_non_null(strstr(err, "different losses"));
+		top = pool_top(p, 10, "final_loss", false, "mse", err, sizeof(err));
+		assert_int_equal(top->count, 1);
+		assert_string_equal(json_get_str(top->items[0], "architecture_id"), "m");
+		json_free(top);
+		top = pool_top(p, 10, "final_loss", false, "cross_entropy", err, sizeof(err));
+		assert_int_equal(top->count, 1);
+		json_free(top);
+		json_free(r);
+		json_free(c);
+		pool_close(p);
+	}
 	free(path);
 }
 
@@ -290,12 +314,12 @@ static void test_annotate(void **state)
 	assert_int_equal(pool_annotate(p, 99, m2, -1, NULL, err, sizeof(err)), -1);
 	assert_string_equal(err, "there is no candidate 99");
 	/* accuracy: the caller's only; rejected ones never ranked */
-	top = pool_top(p, 10, "accuracy", true, err, sizeof(err));
+	top = pool_top(p, 10, "accuracy", true, NULL, err, sizeof(err));
 	assert_int_equal(top->count, 2);
 	assert_true(json_get(top->items[0], "id")->n == c[1] && json_get(top->items[0], "value")->n == 0.9);
 	json_free(top);
 	/* final_loss: the caller's 0.25 for c[1], the sandbox's 1.0 for c[0] */
-	top = pool_top(p, 10, "final_loss", false, err, sizeof(err));
+	top = pool_top(p, 10, "final_loss", false, NULL, err, sizeof(err));
 	assert_true(json_get(top->items[0], "id")->n == c[1] && json_get(top->items[0], "value")->n == 0.25);
 	json_free(top);
 	row = pool_get(p, c[0], false, err, sizeof(err));
