@@ -87,8 +87,17 @@ expect_true() {
 	fi
 }
 
-# stale_cgroups: job cgroups whose supervisor no longer runs (should be none)
+# stale_cgroups: job cgroups whose supervisor no longer runs (should be
+# none).  A supervisor's zygote removes its jobs' cgroups once it sees the
+# supervisor gone, a moment after it exits: wait up to 3 s for that.
 stale_cgroups() {
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+		[ "$(stale_cgroups_now)" -eq 0 ] && break
+		sleep 0.2
+	done
+	stale_cgroups_now
+}
+stale_cgroups_now() {
 	n=0
 	for d in /sys/fs/cgroup/memory/aegis-sandbox/* /sys/fs/cgroup/pids/aegis-sandbox/* \
 		/sys/fs/cgroup/aegis-sandbox/*; do
