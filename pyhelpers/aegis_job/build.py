@@ -27,6 +27,7 @@ from aegis_job import guard, inputs, pinned, report, static
 _jit_trace = pinned.ref("torch.jit.trace")
 _jit_script = pinned.ref("torch.jit.script")
 _jit_save = pinned.ref("torch.jit.save")
+_jit_load = pinned.ref("torch.jit.load")
 _isfinite = pinned.ref("torch.isfinite")
 _allclose = pinned.ref("torch.allclose")
 
@@ -288,10 +289,9 @@ def export_positions(model, path, spec, out, x, x2):
         if full.dim() != 3 or full.shape[1] != x.shape[1]:
             return None
         traced = both_modes(wrapped, _trace_quiet(wrapped, x), x)
-        why = differs_in_both_modes(wrapped, traced, x2)
+        why = save_and_compare(wrapped, traced, path, x2)
         if why is not None:
             return "no every-position archive: it differs from the model called with targets (%s)" % why
-        _jit_save(traced, path)
         return "every position, called with targets"
     except Exception as e:  # noqa: BLE001 - no such form: causality is skipped and says so
         return "no every-position archive: %s" % _why(e)
@@ -343,6 +343,18 @@ def both_modes(model, traced, x):
     return _jit_script(BothModes(traced, evaled))
 
 
+def save_and_compare(model, exported, path, x2):
+    """Save EXPORTED to PATH, load it back and compare what was loaded
+    with MODEL in both modes: the archive on disk is what the validate
+    child judges, and only a loaded copy has its own parameters (a trace
+    shares the model's, so a forward() that rewrites its own .data looked
+    the same in both).  None, or why they differ (the next attempt
+    overwrites PATH; a build that exports nothing is not validated)."""
+    _jit_save(exported, path)
+    loaded = _jit_load(path, map_location="cpu")
+    return differs_in_both_modes(model, loaded, x2)
+
+
 def differs_in_both_modes(model, exported, x2):
     """differs() in train mode, then in eval mode (then train again)."""
     why = differs(model, exported, x2)
@@ -379,32 +391,26 @@ def export(model, path, traced, trace_error, x, x2):
     if traced is not None:
         try:
             traced = both_modes(TensorsOnly(model) if tensors_only else model, traced, x)
-            why = differs_in_both_modes(model, traced, x2)
-        except Exception as e:  # noqa: BLE001 - no eval-mode trace: try script
-            why = "no eval-mode trace (%s)" % _why(e)
-        if why is None:
-            try:
-                _jit_save(traced, path)
+            why = save_and_compare(model, traced, path, x2)
+            if why is None:
                 return "trace (tensors only)" if tensors_only else "trace", None, None
-            except Exception as e:  # noqa: BLE001 - any failure means "try script"
-                trace_why = _why(e)
-        else:
             kind, trace_why = "ArchiveMismatch", "the traced archive differs: " + why
+        except Exception as e:  # noqa: BLE001 - any failure means "try script"
+            trace_why = _why(e)
     else:
         trace_why = _why(trace_error)
     try:
         scripted = _jit_script(model)
     except Exception as e:  # noqa: BLE001
         return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
-    why = differs_in_both_modes(model, scripted, x2)
+    try:
+        why = save_and_compare(model, scripted, path, x2)
+    except Exception as e:  # noqa: BLE001
+        return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
     if why is not None:
         return None, "ArchiveMismatch", "trace: %s; script: the scripted archive differs: %s" % (
             trace_why, why)
-    try:
-        _jit_save(scripted, path)
-        return "script", None, None
-    except Exception as e:  # noqa: BLE001
-        return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
+    return "script", None, None
 
 
 def integrity_violation(when):

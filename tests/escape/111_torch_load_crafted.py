@@ -1,7 +1,11 @@
 # threat: deserialisation
-# expect: violation
+# expect: violation|rejected
 # input: float:2x100
 # layer: all
+# A crafted pickle through torch.load.  torch 1.13 unpickles it, and the
+# audit hook stops what it does (a violation); torch 2.6 and later load
+# weights only by default and refuse it before anything runs (the
+# candidate raises: rejected).  Neither is an escape.
 import torch
 import torch.nn as nn
 

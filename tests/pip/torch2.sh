@@ -75,7 +75,7 @@ route=0
 		) &&
 		"$V/bin/pip" uninstall -q -y aegis-sandbox &&
 		test ! -e "$V/bin/aegis-sandbox" && test ! -e "$V/libexec/aegis-sandbox" &&
-		test -z "$(find "$V/share/aegis-sandbox" "$V/lib" -path '*aegis*' -type f 2>/dev/null)" &&
+		test -z "$(find "$V/share" "$V/lib" \( -path '*/share/aegis-sandbox/*' -o -path '*/aegis_sandbox*' \) -type f 2>/dev/null)" &&
 		echo "pip route: uninstalled, no file left (pip leaves empty directories)"
 } || route=1
 if [ "$route" -eq 0 ]; then
