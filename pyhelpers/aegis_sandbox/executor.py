@@ -690,7 +690,7 @@ class CodePool:
         not run again; code it never saw is run once, so that its verdict is
         the sandbox's."""
         sha = hashlib.sha256(code.encode("utf-8")).hexdigest()
-        rows = _cli(["pool", "list", "--sha256", sha], self.db) or []
+        rows = (_cli(["pool", "list", "--sha256", sha], self.db) or []) if os.path.exists(self.db) else []
         if rows:
             cid = rows[-1]["id"]
         else:

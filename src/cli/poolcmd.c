@@ -473,6 +473,12 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 			printf("%s\n", db);
 		}
 		rc = 0;
+	} else if (access(db, F_OK) != 0) {
+		/* only 'run', 'batch' and 'serve' create a pool: a typo here must
+		 * not leave an empty database (and its directory) behind */
+		fprintf(stderr, "%s: %s: no pool database there (%s); 'aegis-sandbox pool path' names the default\n",
+			aegis_progname, db, strerror(errno));
+		rc = AEGIS_EXIT_USAGE;
 	} else if (!(pool = pool_open(db, err, sizeof(err)))) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;

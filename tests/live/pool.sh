@@ -75,4 +75,11 @@ run_model --no-train --db "$DB" --set python.audit.enabled=false --input float:2
 expect "candidate cannot write the pool" "$(field 'r["status"]')" rejected
 run_cmd "$AEGIS" pool list --db "$DB" --json
 expect "pool intact and still answering" "$(grep -c '"id"' "$TMP/out")" 4
+# a read of a database that is not there (a typo) is an error, and
+# creates nothing
+run_cmd "$AEGIS" pool list --db "$TMP/typo/pool.db"
+expect "a missing pool: usage error" "$RC" 2
+expect "a missing pool: nothing created" "$([ -e "$TMP/typo" ] && echo made || echo none)" none
+run_cmd "$AEGIS" approvals show 1 --db "$TMP/typo.db"
+expect "a missing pool for approvals: usage error, nothing created" "$RC $([ -e "$TMP/typo.db" ] && echo made || echo none)" "2 none"
 finish
