@@ -16,11 +16,10 @@ int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", aegis_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	util_vmessage("", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'aegis-sandbox --help'.\n");
+	fprintf(stderr, "Try 'aegis-sandbox --help'.\n");
 	return AEGIS_EXIT_USAGE;
 }
 
@@ -50,7 +49,6 @@ int cli_load_policy(struct policy *pol, const char *path)
 	return 0;
 }
 
-
 int cli_read_source(const char *path, size_t max, char **code, size_t *len)
 {
 	int r = util_read_file(path, max + 1, code, len);
@@ -66,15 +64,12 @@ int cli_read_source(const char *path, size_t max, char **code, size_t *len)
 
 /* ---- run / check ---------------------------------------------------------- */
 
-
 bool cli_unverified(const struct json *j)
 {
 	const char *integ = json_get_str(j, "integrity");
 
 	return integ && !strcmp(integ, "unverified");
 }
-
-
 
 void cli_print_json(const struct json *j)
 {
@@ -94,7 +89,7 @@ void cli_approval_of(const struct json *res, char **title, char **description, s
 	const char *arch = json_get_str(res, "architecture_id");
 	double v;
 
-	*title = xasprintf("New architecture: %s", arch && *arch		     ? arch
+	*title = xasprintf("New architecture: %s", arch && *arch              ? arch
 						   : json_get_str(m, "class") ? json_get_str(m, "class")
 									      : "candidate");
 	sbuf_addf(&desc, "Model %s", json_get_str(m, "class") ? json_get_str(m, "class") : "");
@@ -171,4 +166,3 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 	pool_close(pool);
 	return 0;
 }
-

@@ -71,13 +71,12 @@ static const char run_usage[] =
     "  -j, --json             print the result as one JSON document\n"
     "  -h, --help             this help\n";
 
-static const char policy_usage[] =
-    "Usage: aegis-sandbox policy check FILE...\n"
-    "       aegis-sandbox policy show [--json | --commented] [FILE]\n"
-    "\n"
-    "'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
-    "error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts\n"
-    "(--commented: with each key's documentation), or as JSON by the keys' paths.\n";
+static const char policy_usage[] = "Usage: aegis-sandbox policy check FILE...\n"
+				   "       aegis-sandbox policy show [--json | --commented] [FILE]\n"
+				   "\n"
+				   "'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
+				   "error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts\n"
+				   "(--commented: with each key's documentation), or as JSON by the keys' paths.\n";
 
 /* ---- human output -----------------------------------------------------
  *
@@ -558,4 +557,3 @@ int cli_main(int argc, char **argv)
 	}
 	return usage_error("unknown command '%s'", cmd);
 }
-

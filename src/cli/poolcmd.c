@@ -17,27 +17,28 @@
 #include "policy/policy.h"
 #include "store/pool.h"
 
-static const char pool_usage[] = "Usage: aegis-sandbox pool list [--status S] [--generation N] [--sha256 HEX]\n"
-				 "       aegis-sandbox pool show ID\n"
-				 "       aegis-sandbox pool top [--k 10] [--metric heldout_loss] [--loss KIND] [--desc]\n"
-				 "       aegis-sandbox pool lineage ID\n"
-				 "       aegis-sandbox pool export ID --out FILE\n"
-				 "       aegis-sandbox pool path\n"
-				 "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
-				 "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
-				 "       aegis-sandbox approvals show ID\n"
-				 "       aegis-sandbox approvals request ID [--title T] [--description D] [--risk JSON]\n"
-				 "       aegis-sandbox approvals approve ID [--reviewer NAME] [--comment TEXT]\n"
-				 "       aegis-sandbox approvals reject ID [--reviewer NAME] --comment TEXT\n"
-				 "\n"
-				 "Common options: --db PATH (default: storage.db of --policy, else\n"
-				 "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json.\n"
-				 "'top' ranks accepted candidates by a metric, ascending unless --desc: the\n"
-				 "caller's metric of that name ('annotate --metrics'), else the sandbox's.\n"
-				 "'approvals request' keeps the requester's title, description and risk\n"
-				 "assessment; the sandbox's own assessment is stored beside them.\n"
-				 "'export' writes the TorchScript archive only after a person approved it.\n"
-				 "The reviewer defaults to the login name.\n";
+static const char pool_usage[] =
+    "Usage: aegis-sandbox pool list [--status S] [--generation N] [--sha256 HEX]\n"
+    "       aegis-sandbox pool show ID\n"
+    "       aegis-sandbox pool top [--k 10] [--metric heldout_loss] [--loss KIND] [--desc]\n"
+    "       aegis-sandbox pool lineage ID\n"
+    "       aegis-sandbox pool export ID --out FILE\n"
+    "       aegis-sandbox pool path\n"
+    "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
+    "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
+    "       aegis-sandbox approvals show ID\n"
+    "       aegis-sandbox approvals request ID [--title T] [--description D] [--risk JSON]\n"
+    "       aegis-sandbox approvals approve ID [--reviewer NAME] [--comment TEXT]\n"
+    "       aegis-sandbox approvals reject ID [--reviewer NAME] --comment TEXT\n"
+    "\n"
+    "Common options: --db PATH (default: storage.db of --policy, else\n"
+    "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json.\n"
+    "'top' ranks accepted candidates by a metric, ascending unless --desc: the\n"
+    "caller's metric of that name ('annotate --metrics'), else the sandbox's.\n"
+    "'approvals request' keeps the requester's title, description and risk\n"
+    "assessment; the sandbox's own assessment is stored beside them.\n"
+    "'export' writes the TorchScript archive only after a person approved it.\n"
+    "The reviewer defaults to the login name.\n";
 
 static void print_rows(const struct json *rows)
 {
@@ -197,7 +198,8 @@ static int do_lineage(struct pool *pool, const struct popts *o, struct json **do
 	printf("ancestors (root first):\n");
 	print_rows(json_get(*doc, "ancestors"));
 	printf("candidate:\n");
-	print_rows(&(struct json){.type = JSON_ARRAY, .count = 1, .items = (struct json *[]){json_get(*doc, "candidate")}});
+	print_rows(
+	    &(struct json){.type = JSON_ARRAY, .count = 1, .items = (struct json *[]){json_get(*doc, "candidate")}});
 	printf("descendants:\n");
 	print_rows(json_get(*doc, "descendants"));
 	return 0;
@@ -244,8 +246,7 @@ static int do_approvals_list(struct pool *pool, const struct popts *o, struct js
 
 /* ID is a candidate: open a request for it (accepted ones only), with the
  * title, description and risk assessment every request gets. */
-static int do_approvals_request(struct pool *pool, const struct popts *o, struct json **doc, char *err,
-				size_t errlen)
+static int do_approvals_request(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
 	struct json *cand = pool_get(pool, o->id, false, err, errlen), *sandbox = NULL;
 	char *title = NULL, *text = NULL;
@@ -306,7 +307,8 @@ static int do_approvals_show(struct pool *pool, const struct popts *o, struct js
 		       "(validation.export_failure: in-process); it could have forged that result.\n\n");
 	printf("risk assessment:\n");
 	json_write(json_get(*doc, "risk_assessment"), &sb, 2);
-	printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)), TL(json_get_str(*doc, "diff_against_parent")));
+	printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)),
+	       TL(json_get_str(*doc, "diff_against_parent")));
 	sbuf_release(&sb);
 	return 0;
 }
@@ -352,17 +354,27 @@ static const struct verb {
 static int parse_options(int argc, char **argv, struct popts *o, const char **db, const char **policy_path)
 {
 	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'D'},       {"policy", required_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'},           {"status", required_argument, NULL, 's'},
-	    {"state", required_argument, NULL, 'S'},    {"generation", required_argument, NULL, 'g'},
-	    {"k", required_argument, NULL, 'k'},        {"metric", required_argument, NULL, 'm'},
-	    {"desc", no_argument, NULL, 'd'},           {"out", required_argument, NULL, 'o'},
-	    {"reviewer", required_argument, NULL, 'r'}, {"comment", required_argument, NULL, 'c'},
-	    {"sha256", required_argument, NULL, 'H'},   {"metrics", required_argument, NULL, 'M'},
-	    {"arch-id", required_argument, NULL, 'a'},  {"title", required_argument, NULL, 'T'},
-	    {"description", required_argument, NULL, 'E'}, {"risk", required_argument, NULL, 'R'},
+	    {"db", required_argument, NULL, 'D'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"status", required_argument, NULL, 's'},
+	    {"state", required_argument, NULL, 'S'},
+	    {"generation", required_argument, NULL, 'g'},
+	    {"k", required_argument, NULL, 'k'},
+	    {"metric", required_argument, NULL, 'm'},
+	    {"desc", no_argument, NULL, 'd'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"reviewer", required_argument, NULL, 'r'},
+	    {"comment", required_argument, NULL, 'c'},
+	    {"sha256", required_argument, NULL, 'H'},
+	    {"metrics", required_argument, NULL, 'M'},
+	    {"arch-id", required_argument, NULL, 'a'},
+	    {"title", required_argument, NULL, 'T'},
+	    {"description", required_argument, NULL, 'E'},
+	    {"risk", required_argument, NULL, 'R'},
 	    {"loss", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = o->approvals ? "approvals" : "pool";
 	int c;

@@ -160,8 +160,9 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 		     (!json_get_num(d, "learning_rate", &ds.learning_rate) || !(ds.learning_rate > 0)))) {
 			free(code);
 			inputspec_release(&spec);
-			return request_error(req, "dataset: {\"inputs\": FILE.npy, \"targets\": FILE.npy, \"epochs\": N, "
-						  "\"batch_size\": N, \"learning_rate\": X}");
+			return request_error(req,
+					     "dataset: {\"inputs\": FILE.npy, \"targets\": FILE.npy, \"epochs\": N, "
+					     "\"batch_size\": N, \"learning_rate\": X}");
 		}
 		cand.dataset = &ds;
 	}
@@ -441,8 +442,8 @@ static bool take_request(struct stream *st, int idle)
 	st->results[st->nreq] = NULL;
 	if (!req || req->type != JSON_OBJECT) {
 		/* answered here; the workers never see it */
-		answer(st, st->nreq, request_error(NULL, "the request is not a JSON object (%s)",
-						   req ? "another JSON value" : err));
+		answer(st, st->nreq,
+		       request_error(NULL, "the request is not a JSON object (%s)", req ? "another JSON value" : err));
 		json_free(req);
 	} else {
 		msg = json_object();

@@ -39,15 +39,20 @@ void die(const char *fmt, ...)
 	exit(AEGIS_EXIT_ERROR);
 }
 
+void util_vmessage(const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", aegis_progname, kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void warnx_(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: warning: ", aegis_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	util_vmessage("warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void *xmalloc(size_t n)

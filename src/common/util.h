@@ -32,6 +32,8 @@ extern const char *aegis_progname;
  * and FMT ends with ':'. */
 __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 /* Print a warning to stderr (supervisor only). */
+/* "aegis-sandbox: KIND" and the message, one line on stderr. */
+void util_vmessage(const char *kind, const char *fmt, va_list ap);
 __attribute__((format(printf, 1, 2))) void warnx_(const char *fmt, ...);
 
 /* Allocation that cannot fail (dies instead).  Memory is the caller's. */

@@ -441,11 +441,11 @@ static bool check_source(struct run *r)
 {
 	const struct candidate *c = r->cand;
 	size_t max = (size_t)r->pol->limits.code_max_bytes;
-	const char *why = c->code_len == 0			 ? "the source is empty"
-			  : c->code_len > max			 ? "the source is larger than limits.code_max_bytes"
-			  : memchr(c->code, '\0', c->code_len)	 ? "the source contains a NUL byte"
+	const char *why = c->code_len == 0                         ? "the source is empty"
+			  : c->code_len > max                      ? "the source is larger than limits.code_max_bytes"
+			  : memchr(c->code, '\0', c->code_len)     ? "the source contains a NUL byte"
 			  : !util_utf8_valid(c->code, c->code_len) ? "the source is not valid UTF-8"
-								 : NULL;
+								   : NULL;
 
 	if (!why)
 		return true;
@@ -577,9 +577,10 @@ static bool debug_loop(struct run *r)
 static void judge_in_process(struct run *r)
 {
 	json_set(r->res, "integrity", json_str("unverified"));
-	json_set(r->res, "integrity_note", json_str("validated inside the candidate's own process "
-						    "(validation.export_failure: in-process): the candidate could "
-						    "have forged this result"));
+	json_set(r->res, "integrity_note",
+		 json_str("validated inside the candidate's own process "
+			  "(validation.export_failure: in-process): the candidate could "
+			  "have forged this result"));
 	if (json_get_bool(r->br.result, "validated", false)) {
 		set_failure(r->res, VERDICT_ACCEPTED, "validate", NULL);
 	} else {
@@ -705,15 +706,15 @@ static struct json *finish(struct run *r)
 struct json *pipeline_run(struct supervisor *s, const struct policy *pol, struct candidate *cand)
 {
 	struct run r = {
-		.s = s,
-		.pol = pol,
-		.cand = cand,
-		.attempts = json_array(),
-		.timings = json_object(),
-		.code = xstrndup(cand->code, cand->code_len),
-		.code_len = cand->code_len,
-		.workdir_lock = -1,
-		.t0 = util_now(),
+	    .s = s,
+	    .pol = pol,
+	    .cand = cand,
+	    .attempts = json_array(),
+	    .timings = json_object(),
+	    .code = xstrndup(cand->code, cand->code_len),
+	    .code_len = cand->code_len,
+	    .workdir_lock = -1,
+	    .t0 = util_now(),
 	};
 
 	r.res = result_skeleton(pol, cand, r.attempts);

@@ -741,7 +741,8 @@ static int decode_value(struct policy *p, const struct key *k, const struct json
 		for (size_t i = 0; i < v->count; i++) {
 			const struct json *it = v->items[i];
 
-			if (it->type != JSON_STRING || strlen(it->s) != it->slen || !schema_check_item(k->check, it->s)) {
+			if (it->type != JSON_STRING || strlen(it->s) != it->slen ||
+			    !schema_check_item(k->check, it->s)) {
 				snprintf(msg, msglen, "item %zu is not %s", i + 1, schema_check_desc(k->check));
 				return -1;
 			}

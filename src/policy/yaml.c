@@ -114,7 +114,8 @@ static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
 	if (!k->off && k->type == K_INT && strcmp((const char *)v->data.scalar.value, "1"))
 		return node_error(w, v, "unsupported policy version '%s' (this program reads version: 1)",
 				  (const char *)v->data.scalar.value);
-	if (schema_set_scalar(w->p, k, scalar_is_null(v) ? "" : (const char *)v->data.scalar.value, msg, sizeof(msg)) < 0)
+	if (schema_set_scalar(w->p, k, scalar_is_null(v) ? "" : (const char *)v->data.scalar.value, msg, sizeof(msg)) <
+	    0)
 		return node_error(w, v, "key '%s': %s", k->path, msg);
 	return 0;
 }
@@ -298,4 +299,3 @@ int policy_load_file(struct policy *p, const char *path, char *err, size_t errle
 	free(buf);
 	return rc;
 }
-

@@ -64,8 +64,8 @@ int job_object_parse(const struct json *j, struct job_config *c, char *err, size
 	c->facts.workdir = json_get_str(j, "workdir");
 	c->ro = strings(j, "ro_paths", 64);
 	cg = strings(j, "cgroups", 2);
-	if (!c->facts.workdir || c->facts.workdir[0] != '/' || !c->ro || !cg || !wr || wr->type != JSON_BOOL ||
-	    !mr || mr->type != JSON_BOOL || !pr || pr->type != JSON_BOOL) {
+	if (!c->facts.workdir || c->facts.workdir[0] != '/' || !c->ro || !cg || !wr || wr->type != JSON_BOOL || !mr ||
+	    mr->type != JSON_BOOL || !pr || pr->type != JSON_BOOL) {
 		free(cg);
 		snprintf(err, errlen, "malformed job object");
 		goto fail;

@@ -518,10 +518,11 @@ struct json *pool_list(struct pool *p, const char *status, long generation, cons
 {
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT " SUMMARY_COLUMNS " FROM candidates c WHERE (?1 IS NULL OR c.status = ?1)"
-			       " AND (?2 < 0 OR c.generation = ?2) AND (?3 IS NULL OR c.code_sha256 = ?3) ORDER BY c.id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		p->db,
+		"SELECT " SUMMARY_COLUMNS " FROM candidates c WHERE (?1 IS NULL OR c.status = ?1)"
+		" AND (?2 < 0 OR c.generation = ?2) AND (?3 IS NULL OR c.code_sha256 = ?3) ORDER BY c.id",
+		-1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "list");
 		return NULL;
 	}
@@ -567,8 +568,7 @@ static bool metric_name_ok(const char *m)
 	return true;
 }
 
-struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err,
-		      size_t errlen)
+struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	char sql[1400], path[80];
@@ -583,11 +583,12 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 		/* a cross-entropy is not comparable with a mean squared error */
 		long long kinds = 0;
 
-		if (sqlite3_prepare_v2(p->db,
-				       "SELECT COUNT(DISTINCT json_extract(c.metrics, '$.loss')) FROM candidates c"
-				       " WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-				       " OR json_type(c.metrics, ?1) IN ('integer', 'real'))",
-				       -1, &st, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(
+			p->db,
+			"SELECT COUNT(DISTINCT json_extract(c.metrics, '$.loss')) FROM candidates c"
+			" WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
+			" OR json_type(c.metrics, ?1) IN ('integer', 'real'))",
+			-1, &st, NULL) != SQLITE_OK) {
 			db_fail(p, err, errlen, "top");
 			return NULL;
 		}
@@ -604,16 +605,17 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 			return NULL;
 		}
 	}
-	snprintf(sql, sizeof(sql),
-		 /* the caller's metric of that name first (accuracy, ...), else the sandbox's */
-		 "SELECT " SUMMARY_COLUMNS ", CASE WHEN json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-		 " THEN json_extract(c.user_metrics, ?1) ELSE json_extract(c.metrics, ?1) END AS value,"
-		 " json_extract(c.metrics, '$.loss') AS loss"
-		 " FROM candidates c WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-		 " OR json_type(c.metrics, ?1) IN ('integer', 'real'))"
-		 " AND (?3 IS NULL OR json_extract(c.metrics, '$.loss') = ?3)"
-		 " ORDER BY value %s, c.id LIMIT ?2",
-		 desc ? "DESC" : "ASC");
+	snprintf(
+	    sql, sizeof(sql),
+	    /* the caller's metric of that name first (accuracy, ...), else the sandbox's */
+	    "SELECT " SUMMARY_COLUMNS ", CASE WHEN json_type(c.user_metrics, ?1) IN ('integer', 'real')"
+	    " THEN json_extract(c.user_metrics, ?1) ELSE json_extract(c.metrics, ?1) END AS value,"
+	    " json_extract(c.metrics, '$.loss') AS loss"
+	    " FROM candidates c WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
+	    " OR json_type(c.metrics, ?1) IN ('integer', 'real'))"
+	    " AND (?3 IS NULL OR json_extract(c.metrics, '$.loss') = ?3)"
+	    " ORDER BY value %s, c.id LIMIT ?2",
+	    desc ? "DESC" : "ASC");
 	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "top");
 		return NULL;

@@ -334,11 +334,11 @@ static struct json *job_json(const struct supervisor *s, const struct policy *p,
 {
 	char *procs[2];
 	struct job_facts f = {
-		.workdir = workdir,
-		.workdir_writable = writable,
-		.memory_rlimit = !cg->has_memory,
-		.pids_rlimit = !cg->has_pids,
-		.ro_paths = supervise_ro_roots(s),
+	    .workdir = workdir,
+	    .workdir_writable = writable,
+	    .memory_rlimit = !cg->has_memory,
+	    .pids_rlimit = !cg->has_pids,
+	    .ro_paths = supervise_ro_roots(s),
 	};
 
 	f.ncgroups = cgroup_procs_files(cg, procs);
@@ -742,8 +742,7 @@ out:
 }
 
 int supervise_job(struct supervisor *s, const struct policy *pol, const struct json *request, const char *workdir,
-		  bool writable,
-		  struct job_outcome *o)
+		  bool writable, struct job_outcome *o)
 {
 	struct job_run r;
 

@@ -35,7 +35,7 @@ struct supervisor {
 	long serial;
 	double warm_s;
 	int zygote_threads;
-	struct json *runtime; /* the zygote's: python, torch, archive format */
+	struct json *runtime;                /* the zygote's: python, torch, archive format */
 	struct json *stash[SUPERVISE_STASH]; /* ctl messages for other jobs */
 	size_t nstash;
 	/* a held build child for the next candidate (supervise_make_spare) */

@@ -176,8 +176,8 @@ static void tune_malloc(void)
 }
 
 /* The job child, after fork: confine, then run the phase.  Never returns. */
-static void __attribute__((noreturn)) job_child(const struct job_config *job, const struct json *req, const int *fds,
-						      size_t nfds)
+static void __attribute__((noreturn))
+job_child(const struct job_config *job, const struct json *req, const int *fds, size_t nfds)
 {
 	struct confine_config c = {0};
 	struct confine_status st = {0};
@@ -440,7 +440,8 @@ void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 	/* PYHELPERS_DIR may point into the environment we are about to wipe */
 	pyhelpers_dir = xstrdup(pyhelpers_dir);
 	scrub_environment();
-	if (pyhost_init(pyhelpers_dir, err, sizeof(err)) < 0 || pyhost_warm(runtime, sizeof(runtime), err, sizeof(err)) < 0) {
+	if (pyhost_init(pyhelpers_dir, err, sizeof(err)) < 0 ||
+	    pyhost_warm(runtime, sizeof(runtime), err, sizeof(err)) < 0) {
 		struct json *j = json_object();
 
 		json_set(j, "op", json_str("fatal"));

@@ -251,13 +251,14 @@ static void test_codec(void **state)
 	assert_int_equal(policy_load_buffer(&p, "c.yaml", yaml, sizeof(yaml) - 1, err, sizeof(err)), 0);
 	/* everything a child gets, and back */
 	enc = policy_encode(&p, POLICY_TO_CONFINE | POLICY_TO_BUILD | POLICY_TO_VALIDATE | POLICY_TO_FIX);
-	assert_null(json_get(enc, "storage"));                          /* the operator's, never a child's */
-	assert_null(json_get(json_get(enc, "validation"), "input"));   /* resolved by the supervisor */
+	assert_null(json_get(enc, "storage"));                       /* the operator's, never a child's */
+	assert_null(json_get(json_get(enc, "validation"), "input")); /* resolved by the supervisor */
 	assert_null(json_get(json_get(json_get(enc, "validation"), "reference"), "model")); /* a host path */
 	assert_null(json_get(json_get(enc, "debug"), "fixer_command"));
 	policy_init_defaults(&q);
-	assert_int_equal(policy_decode(&q, enc, POLICY_TO_CONFINE | POLICY_TO_BUILD | POLICY_TO_VALIDATE | POLICY_TO_FIX,
-				       err, sizeof(err)),
+	assert_int_equal(policy_decode(&q, enc,
+				       POLICY_TO_CONFINE | POLICY_TO_BUILD | POLICY_TO_VALIDATE | POLICY_TO_FIX, err,
+				       sizeof(err)),
 			 0);
 	assert_true(q.limits.cpu_time_s == 7.5);
 	assert_int_equal(q.limits.memory_mb, 321);
@@ -278,8 +279,12 @@ static void test_codec(void **state)
 	/* the job object, through the zygote's parser */
 	{
 		const char *ro[] = {"/usr/lib", NULL};
-		struct job_facts f = {.workdir = "/tmp/w", .workdir_writable = true, .ncgroups = 1,
-				      .cgroups = {"/sys/fs/cgroup/x/cgroup.procs"}, .pids_rlimit = true, .ro_paths = ro};
+		struct job_facts f = {.workdir = "/tmp/w",
+				      .workdir_writable = true,
+				      .ncgroups = 1,
+				      .cgroups = {"/sys/fs/cgroup/x/cgroup.procs"},
+				      .pids_rlimit = true,
+				      .ro_paths = ro};
 
 		job = job_object(&p, &f);
 		assert_int_equal(job_object_parse(job, &jc, err, sizeof(err)), 0);
