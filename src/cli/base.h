@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "common/json.h"
+#include "common/term.h"
 #include "common/util.h"
 #include "pipeline/pipeline.h"
 #include "policy/policy.h"

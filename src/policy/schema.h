@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy/policy.h"
+struct policy;
 
 enum ktype { K_SECTION, K_BOOL, K_INT, K_NUM, K_STR, K_ENUM, K_LIST };
 
