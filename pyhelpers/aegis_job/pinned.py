@@ -31,6 +31,8 @@ ENTRY_POINTS = (
     "torch.jit._trace.TopLevelTracedModule",
     "torch.jit._script.script",
     "torch.jit._script.RecursiveScriptModule",
+    "torch.jit._script.RecursiveScriptModule.__deepcopy__",
+    "torch.jit._recursive.wrap_cpp_module",
     "torch.jit._serialization.save",
     "torch.jit._recursive.create_script_module",
     "torch._C._create_function_from_trace",
