@@ -417,13 +417,16 @@ class SafeCodeExecutor:
                 self.work_dir = _private_dir()  # shutdown() removed it: a new one
         req: Dict[str, Any] = {"code": code, "architecture_id": architecture_id or "",
                                "timeout": float(self.timeout_seconds),
-                               "memory_mb": int(self.max_memory_gb * 1024), "train": self.train,
-                               "artifact_out": os.path.join(self.work_dir, "model-%d.pt" % n)}
+                               "memory_mb": int(self.max_memory_gb * 1024), "train": self.train}
         if not (self.fix if fix is None else fix):
             req["max_attempts"] = 1
         if class_name:
             req["class"] = class_name
         req.update(extra)
+        if not self.db or req.get("record") is False:
+            # with a pool, the model is loaded from the pool's own copy
+            # ("pool_archive"): one copy of the archive to disk, not two
+            req.setdefault("artifact_out", os.path.join(self.work_dir, "model-%d.pt" % n))
         tmp_input = None
         if isinstance(test_inputs, torch.Tensor):
             tmp_input = os.path.join(self.work_dir, "input-%d.npy" % n)
@@ -443,8 +446,12 @@ class SafeCodeExecutor:
             if tmp_input and not (raw.get("status") == "accepted" and test_inputs.is_floating_point()):
                 os.unlink(tmp_input)
         model = None
-        if raw.get("status") == "accepted" and raw.get("artifact"):
-            model = torch.jit.load(raw["artifact"], map_location="cpu")
+        archive = raw.get("artifact") or raw.get("pool_archive")
+        if raw.get("status") == "accepted" and not archive:
+            log.error("candidate accepted, but its archive was not recorded (see the server's "
+                      "messages): result.model is None")
+        if raw.get("status") == "accepted" and archive:
+            model = torch.jit.load(archive, map_location="cpu")
             tokens = isinstance(test_inputs, torch.Tensor) and not test_inputs.is_floating_point()
             _models[model] = _Origin(self, dict(req, input=None if tokens else req.get("input")),
                                      raw.get("final_code", code), raw.get("candidate_id"),

@@ -128,7 +128,7 @@ void cli_approval_of(const struct json *res, char **title, char **description, s
 }
 
 int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
-		      long generation, bool want_approval, const struct candidate *cand)
+		      long generation, bool want_approval, struct candidate *cand)
 {
 	char err[1024];
 	struct pool *pool = pool_open(db_path, err, sizeof(err));
@@ -138,14 +138,27 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
 		return -1;
 	}
-	id = pool_record(pool, res, code, code_len, parent, generation, cand->artifact, cand->artifact_len, err,
-			 sizeof(err));
+	id = pool_record(pool, res, code, code_len, parent, generation, cand->staged, cand->staged_len,
+			 cand->staged_sha256, err, sizeof(err));
 	if (id < 0) {
 		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
 		pool_close(pool);
 		return -1;
 	}
 	json_set(res, "candidate_id", json_num((double)id));
+	if (cand->staged) {
+		/* the staged copy is the pool's now */
+		/* where the pool keeps it: a reader may load it from there */
+		char *dir = pool_stage_dir(db_path);
+
+		char *file = xasprintf("%s/%.2s/%s.pt", dir, cand->staged_sha256, cand->staged_sha256);
+
+		json_set(res, "pool_archive", json_str(file));
+		free(file);
+		free(dir);
+		free(cand->staged);
+		cand->staged = NULL;
+	}
 	if (want_approval && !strcmp(json_get_str(res, "status"), "accepted")) {
 		char *title, *desc;
 		struct json *risk;
@@ -165,4 +178,12 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 	}
 	pool_close(pool);
 	return 0;
+}
+
+void cli_drop_staged(struct candidate *cand)
+{
+	if (cand->staged)
+		unlink(cand->staged);
+	free(cand->staged);
+	cand->staged = NULL;
 }

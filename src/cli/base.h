@@ -42,6 +42,9 @@ void cli_approval_of(const struct json *res, char **title, char **description, s
  * accepted candidate when WANT_APPROVAL); ids go into RES.  0 or -1 with a
  * message on stderr. */
 int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
-		      long generation, bool want_approval, const struct candidate *cand);
+		      long generation, bool want_approval, struct candidate *cand);
+/* Remove the archive copy a run staged for the pool and nobody recorded
+ * (a failed or skipped record). */
+void cli_drop_staged(struct candidate *cand);
 
 #endif

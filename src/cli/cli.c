@@ -18,6 +18,7 @@
 #include "cli/base.h"
 #include "cli/cli.h"
 #include "cli/poolcmd.h"
+#include "store/pool.h"
 #include "cli/serve.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -282,7 +283,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	struct inputspec spec = {0};
 	struct supervisor sup;
 	struct candidate cand = {0};
-	char err[1024], *code = NULL;
+	char err[1024], *code = NULL, *stage_dir = NULL;
 	size_t code_len = 0;
 	struct json *res = NULL;
 	bool record_failed = false;
@@ -394,7 +395,8 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	cand.static_only = static_only;
 	if (!db_path && pol.storage.db && *pol.storage.db)
 		db_path = pol.storage.db;
-	cand.collect_artifact = db_path && !static_only;
+	if (db_path && !static_only)
+		cand.stage_dir = stage_dir = pool_stage_dir(db_path);
 	res = pipeline_run(&sup, &pol, &cand);
 	supervise_stop(&sup);
 	if (db_path && !static_only &&
@@ -413,7 +415,8 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	}
 	rc = record_failed ? AEGIS_EXIT_ERROR : verdict_exit_code(verdict_from_name(json_get_str(res, "status")));
 out:
-	free(cand.artifact);
+	cli_drop_staged(&cand);
+	free(stage_dir);
 	json_free(res);
 	free(code);
 	inputspec_release(&spec);

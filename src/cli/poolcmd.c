@@ -22,7 +22,8 @@ static const char pool_usage[] =
     "       aegis-sandbox pool show ID\n"
     "       aegis-sandbox pool top [--k 10] [--metric heldout_loss] [--loss KIND] [--desc]\n"
     "       aegis-sandbox pool lineage ID\n"
-    "       aegis-sandbox pool export ID --out FILE\n"
+    "       aegis-sandbox pool export ID --out FILE|- [--force]\n"
+    "       aegis-sandbox pool gc [--dry-run] [--min-age SECONDS]\n"
     "       aegis-sandbox pool path\n"
     "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
     "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
@@ -37,7 +38,10 @@ static const char pool_usage[] =
     "caller's metric of that name ('annotate --metrics'), else the sandbox's.\n"
     "'approvals request' keeps the requester's title, description and risk\n"
     "assessment; the sandbox's own assessment is stored beside them.\n"
-    "'export' writes the TorchScript archive only after a person approved it.\n"
+    "'export' writes the TorchScript archive only after a person approved it,\n"
+    "and only when its bytes still have the digest recorded with them.\n"
+    "Archives live in DB-archives/ beside the database, named by SHA-256; 'gc'\n"
+    "removes those of candidates without an approved or pending request.\n"
     "The reviewer defaults to the login name.\n";
 
 static void print_rows(const struct json *rows)
@@ -132,7 +136,8 @@ struct popts {
 	const char *sha256, *arch_id, *title, *description, *loss;
 	struct json *metrics, *risk; /* --metrics, --risk: parsed JSON objects */
 	long generation, k;
-	bool as_json, desc;
+	double min_age;
+	bool as_json, desc, force, dry_run;
 };
 
 /* One verb: fill *DOC (printed as JSON with --json) and print the human
@@ -207,27 +212,57 @@ static int do_lineage(struct pool *pool, const struct popts *o, struct json **do
 
 static int do_export(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
-	void *data = NULL;
 	size_t len = 0;
 
 	if (!o->out_path)
-		return usage_error("pool export: --out FILE is required");
-	if (pool_export(pool, o->id, &data, &len, err, errlen) < 0) {
+		return usage_error("pool export: --out FILE is required ('-' for standard output)");
+	if (pool_export(pool, o->id, o->out_path, o->force, &len, err, errlen) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		return AEGIS_EXIT_REJECTED;
+		return strstr(err, "not been approved") || strstr(err, "no exported model") ? AEGIS_EXIT_REJECTED
+		       : strstr(err, "exists: give --force")                                ? AEGIS_EXIT_USAGE
+											    : AEGIS_EXIT_ERROR;
 	}
-	if (util_write_file(o->out_path, data, len, 0644) < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", aegis_progname, o->out_path, strerror(errno));
-		free(data);
-		return AEGIS_EXIT_ERROR;
-	}
-	free(data);
 	*doc = json_object();
 	json_set(*doc, "candidate_id", json_num((double)o->id));
 	json_set(*doc, "out", json_str(o->out_path));
 	json_set(*doc, "bytes", json_num((double)len));
-	if (!o->as_json)
+	if (!o->as_json && strcmp(o->out_path, "-"))
 		printf("wrote candidate %lld's TorchScript archive to %s (%zu bytes)\n", o->id, o->out_path, len);
+	return 0;
+}
+
+static void print_bytes(const char *label, double b)
+{
+	printf("%-28s %10.1f MiB\n", label, b / 1048576.0);
+}
+
+static int do_gc(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	double v = 0, before = 0, after = 0;
+
+	*doc = pool_gc(pool, o->dry_run, o->min_age, err, errlen);
+	if (!*doc || o->as_json)
+		return 0;
+	json_get_num(*doc, "pruned", &v);
+	printf("%s%.0f archive(s) of candidates without an approved or pending request\n",
+	       o->dry_run ? "would prune " : "pruned ", v);
+	json_get_num(*doc, "pruned_bytes", &v);
+	print_bytes("  their size", v);
+	json_get_num(*doc, "moved_out_of_rows", &v);
+	if (v > 0)
+		printf("moved %.0f archive(s) out of database rows into files\n", v);
+	json_get_num(*doc, "files_removed", &v);
+	printf("%s%.0f file(s) no candidate names\n", o->dry_run ? "would remove " : "removed ", v);
+	json_get_num(*doc, "archives_kept", &v);
+	printf("kept %.0f archive file(s) in %s\n", v, T(json_get_str(*doc, "archives")));
+	json_get_num(*doc, "archives_kept_bytes", &v);
+	print_bytes("  their size", v);
+	json_get_num(*doc, "db_bytes_before", &before);
+	json_get_num(*doc, "db_bytes_after", &after);
+	if (o->dry_run)
+		print_bytes("database", before);
+	else
+		printf("%-28s %10.1f MiB -> %.1f MiB\n", "database", before / 1048576.0, after / 1048576.0);
 	return 0;
 }
 
@@ -341,6 +376,7 @@ static const struct verb {
     {false, "show", true, do_show},
     {false, "lineage", true, do_lineage},
     {false, "export", true, do_export},
+    {false, "gc", false, do_gc},
     {false, "annotate", true, do_annotate},
     {false, "path", false, NULL},
     {true, "list", false, do_approvals_list},
@@ -351,7 +387,8 @@ static const struct verb {
 };
 
 /* Options after the verb, then its positional ID.  0 or an exit code. */
-static int parse_options(int argc, char **argv, struct popts *o, const char **db, const char **policy_path)
+static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, const char **db,
+			 const char **policy_path)
 {
 	static const struct option opts[] = {
 	    {"db", required_argument, NULL, 'D'},
@@ -373,6 +410,9 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 	    {"description", required_argument, NULL, 'E'},
 	    {"risk", required_argument, NULL, 'R'},
 	    {"loss", required_argument, NULL, 'L'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"min-age", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -397,6 +437,16 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 			break;
 		case 'm': o->metric = optarg; break;
 		case 'd': o->desc = true; break;
+		case 'f': o->force = true; break;
+		case 'n': o->dry_run = true; break;
+		case 'A': {
+			long secs;
+
+			if (!util_parse_long(optarg, &secs) || secs < 0)
+				return usage_error("--min-age: expected seconds >= 0, got '%s'", optarg);
+			o->min_age = (double)secs;
+			break;
+		}
 		case 'o': o->out_path = optarg; break;
 		case 'r': o->reviewer = optarg; break;
 		case 'c': o->comment = optarg; break;
@@ -429,7 +479,6 @@ static int parse_options(int argc, char **argv, struct popts *o, const char **db
 	}
 	{
 		int first = optind + 1, nargs = argc - first;
-		bool needs_id = strcmp(o->verb, "list") && strcmp(o->verb, "top") && strcmp(o->verb, "path");
 
 		if (nargs != (needs_id ? 1 : 0))
 			return usage_error("%s %s: %s", cmd, o->verb, needs_id ? "expected one ID" : "takes no ID");
@@ -467,7 +516,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 			v = &verbs[i];
 	if (!v)
 		return usage_error("%s: unknown subcommand '%s'", approvals ? "approvals" : "pool", o.verb);
-	rc = parse_options(argc, argv, &o, &db, &policy_path);
+	rc = parse_options(argc, argv, v->needs_id, &o, &db, &policy_path);
 	if (rc || cli_load_policy(&pol, policy_path) < 0) {
 		json_free(o.metrics);
 		json_free(o.risk);

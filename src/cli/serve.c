@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cli/base.h"
+#include "store/pool.h"
 #include "policy/inputspec.h"
 #include "pipeline/pipeline.h"
 #include "cli/serve.h"
@@ -95,7 +96,7 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	struct candidate cand = {0};
 	struct dataset ds = {.epochs = 1, .batch_size = 32, .learning_rate = 1e-3};
 	struct json *res = NULL;
-	char err[512], *code = NULL;
+	char err[512], *code = NULL, *stage_dir = NULL;
 	size_t code_len = 0;
 	long parent = 0, generation = 0, steps = p.validation.training.steps, attempts = p.debug.max_attempts;
 	double v;
@@ -147,7 +148,6 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	cand.class_name = cls;
 	cand.input = &spec;
 	cand.arch_id = arch;
-	cand.collect_artifact = o->db != NULL;
 	cand.artifact_out = out;
 	if (json_get(req, "dataset")) {
 		const struct json *d = json_get(req, "dataset");
@@ -166,16 +166,25 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 		}
 		cand.dataset = &ds;
 	}
+	if (o->db && json_get_bool(req, "record", true))
+		cand.stage_dir = stage_dir = pool_stage_dir(o->db);
 	res = pipeline_run(s, &p, &cand);
 	*used = p.limits;
 	/* "record": false keeps a request out of the pool (a re-validation of
 	 * a candidate that is recorded already) */
-	if (o->db && json_get_bool(req, "record", true))
+	if (o->db && json_get_bool(req, "record", true)) {
+		double t0 = util_now();
+
 		cli_record_result(
 		    o->db, res, code, code_len, parent, generation,
 		    o->request_approval || json_get_bool(req, "request_approval", false) || p.approval.required, &cand);
+		/* after the row is written: the pool's copy has the times without it */
+		if (json_get(res, "timings"))
+			json_set(json_get(res, "timings"), "record_s", json_num(util_now() - t0));
+	}
 	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
-	free(cand.artifact);
+	cli_drop_staged(&cand);
+	free(stage_dir);
 	free(code);
 	inputspec_release(&spec);
 	return res;

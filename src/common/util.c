@@ -535,3 +535,23 @@ bool strv_contains(const struct strv *sv, const char *s)
 			return true;
 	return false;
 }
+
+int util_mkdir_parents(const char *path)
+{
+	char *dup = xstrdup(path);
+
+	for (char *s = dup + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(dup, 0700) < 0 && errno != EEXIST) {
+			int e = -errno;
+
+			free(dup);
+			return e;
+		}
+		*s = '/';
+	}
+	free(dup);
+	return 0;
+}

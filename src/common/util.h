@@ -47,7 +47,6 @@ char *xstrndup(const char *s, size_t n);
 /* asprintf that dies on failure.  The string is the caller's. */
 __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
 
-
 /* Read a whole file into a NUL-terminated heap buffer (the caller's).
  * Returns 0 or a negative errno; -EFBIG when it is larger than MAX. */
 int util_read_file(const char *path, size_t max, char **out, size_t *out_len);
@@ -59,6 +58,8 @@ int util_copy_file(const char *src, const char *dst, size_t max);
 int util_write_all(int fd, const void *buf, size_t len);
 /* Write a whole file atomically enough for our use (O_TRUNC); 0 or -errno. */
 int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Create every missing directory above PATH (mode 0700): 0 or -errno. */
+int util_mkdir_parents(const char *path);
 /* Remove a directory tree of any depth without following symlinks, one fd
  * at a time; directories a job left unreadable are made readable first.
  * 0 or the first -errno (then part of the tree is left). */

@@ -28,11 +28,14 @@ struct candidate {
 	const char *arch_id;
 	bool keep_workdir;
 	bool static_only; /* the "check" command */
-	/* out: the exported archive's bytes when collect_artifact (the
-	 * caller's, NULL when there is none) */
-	bool collect_artifact;
-	void *artifact;
-	size_t artifact_len;
+	/* When STAGE_DIR is set, the archive is copied into a new file there
+	 * (while the validate child runs) and, when accepted, STAGED names
+	 * it (the caller's: rename it on, or unlink it), with its size and
+	 * SHA-256 in hex; NULL when there is none. */
+	const char *stage_dir;
+	char *staged;
+	size_t staged_len;
+	char staged_sha256[65];
 	/* when accepted, move the archive here (rename, else copy); the
 	 * result's "artifact" names it, or "artifact_error" says why not */
 	const char *artifact_out;

@@ -2,22 +2,27 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/pool.h"
 #include "common/sbuf.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
 struct pool {
 	sqlite3 *db;
 	char *path;
+	char *archives; /* PATH-archives/: the archives, by SHA-256 */
 };
 
 /* Versioned migrations: migrations[i] takes user_version i to i + 1. */
@@ -70,6 +75,14 @@ static const char *const migrations[] = {
      * sandbox's; the sandbox's assessment beside the caller's */
     "ALTER TABLE candidates ADD COLUMN user_metrics TEXT NOT NULL DEFAULT '{}';"
     "ALTER TABLE approval_requests ADD COLUMN sandbox_assessment TEXT NOT NULL DEFAULT '{}';",
+    /* 2 -> 3: archives out of the rows, in files named by their SHA-256
+     * beside the database (SQLite holds at most 1 GB in a value, and a
+     * pool of BLOBs only grows); the artifact column stays for rows
+     * written before, until 'pool gc' moves them out */
+    "ALTER TABLE candidates ADD COLUMN artifact_sha256 TEXT;"
+    "ALTER TABLE candidates ADD COLUMN artifact_bytes INTEGER;"
+    "ALTER TABLE candidates ADD COLUMN artifact_pruned_at TEXT;"
+    "CREATE INDEX candidates_artifact ON candidates(artifact_sha256);",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -89,24 +102,6 @@ static int exec_sql(struct pool *p, const char *sql, char *err, size_t errlen)
 		sqlite3_free(msg);
 		return -1;
 	}
-	return 0;
-}
-
-static int mkdir_parents(const char *path)
-{
-	char *dup = xstrdup(path);
-
-	for (char *s = dup + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(dup, 0700) < 0 && errno != EEXIST) {
-			free(dup);
-			return -errno;
-		}
-		*s = '/';
-	}
-	free(dup);
 	return 0;
 }
 
@@ -131,7 +126,8 @@ struct pool *pool_open(const char *path, char *err, size_t errlen)
 	int version = 0;
 
 	p->path = xstrdup(path);
-	if (mkdir_parents(path) < 0) {
+	p->archives = xasprintf("%s-archives", path);
+	if (util_mkdir_parents(path) < 0) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(errno));
 		goto out_fail;
 	}
@@ -204,6 +200,7 @@ void pool_close(struct pool *p)
 	if (p->db)
 		sqlite3_close(p->db);
 	free(p->path);
+	free(p->archives);
 	free(p);
 }
 
@@ -225,18 +222,107 @@ static const char *str_or(const struct json *o, const char *k, const char *def)
 	return s ? s : def;
 }
 
+static bool is_sha256_hex(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && s[n]; n++)
+		if (!isxdigit((unsigned char)s[n]) || isupper((unsigned char)s[n]))
+			return false;
+	return n == 64;
+}
+
+/* Where the archive with digest SHA lives (the caller's). */
+static char *archive_path(const struct pool *p, const char *sha)
+{
+	return xasprintf("%s/%.2s/%s.pt", p->archives, sha, sha);
+}
+
+/* Store DATA under its digest SHA, unless a file of that size is there
+ * already (the same archive twice is kept once).  Written to a temporary
+ * name and renamed, so a reader never sees half an archive; not fsynced:
+ * 'pool export' checks the digest of what it reads.  0 or -1 with ERR. */
+static int archive_put(struct pool *p, const char *sha, const void *data, size_t len, char *err, size_t errlen)
+{
+	char *dst = archive_path(p, sha), *tmp = NULL;
+	struct stat st;
+	unsigned long long nonce = 0;
+	int rc = -1;
+
+	if (stat(dst, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
+		rc = 0;
+		goto out;
+	}
+	if (util_mkdir_parents(dst) < 0) {
+		snprintf(err, errlen, "%s: cannot create the archive directory: %s", p->archives, strerror(errno));
+		goto out;
+	}
+	(void)!getentropy(&nonce, sizeof(nonce));
+	tmp = xasprintf("%s.tmp-%ld-%llx", dst, (long)getpid(), nonce);
+	if (util_write_file(tmp, data, len, 0600) < 0 || rename(tmp, dst) < 0) {
+		snprintf(err, errlen, "%s: cannot store the archive: %s", dst, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+/* Move the file STAGED (in the archive directory, see pool_stage_dir)
+ * to its place under digest SHA, or drop it when that archive is there
+ * already.  0 or -1 with ERR. */
+static int archive_adopt(struct pool *p, const char *sha, const char *staged, size_t len, char *err, size_t errlen)
+{
+	char *dst = archive_path(p, sha);
+	struct stat st;
+	int rc = -1;
+
+	if (stat(dst, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
+		unlink(staged);
+		rc = 0;
+	} else if (util_mkdir_parents(dst) < 0) {
+		snprintf(err, errlen, "%s: cannot create the archive directory: %s", p->archives, strerror(errno));
+	} else if (rename(staged, dst) < 0) {
+		snprintf(err, errlen, "%s: cannot store the archive: %s", dst, strerror(errno));
+	} else {
+		rc = 0;
+	}
+	free(dst);
+	return rc;
+}
+
+char *pool_stage_dir(const char *db_path)
+{
+	return xasprintf("%s-archives", db_path);
+}
+
 long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
-		      long generation, const void *artifact, size_t artifact_len, char *err, size_t errlen)
+		      long generation, const char *artifact, size_t artifact_len, const char *artifact_sha256,
+		      char *err, size_t errlen)
 {
 	static const char sql[] = "INSERT INTO candidates (architecture_id, code_sha256, code, final_code, parent_id,"
-				  " generation, status, stage, metrics, checks, result, policy_digest, artifact)"
-				  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+				  " generation, status, stage, metrics, checks, result, policy_digest,"
+				  " artifact_sha256, artifact_bytes)"
+				  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *st = NULL;
 	char *metrics = json_text(json_get(result, "metrics")), *checks = json_text(json_get(result, "checks"));
 	char *whole = json_text(result);
 	const struct json *fc = json_get(result, "final_code");
 	long long id = -1;
 
+	if (artifact && !is_sha256_hex(artifact_sha256)) {
+		snprintf(err, errlen, "an archive without its digest");
+		goto out;
+	}
+	/* the row and the file in one transaction: a row that cannot be
+	 * written (an unknown parent) leaves no file, a file that cannot be
+	 * written no row (a crash between the two leaves a file no row names,
+	 * which 'pool gc' removes) */
+	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+		goto out;
 	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "insert");
 		goto out;
@@ -259,10 +345,13 @@ long long pool_record(struct pool *p, const struct json *result, const char *cod
 	sqlite3_bind_text(st, 10, checks, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 11, whole, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 12, str_or(result, "policy_digest", ""), -1, SQLITE_TRANSIENT);
-	if (artifact)
-		sqlite3_bind_blob64(st, 13, artifact, artifact_len, SQLITE_TRANSIENT);
-	else
+	if (artifact) {
+		sqlite3_bind_text(st, 13, artifact_sha256, 64, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 14, (sqlite3_int64)artifact_len);
+	} else {
 		sqlite3_bind_null(st, 13);
+		sqlite3_bind_null(st, 14);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
 			snprintf(err, errlen, "%s: there is no candidate %lld to be the parent", p->path, parent_id);
@@ -270,9 +359,18 @@ long long pool_record(struct pool *p, const struct json *result, const char *cod
 			db_fail(p, err, errlen, "insert");
 		goto out;
 	}
+	if (artifact && archive_adopt(p, artifact_sha256, artifact, artifact_len, err, errlen) < 0)
+		goto out;
+	if (exec_sql(p, "COMMIT", err, errlen) < 0)
+		goto out;
 	id = sqlite3_last_insert_rowid(p->db);
 out:
 	sqlite3_finalize(st);
+	if (id < 0 && !sqlite3_get_autocommit(p->db)) {
+		char ignore[64];
+
+		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
+	}
 	free(metrics);
 	free(checks);
 	free(whole);
@@ -536,12 +634,15 @@ struct json *pool_list(struct pool *p, const char *status, long generation, cons
 
 struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen)
 {
-	struct json *row = query_one(p,
-				     "SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
-				     " c.checks AS checks_json, c.policy_digest,"
-				     " json_extract(c.result, '$.error') AS error_json,"
-				     " c.artifact IS NOT NULL AS has_artifact FROM candidates c WHERE c.id = ?",
-				     id, "candidate", err, errlen);
+	struct json *row =
+	    query_one(p,
+		      "SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
+		      " c.checks AS checks_json, c.policy_digest,"
+		      " json_extract(c.result, '$.error') AS error_json,"
+		      " (c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL) AS has_artifact,"
+		      " c.artifact_sha256, COALESCE(c.artifact_bytes, length(c.artifact)) AS artifact_bytes,"
+		      " c.artifact_pruned_at FROM candidates c WHERE c.id = ?",
+		      id, "candidate", err, errlen);
 
 	if (!row)
 		return NULL;
@@ -807,17 +908,55 @@ struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t e
 	return row;
 }
 
-int pool_export(struct pool *p, long long id, void **data, size_t *len, char *err, size_t errlen)
+/* Write LEN bytes of DATA to OUT ("-": standard output): a new file
+ * unless FORCE, written to a temporary name beside it and renamed, so an
+ * interrupted export leaves no half archive under OUT's name. */
+static int write_out(const char *out, const void *data, size_t len, bool force, char *err, size_t errlen)
+{
+	char *tmp;
+	unsigned long long nonce = 0;
+	int rc = 0;
+
+	if (!strcmp(out, "-")) {
+		if (util_write_all(STDOUT_FILENO, data, len) < 0) {
+			snprintf(err, errlen, "cannot write to standard output: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (!force && access(out, F_OK) == 0) {
+		snprintf(err, errlen, "%s exists: give --force to overwrite it", out);
+		return -1;
+	}
+	(void)!getentropy(&nonce, sizeof(nonce));
+	tmp = xasprintf("%s.tmp-%ld-%llx", out, (long)getpid(), nonce);
+	if (util_write_file(tmp, data, len, 0644) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", out, strerror(errno));
+		rc = -1;
+	} else if (force ? rename(tmp, out) < 0 : link(tmp, out) < 0) {
+		/* without --force, link(2) refuses a file that appeared since */
+		snprintf(err, errlen,
+			 errno == EEXIST ? "%s exists: give --force to overwrite it" : "cannot write %s: %s", out,
+			 strerror(errno));
+		rc = -1;
+	}
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int pool_export(struct pool *p, long long id, const char *out, bool force, size_t *len, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
+	char *data = NULL, sha[65] = "", got[65];
 	int rc = -1;
 
-	*data = NULL;
 	*len = 0;
 	if (sqlite3_prepare_v2(
 		p->db,
 		"SELECT c.artifact, (SELECT count(*) FROM approval_requests r WHERE r.candidate_id = c.id"
-		" AND r.state = 'approved'), c.status FROM candidates c WHERE c.id = ?",
+		" AND r.state = 'approved'), c.status, c.artifact_sha256, c.artifact_pruned_at"
+		" FROM candidates c WHERE c.id = ?",
 		-1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "export");
 		return -1;
@@ -834,16 +973,307 @@ int pool_export(struct pool *p, long long id, void **data, size_t *len, char *er
 			 id);
 		goto out;
 	}
-	if (sqlite3_column_type(st, 0) != SQLITE_BLOB) {
+	if (sqlite3_column_type(st, 3) == SQLITE_TEXT) {
+		/* a file named by its digest: what is read must still match */
+		char *path;
+		int e;
+
+		snprintf(sha, sizeof(sha), "%s", (const char *)sqlite3_column_text(st, 3));
+		path = archive_path(p, sha);
+		e = util_read_file(path, (size_t)1 << 40, &data, len);
+		if (e < 0)
+			snprintf(err, errlen, "candidate %lld's archive %s cannot be read: %s", id, path, strerror(-e));
+		free(path);
+		if (e < 0)
+			goto out;
+		sha256_hex(data, *len, got);
+		if (strcmp(got, sha)) {
+			snprintf(err, errlen,
+				 "candidate %lld's archive is damaged: its SHA-256 is %s, the pool recorded %s", id,
+				 got, sha);
+			goto out;
+		}
+	} else if (sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+		/* written before archives left the rows */
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		data = xmalloc(*len ? *len : 1);
+		memcpy(data, sqlite3_column_blob(st, 0), *len);
+	} else if (sqlite3_column_type(st, 4) == SQLITE_TEXT) {
+		snprintf(err, errlen, "candidate %lld's archive was pruned by 'pool gc' at %s", id,
+			 (const char *)sqlite3_column_text(st, 4));
+		goto out;
+	} else {
 		snprintf(err, errlen, "candidate %lld has no exported model (status %s)", id,
 			 (const char *)sqlite3_column_text(st, 2));
 		goto out;
 	}
-	*len = (size_t)sqlite3_column_bytes(st, 0);
-	*data = xmalloc(*len);
-	memcpy(*data, sqlite3_column_blob(st, 0), *len);
+	rc = write_out(out, data, *len, force, err, errlen);
+out:
+	sqlite3_finalize(st);
+	free(data);
+	return rc;
+}
+
+/* ---- garbage collection --------------------------------------------------- */
+
+/* A candidate whose archive a person may still export: approved, or
+ * with a request still pending. */
+#define KEEP_ARCHIVE(T)                                                                                                \
+	"EXISTS (SELECT 1 FROM approval_requests r WHERE r.candidate_id = " T ".id"                                    \
+	" AND r.state IN ('approved', 'pending'))"
+
+static long long file_bytes(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+static long long file_bytes_wal(const struct pool *p)
+{
+	char *wal = xasprintf("%s-wal", p->path);
+	long long n = file_bytes(wal);
+
+	free(wal);
+	return n;
+}
+
+/* Step 1: archives still in rows (written before migration 3) leave them:
+ * kept ones to files, the others dropped. */
+static int gc_rows_out(struct pool *p, bool dry_run, struct json *doc, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL, *up = NULL;
+	long long moved = 0, dropped = 0, bytes = 0;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT c.id, c.artifact, " KEEP_ARCHIVE("c") " FROM candidates c"
+									     " WHERE c.artifact IS NOT NULL",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(p->db,
+			       "UPDATE candidates SET artifact = NULL, artifact_sha256 = ?2, artifact_bytes = ?3,"
+			       " artifact_pruned_at = CASE WHEN ?2 IS NULL"
+			       " THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END WHERE id = ?1",
+			       -1, &up, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "gc");
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		bool keep = sqlite3_column_int(st, 2) != 0;
+		char sha[65];
+
+		if (keep) {
+			sha256_hex(blob, len, sha);
+			if (!dry_run && archive_put(p, sha, blob, len, err, errlen) < 0)
+				goto out;
+			moved++;
+		} else {
+			dropped++;
+			bytes += (long long)len;
+		}
+		if (dry_run)
+			continue;
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+		if (keep)
+			sqlite3_bind_text(up, 2, sha, 64, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(up, 2);
+		sqlite3_bind_int64(up, 3, (sqlite3_int64)len);
+		if (sqlite3_step(up) != SQLITE_DONE) {
+			db_fail(p, err, errlen, "gc");
+			goto out;
+		}
+	}
+	json_set(doc, "moved_out_of_rows", json_num((double)moved));
+	json_set(doc, "pruned", json_num((double)dropped));
+	json_set(doc, "pruned_bytes", json_num((double)bytes));
 	rc = 0;
 out:
 	sqlite3_finalize(st);
+	sqlite3_finalize(up);
 	return rc;
+}
+
+/* Step 2: file archives of candidates nobody approved or will. */
+static int gc_prune(struct pool *p, bool dry_run, double min_age_s, struct json *doc, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	long long n = 0, bytes = 0;
+	double v = 0;
+
+	if (sqlite3_prepare_v2(p->db,
+			       dry_run
+				   ? "SELECT count(*), COALESCE(sum(artifact_bytes), 0) FROM candidates"
+				     " WHERE artifact_sha256 IS NOT NULL AND NOT " KEEP_ARCHIVE(
+					 "candidates") " AND created_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)"
+				   : "UPDATE candidates SET artifact_sha256 = NULL,"
+				     " artifact_pruned_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+				     " WHERE artifact_sha256 IS NOT NULL AND NOT " KEEP_ARCHIVE(
+					 "candidates") " AND created_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)"
+						       " RETURNING artifact_bytes",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "gc");
+		return -1;
+	}
+	{
+		char mod[64];
+
+		snprintf(mod, sizeof(mod), "-%.3f seconds", min_age_s);
+		sqlite3_bind_text(st, 1, mod, -1, SQLITE_TRANSIENT);
+	}
+	for (int rc; (rc = sqlite3_step(st)) != SQLITE_DONE;) {
+		if (rc != SQLITE_ROW) {
+			db_fail(p, err, errlen, "gc");
+			sqlite3_finalize(st);
+			return -1;
+		}
+		if (dry_run) {
+			n += sqlite3_column_int64(st, 0);
+			bytes += sqlite3_column_int64(st, 1);
+		} else {
+			n++;
+			bytes += sqlite3_column_int64(st, 0);
+		}
+	}
+	sqlite3_finalize(st);
+	json_get_num(doc, "pruned", &v);
+	json_set(doc, "pruned", json_num(v + (double)n));
+	json_get_num(doc, "pruned_bytes", &v);
+	json_set(doc, "pruned_bytes", json_num(v + (double)bytes));
+	return 0;
+}
+
+/* Whether a row names SHA. */
+static int referenced(struct pool *p, const char *sha)
+{
+	sqlite3_stmt *st = NULL;
+	int found = -1;
+
+	if (sqlite3_prepare_v2(p->db, "SELECT 1 FROM candidates WHERE artifact_sha256 = ? LIMIT 1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
+		found = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Step 3: files no row names (pruned just now, or left by a crash between
+ * file and row).  A file younger than GRACE_S may belong to a row being
+ * written right now, and is left for the next run. */
+#define GRACE_S 600
+static int gc_files(struct pool *p, bool dry_run, struct json *doc, char *err, size_t errlen)
+{
+	long long removed = 0, bytes = 0, kept = 0, kept_bytes = 0;
+	time_t now = time(NULL);
+	DIR *top = opendir(p->archives);
+	struct dirent *d;
+
+	if (!top) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "%s: %s", p->archives, strerror(errno));
+			return -1;
+		}
+	}
+	while (top && (d = readdir(top))) {
+		char *sub;
+		DIR *dir;
+		struct dirent *f;
+
+		if (!strncmp(d->d_name, ".incoming-", 10)) {
+			/* a copy for a row that was never written (a crash) */
+			struct stat st;
+			char *path = xasprintf("%s/%s", p->archives, d->d_name);
+
+			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime >= GRACE_S &&
+			    (dry_run || unlink(path) == 0)) {
+				removed++;
+				bytes += (long long)st.st_size;
+			}
+			free(path);
+			continue;
+		}
+		if (strlen(d->d_name) != 2 || !isxdigit((unsigned char)d->d_name[0]))
+			continue;
+		sub = xasprintf("%s/%s", p->archives, d->d_name);
+		dir = opendir(sub);
+		while (dir && (f = readdir(dir))) {
+			char *path, sha[65];
+			struct stat st;
+			size_t n = strlen(f->d_name);
+			bool tmp = strstr(f->d_name, ".pt.tmp-") != NULL;
+			int ref;
+
+			if (f->d_name[0] == '.')
+				continue;
+			path = xasprintf("%s/%s", sub, f->d_name);
+			if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+				free(path);
+				continue;
+			}
+			snprintf(sha, sizeof(sha), "%.64s", f->d_name);
+			ref = !tmp && n == 67 && is_sha256_hex(sha) ? referenced(p, sha) : 0;
+			if (ref < 0) {
+				free(path);
+				closedir(dir);
+				free(sub);
+				closedir(top);
+				return db_fail(p, err, errlen, "gc");
+			}
+			if (ref || now - st.st_mtime < GRACE_S) {
+				kept++;
+				kept_bytes += (long long)st.st_size;
+			} else if (dry_run || unlink(path) == 0) {
+				removed++;
+				bytes += (long long)st.st_size;
+			}
+			free(path);
+		}
+		if (dir) {
+			closedir(dir);
+			if (!dry_run)
+				(void)rmdir(sub); /* only when empty */
+		}
+		free(sub);
+	}
+	if (top)
+		closedir(top);
+	json_set(doc, "files_removed", json_num((double)removed));
+	json_set(doc, "files_removed_bytes", json_num((double)bytes));
+	json_set(doc, "archives_kept", json_num((double)kept));
+	json_set(doc, "archives_kept_bytes", json_num((double)kept_bytes));
+	return 0;
+}
+
+struct json *pool_gc(struct pool *p, bool dry_run, double min_age_s, char *err, size_t errlen)
+{
+	struct json *doc = json_object();
+	char ignore[128];
+
+	json_set(doc, "db", json_str(p->path));
+	json_set(doc, "archives", json_str(p->archives));
+	json_set(doc, "dry_run", json_bool(dry_run));
+	json_set(doc, "db_bytes_before", json_num((double)(file_bytes(p->path) + file_bytes_wal(p))));
+	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+		goto fail;
+	if (gc_rows_out(p, dry_run, doc, err, errlen) < 0 || gc_prune(p, dry_run, min_age_s, doc, err, errlen) < 0) {
+		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
+		goto fail;
+	}
+	if (exec_sql(p, "COMMIT", err, errlen) < 0)
+		goto fail;
+	if (gc_files(p, dry_run, doc, err, errlen) < 0)
+		goto fail;
+	/* give the space of the rows' archives back to the file system */
+	if (!dry_run &&
+	    (exec_sql(p, "VACUUM", err, errlen) < 0 || exec_sql(p, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen) < 0))
+		goto fail;
+	json_set(doc, "db_bytes_after", json_num((double)(file_bytes(p->path) + file_bytes_wal(p))));
+	return doc;
+fail:
+	json_free(doc);
+	return NULL;
 }

@@ -25,11 +25,20 @@ void pool_close(struct pool *p);
  * ~/.local/share/aegis-sandbox/pool.db.  The caller's. */
 char *pool_default_path(void);
 
+/* The directory beside the database at DB_PATH that holds its archives
+ * (PATH-archives/), where an archive to be recorded is staged: a file
+ * there is renamed into place by pool_record.  The caller's. */
+char *pool_stage_dir(const char *db_path);
 /* Record one result document (the run's JSON) with lineage and the
- * archive bytes (may be NULL).  Returns the new id (> 0), or -1 with ERR
- * (e.g. an unknown parent). */
+ * archive: ARTIFACT names a file of ARTIFACT_LEN bytes in the staging
+ * directory whose SHA-256 in hex is ARTIFACT_SHA256 (NULL: none).  It is
+ * renamed to a file named by its digest (kept once, however many rows
+ * name it); the row names the digest.  Returns the new id (> 0), or -1
+ * with ERR (e.g. an unknown parent; the staged file then stays the
+ * caller's). */
 long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
-		      long generation, const void *artifact, size_t artifact_len, char *err, size_t errlen);
+		      long generation, const char *artifact, size_t artifact_len, const char *artifact_sha256,
+		      char *err, size_t errlen);
 /* Open a pending approval request for candidate ID, with the requester's
  * RISK assessment (kept as given) and the SANDBOX's own.  Returns its id
  * or -1. */
@@ -59,8 +68,18 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen);
 struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen);
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen);
-/* The archive of candidate ID, only when an approval request for it was
- * approved.  0 with *DATA (the caller's) or -1 with ERR. */
-int pool_export(struct pool *p, long long id, void **data, size_t *len, char *err, size_t errlen);
+/* Write the archive of candidate ID to OUT ("-": standard output), only
+ * when an approval request for it was approved and the bytes still have
+ * the digest recorded with them.  An existing OUT is kept unless FORCE.
+ * 0 with *LEN bytes written, or -1 with ERR. */
+int pool_export(struct pool *p, long long id, const char *out, bool force, size_t *len, char *err, size_t errlen);
+/* Prune the archives no person can export: those of candidates without
+ * an approved or pending approval request, recorded at least MIN_AGE_S
+ * seconds ago (the rows, code and metrics stay; the row says when its
+ * archive was pruned).  Archives still inside rows (pools written before
+ * they left them) move to files or are dropped; files no row names are
+ * removed; the database is vacuumed.  DRY_RUN counts without changing
+ * anything.  A JSON summary (the caller's) or NULL with ERR. */
+struct json *pool_gc(struct pool *p, bool dry_run, double min_age_s, char *err, size_t errlen);
 
 #endif

@@ -39,6 +39,27 @@ run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
 expect "export after approval" "$RC" 0
 "$PY" -c "import torch; m = torch.jit.load('$TMP/m.pt'); print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
 expect "exported archive opens with torch.jit.load" "$(cat "$TMP/shape")" "(3, 10)"
+run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
+expect "an existing file is not overwritten" "$RC $(cat "$TMP/stderr")" "2 aegis-sandbox: $TMP/m.pt exists: give --force to overwrite it"
+run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB" --force
+expect "--force overwrites" "$RC" 0
+"$AEGIS" pool export 3 --out - --db "$DB" >"$TMP/stdout.pt" 2>"$TMP/stderr"
+expect "--out - writes the archive to standard output" "$(cmp "$TMP/stdout.pt" "$TMP/m.pt" && echo same)" same
+# the archive is a file named by its digest beside the database, not a
+# value in the row
+sha=$(sha256sum "$TMP/m.pt" | cut -d' ' -f1)
+expect "the archive lives in DB-archives/, named by its SHA-256" \
+	"$(cmp "$DB-archives/$(echo "$sha" | cut -c1-2)/$sha.pt" "$TMP/m.pt" && echo same)" same
+run_cmd "$AEGIS" pool show 3 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "the row names the archive" "$(field '(r["has_artifact"], r["artifact_sha256"], r["artifact_bytes"])')" "(True, '$sha', $(stat -c %s "$TMP/m.pt"))"
+expect "no archive bytes in the database" "$(sqlite3 "$DB" 'SELECT count(*) FROM candidates WHERE artifact IS NOT NULL' 2>/dev/null || "$PY" -c "import sqlite3; print(sqlite3.connect('$DB').execute('SELECT count(*) FROM candidates WHERE artifact IS NOT NULL').fetchone()[0])")" 0
+# a damaged archive is refused at export, not handed out
+cp "$DB-archives/$(echo "$sha" | cut -c1-2)/$sha.pt" "$TMP/keep.pt"
+printf 'X' | dd of="$DB-archives/$(echo "$sha" | cut -c1-2)/$sha.pt" bs=1 seek=100 conv=notrunc 2>/dev/null
+run_cmd "$AEGIS" pool export 3 --out "$TMP/damaged.pt" --db "$DB"
+expect "a damaged archive is refused" "$RC $(grep -c "candidate 3's archive is damaged: its SHA-256 is" "$TMP/stderr") $([ -e "$TMP/damaged.pt" ] && echo written || echo none)" "7 1 none"
+cp "$TMP/keep.pt" "$DB-archives/$(echo "$sha" | cut -c1-2)/$sha.pt"
 
 run_cmd "$AEGIS" approvals show 2 --db "$DB" --json
 cp "$TMP/out" "$TMP/r.json"
@@ -75,6 +96,36 @@ run_model --no-train --db "$DB" --set python.audit.enabled=false --input float:2
 expect "candidate cannot write the pool" "$(field 'r["status"]')" rejected
 run_cmd "$AEGIS" pool list --db "$DB" --json
 expect "pool intact and still answering" "$(grep -c '"id"' "$TMP/out")" 4
+# gc: twenty more candidates, none approved; their archives go, the rows
+# stay, the approved one's archive stays, and the pool is small again
+for i in $(seq 1 20); do
+	printf '{"id": "c%d", "path": "%s", "train": false, "architecture_id": "many-%d"}\n' "$i" "$EXAMPLES/seed_model.py" "$i"
+done >"$TMP/many.jsonl"
+"$AEGIS" batch --jobs 2 --db "$DB" "$TMP/many.jsonl" >"$TMP/many.out" 2>"$TMP/stderr"
+expect "twenty more candidates recorded" "$(grep -c '"status":"accepted"' "$TMP/many.out")" 20
+big=$(du -sk "$DB-archives" | cut -f1)
+expect "twenty archives on disk (more than 100 MB)" "$([ "$big" -gt 100000 ] && echo yes || echo "no: ${big} KiB")" yes
+run_cmd "$AEGIS" pool gc --db "$DB" --dry-run --json
+cp "$TMP/out" "$TMP/r.json"
+expect "gc --dry-run counts, changes nothing" "$(field 'r["pruned"]') $(du -sk "$DB-archives" | cut -f1)" "21 $big"
+run_cmd "$AEGIS" pool gc --db "$DB"
+expect "gc: human summary" "$(head -1 "$TMP/out")" "pruned 21 archive(s) of candidates without an approved or pending request"
+# the files pruned just now are inside gc's grace period (a row may be
+# being written for them); once they are older, the next gc removes them
+find "$DB-archives" -name '*.pt' -exec touch -d '2 hours ago' {} +
+run_cmd "$AEGIS" pool gc --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "gc removes the files no row names" "$(field '(r["files_removed"], r["archives_kept"])')" "(21, 1)"
+small=$(( $(du -sk "$DB-archives" | cut -f1) + $(du -sk "$DB" | cut -f1) ))
+expect "the pool is small after gc (one archive kept)" "$([ "$small" -lt 10000 ] && echo yes || echo "no: ${small} KiB")" yes
+run_cmd "$AEGIS" pool export 3 --out "$TMP/after-gc.pt" --db "$DB"
+expect "the approved archive still exports" "$(cmp "$TMP/after-gc.pt" "$TMP/m.pt" && echo same)" same
+run_cmd "$AEGIS" pool show 5 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "a pruned row keeps its verdict and says when" "$(field '(r["status"], r["has_artifact"], r["artifact_pruned_at"] is not None)')" "('accepted', False, True)"
+run_cmd "$AEGIS" pool list --db "$DB" --json
+expect "every row still listed" "$(grep -c '"id"' "$TMP/out")" 24
+
 # a read of a database that is not there (a typo) is an error, and
 # creates nothing
 run_cmd "$AEGIS" pool list --db "$TMP/typo/pool.db"

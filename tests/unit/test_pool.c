@@ -13,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "store/pool.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
 static char dir[] = "/tmp/aegis-pool-test-XXXXXX";
@@ -38,6 +40,36 @@ static struct json *result(const char *status, double loss)
 static char *db_path(const char *name)
 {
 	return xasprintf("%s/%s", dir, name);
+}
+
+/* pool_record with an archive, staged as the pipeline stages one: a file
+ * in the database's archive directory, its digest computed here */
+static long long record_archive(struct pool *p, const char *db, const struct json *r, const char *code,
+				long long parent, long gen, const void *data, size_t len, char *err, size_t errlen)
+{
+	static int n;
+	char sha[65], *adir = pool_stage_dir(db), *staged = xasprintf("%s/.incoming-test-%d-%d", adir, getpid(), n++);
+	long long id;
+
+	mkdir(adir, 0700);
+	assert_int_equal(util_write_file(staged, data, len, 0600), 0);
+	sha256_hex(data, len, sha);
+	id = pool_record(p, r, code, strlen(code), parent, gen, staged, len, sha, err, errlen);
+	if (id > 0) /* the file is the pool's now */
+		assert_int_equal(access(staged, F_OK), -1);
+	else
+		unlink(staged);
+	free(staged);
+	free(adir);
+	return id;
+}
+
+/* The bytes of a file (NUL-terminated), or NULL. */
+static char *slurp(const char *path, size_t *len)
+{
+	char *buf = NULL;
+
+	return util_read_file(path, 1 << 26, &buf, len) == 0 ? buf : NULL;
 }
 
 static long long count_rows(const char *path)
@@ -75,7 +107,7 @@ static void test_concurrent_writers(void **state)
 				_exit(10);
 			}
 			for (int i = 0; i < 200; i++) {
-				if (pool_record(p, r, "print(1)\n", 9, 0, w, NULL, 0, err, sizeof(err)) < 0) {
+				if (pool_record(p, r, "print(1)\n", 9, 0, w, NULL, 0, NULL, err, sizeof(err)) < 0) {
 					fprintf(stderr, "writer %d: %s\n", w, err);
 					_exit(11);
 				}
@@ -118,7 +150,12 @@ static void test_killed_writer(void **state)
 		memset(big, 'x', sizeof(big));
 		for (;;) {
 			/* a big artifact makes each write long, so the kill lands mid-write */
-			long long id = pool_record(p, r, "print(1)\n", 9, 0, 0, big, sizeof(big), err, sizeof(err));
+			long long id;
+
+			/* a new archive every time: the first 8 bytes count */
+			memcpy(big, &n, sizeof(n));
+			n++;
+			id = record_archive(p, path, r, "print(1)\n", 0, 0, big, sizeof(big), err, sizeof(err));
 
 			if (id < 0)
 				_exit(1);
@@ -160,22 +197,23 @@ static void test_approval_state_machine(void **state)
 	struct pool *p = pool_open(path, err, sizeof(err));
 	struct json *r = result("accepted", 0.5), *risk = json_object(), *a;
 	long long c1, c2, r1, r2;
-	void *data;
+	char *data, *out = db_path("exported.pt");
 	size_t len;
 
 	(void)state;
 	assert_non_null(p);
-	c1 = pool_record(p, r, "a", 1, 0, 0, "ARCHIVE", 7, err, sizeof(err));
-	c2 = pool_record(p, r, "b", 1, c1, 1, "ARCHIVE2", 8, err, sizeof(err));
+	c1 = record_archive(p, path, r, "a", 0, 0, "ARCHIVE", 7, err, sizeof(err));
+	c2 = record_archive(p, path, r, "b", c1, 1, "ARCHIVE2", 8, err, sizeof(err));
 	assert_true(c1 > 0 && c2 > c1);
-	assert_int_equal(pool_record(p, r, "c", 1, 999, 1, NULL, 0, err, sizeof(err)), -1);
+	assert_int_equal(pool_record(p, r, "c", 1, 999, 1, NULL, 0, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "there is no candidate 999 to be the parent"));
 	r1 = pool_request_approval(p, c1, "t1", "d1", risk, risk, err, sizeof(err));
 	r2 = pool_request_approval(p, c2, "t2", "d2", risk, risk, err, sizeof(err));
 	assert_true(r1 > 0 && r2 > r1);
 	/* no export before approval */
-	assert_int_equal(pool_export(p, c1, &data, &len, err, sizeof(err)), -1);
+	assert_int_equal(pool_export(p, c1, out, false, &len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "has not been approved by a person"));
+	assert_int_equal(access(out, F_OK), -1);
 	/* approve once; no second decision either way */
 	assert_int_equal(pool_decide(p, r1, "approved", "alice", "", err, sizeof(err)), 0);
 	assert_int_equal(pool_decide(p, r1, "approved", "bob", "", err, sizeof(err)), -1);
@@ -187,11 +225,17 @@ static void test_approval_state_machine(void **state)
 	assert_int_equal(pool_decide(p, 77, "approved", "carol", "", err, sizeof(err)), -1);
 	assert_string_equal(err, "there is no approval request 77");
 	/* export after approval; not for the rejected one */
-	assert_int_equal(pool_export(p, c1, &data, &len, err, sizeof(err)), 0);
+	assert_int_equal(pool_export(p, c1, out, false, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, 7);
+	data = slurp(out, &len);
 	assert_int_equal(len, 7);
 	assert_memory_equal(data, "ARCHIVE", 7);
 	free(data);
-	assert_int_equal(pool_export(p, c2, &data, &len, err, sizeof(err)), -1);
+	/* an existing file is kept unless forced */
+	assert_int_equal(pool_export(p, c1, out, false, &len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exists: give --force to overwrite it"));
+	assert_int_equal(pool_export(p, c1, out, true, &len, err, sizeof(err)), 0);
+	assert_int_equal(pool_export(p, c2, out, true, &len, err, sizeof(err)), -1);
 	/* the trail */
 	a = pool_approval_get(p, r2, err, sizeof(err));
 	assert_non_null(a);
@@ -231,6 +275,134 @@ static void test_approval_state_machine(void **state)
 	json_free(r);
 	json_free(risk);
 	free(path);
+	free(out);
+}
+
+/* Archives live in files named by their digest, beside the database: the
+ * same bytes once; a damaged file is refused at export; 'gc' keeps what a
+ * person approved or may still approve, prunes the rest (the rows stay),
+ * moves archives out of rows written before, removes files no row names
+ * (old enough), and the database shrinks. */
+static void test_archives_and_gc(void **state)
+{
+	char *path = db_path("gc.db"), *adir = db_path("gc.db-archives"), err[512];
+	struct pool *p = pool_open(path, err, sizeof(err));
+	struct json *r = result("accepted", 0.5), *risk = json_object(), *doc, *row;
+	long long ids[20], approved_req, pending_req, legacy = 0;
+	char blob[100000], sha[65], *file, *out = db_path("gc-out.pt");
+	size_t len;
+	double v;
+
+	(void)state;
+	assert_non_null(p);
+	for (int i = 0; i < 20; i++) {
+		memset(blob, 'a' + i, sizeof(blob));
+		ids[i] = record_archive(p, path, r, "x", 0, 0, blob, sizeof(blob), err, sizeof(err));
+		assert_true(ids[i] > 0);
+	}
+	/* the same archive again: one file */
+	ids[19] = record_archive(p, path, r, "y", 0, 0, blob, sizeof(blob), err, sizeof(err));
+	sha256_hex(blob, sizeof(blob), sha);
+	file = xasprintf("%s/%.2s/%s.pt", adir, sha, sha);
+	assert_int_equal(access(file, F_OK), 0);
+	row = pool_get(p, ids[19], false, err, sizeof(err));
+	assert_string_equal(json_get_str(row, "artifact_sha256"), sha);
+	assert_true(json_get(row, "artifact_bytes")->n == sizeof(blob));
+	assert_true(json_get_bool(row, "has_artifact", false));
+	json_free(row);
+	/* an archive in its row, as pools before migration 3 kept them */
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_prepare_v2(db,
+				       "INSERT INTO candidates (architecture_id, code_sha256, code, final_code,"
+				       " status, stage, metrics, checks, result, policy_digest, artifact)"
+				       " VALUES ('old', 'x', 'x', 'x', 'accepted', 'validate', '{}', '{}',"
+				       " '{}', 'd', ?)",
+				       -1, &st, NULL),
+		    SQLITE_OK);
+		memset(blob, 'L', sizeof(blob));
+		sqlite3_bind_blob(st, 1, blob, sizeof(blob), SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		legacy = sqlite3_last_insert_rowid(db);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	approved_req = pool_request_approval(p, ids[0], "t", "d", risk, risk, err, sizeof(err));
+	pending_req = pool_request_approval(p, legacy, "t", "d", risk, risk, err, sizeof(err));
+	assert_true(approved_req > 0 && pending_req > 0);
+	assert_int_equal(pool_decide(p, approved_req, "approved", "alice", "", err, sizeof(err)), 0);
+	/* rejected: pruned like one never requested */
+	assert_int_equal(pool_decide(p, pool_request_approval(p, ids[1], "t", "d", risk, risk, err, sizeof(err)),
+				     "rejected", "bob", "no", err, sizeof(err)),
+			 0);
+	/* a dry run changes nothing */
+	doc = pool_gc(p, true, 0, err, sizeof(err));
+	assert_non_null(doc);
+	assert_true(json_get_num(doc, "pruned", &v) && v == 20); /* 21 rows name a file; one approved */
+	json_free(doc);
+	assert_int_equal(access(file, F_OK), 0);
+	/* min-age: nothing is old enough */
+	doc = pool_gc(p, false, 3600, err, sizeof(err));
+	assert_true(json_get_num(doc, "pruned", &v) && v == 0);
+	assert_true(json_get_num(doc, "moved_out_of_rows", &v) && v == 1);
+	json_free(doc);
+	doc = pool_gc(p, false, 0, err, sizeof(err));
+	assert_non_null(doc);
+	assert_true(json_get_num(doc, "pruned", &v) && v == 20);
+	assert_true(json_get_num(doc, "pruned_bytes", &v) && v == 20.0 * sizeof(blob));
+	/* the files pruned now are younger than the grace period: kept for
+	 * now, gone once no row names them and they are old */
+	json_free(doc);
+	{
+		char *cmd = xasprintf("find %s -name '*.pt' -exec touch -d '2 hours ago' {} +", adir);
+
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+	doc = pool_gc(p, false, 0, err, sizeof(err));
+	assert_true(json_get_num(doc, "files_removed", &v) && v == 19);
+	assert_true(json_get_num(doc, "archives_kept", &v) && v == 2); /* approved + pending (legacy) */
+	json_free(doc);
+	assert_int_equal(access(file, F_OK), -1);
+	/* the rows stay, and say what happened */
+	row = pool_get(p, ids[5], false, err, sizeof(err));
+	assert_string_equal(json_get_str(row, "status"), "accepted");
+	assert_false(json_get_bool(row, "has_artifact", true));
+	assert_non_null(json_get_str(row, "artifact_pruned_at"));
+	json_free(row);
+	/* the approved one exports; the legacy one now lives in a file */
+	assert_int_equal(pool_export(p, ids[0], out, false, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, sizeof(blob));
+	row = pool_get(p, legacy, false, err, sizeof(err));
+	assert_non_null(json_get_str(row, "artifact_sha256"));
+	json_free(row);
+	/* a damaged archive is refused, not exported */
+	{
+		char *victim;
+		FILE *f;
+
+		memset(blob, 'a', sizeof(blob));
+		sha256_hex(blob, sizeof(blob), sha);
+		victim = xasprintf("%s/%.2s/%s.pt", adir, sha, sha);
+		f = fopen(victim, "r+");
+		assert_non_null(f);
+		fputc('Z', f);
+		fclose(f);
+		free(victim);
+	}
+	assert_int_equal(pool_export(p, ids[0], out, true, &len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "archive is damaged: its SHA-256 is"));
+	json_free(r);
+	json_free(risk);
+	pool_close(p);
+	free(file);
+	free(out);
+	free(adir);
+	free(path);
 }
 
 static void test_top_order(void **state)
@@ -244,13 +416,13 @@ static void test_top_order(void **state)
 	for (int i = 0; i < 3; i++) {
 		struct json *r = result("accepted", losses[i]);
 
-		pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		pool_record(p, r, "x", 1, 0, 0, NULL, 0, NULL, err, sizeof(err));
 		json_free(r);
 	}
 	{
 		struct json *r = result("rejected", 0.1); /* never ranked */
 
-		pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		pool_record(p, r, "x", 1, 0, 0, NULL, 0, NULL, err, sizeof(err));
 		json_free(r);
 	}
 	top = pool_top(p, 2, "final_loss", false, NULL, err, sizeof(err));
@@ -271,8 +443,8 @@ static void test_top_order(void **state)
 					 "\"loss\":\"cross_entropy\"},\"checks\":{},\"policy_digest\":\"d\"}";
 		struct json *r = json_parse(doc, strlen(doc), NULL, 0), *c = json_parse(ce, strlen(ce), NULL, 0);
 
-		pool_record(p = pool_open(path, err, sizeof(err)), r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
-		pool_record(p, c, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		pool_record(p = pool_open(path, err, sizeof(err)), r, "x", 1, 0, 0, NULL, 0, NULL, err, sizeof(err));
+		pool_record(p, c, "x", 1, 0, 0, NULL, 0, NULL, err, sizeof(err));
 		assert_null(pool_top(p, 10, "final_loss", false, NULL, err, sizeof(err)));
 		assert_non_null(strstr(err, "different losses"));
 		top = pool_top(p, 10, "final_loss", false, "mse", err, sizeof(err));
@@ -304,7 +476,7 @@ static void test_annotate(void **state)
 	for (int i = 0; i < 3; i++) {
 		struct json *r = result(i == 2 ? "rejected" : "accepted", 1.0 + i);
 
-		c[i] = pool_record(p, r, "x", 1, 0, 0, NULL, 0, err, sizeof(err));
+		c[i] = pool_record(p, r, "x", 1, 0, 0, NULL, 0, NULL, err, sizeof(err));
 		json_free(r);
 	}
 	assert_int_equal(pool_annotate(p, c[0], m1, 4, "arch-a", err, sizeof(err)), 0);
@@ -360,6 +532,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_killed_writer),
 	    cmocka_unit_test(test_approval_state_machine),
+	    cmocka_unit_test(test_archives_and_gc),
 	    cmocka_unit_test(test_top_order),
 	    cmocka_unit_test(test_annotate),
 	};
