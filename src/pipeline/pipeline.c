@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/diff.h"
 #include "common/sha256.h"
 #include "common/util.h"
 #include "pipeline/pipeline.h"
@@ -654,6 +655,18 @@ static bool fix_for_next(struct run *r, int attempt, struct json *att, struct js
 		    fixes, &fixed, &fixed_len);
 	if (!fixed)
 		return false;
+	{
+		/* what this attempt's fixes changed, whoever made them (the
+		 * built-in fixers, or an operator's command): the reviewer's
+		 * view of the debug loop */
+		char na[32], nb[32], *d;
+
+		snprintf(na, sizeof(na), "attempt-%d.py", attempt);
+		snprintf(nb, sizeof(nb), "attempt-%d.py", attempt + 1);
+		d = diff_unified(r->code, fixed, na, nb, 3);
+		json_set(att, "diff", json_str(d));
+		free(d);
+	}
 	free(r->code);
 	r->code = fixed;
 	r->code_len = fixed_len;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/pool.h"
+#include "common/diff.h"
 #include "common/sbuf.h"
 #include "common/sha256.h"
 #include "common/util.h"
@@ -790,75 +791,6 @@ struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t
 	return query(p, st, err, errlen);
 }
 
-/* A unified diff of A against B (whole-file hunk, LCS over lines).  For very
- * large inputs it says so instead.  The caller's. */
-static char *unified_diff(const char *a, const char *b, const char *name_a, const char *name_b)
-{
-	struct sbuf out = SBUF_INIT;
-	const char **la = NULL, **lb = NULL;
-	size_t *lena = NULL, *lenb = NULL, na = 0, nb = 0;
-	unsigned *lcs = NULL;
-
-	for (int pass = 0; pass < 2; pass++) {
-		const char *s = pass ? b : a;
-		const char ***lines = pass ? &lb : &la;
-		size_t **lens = pass ? &lenb : &lena, *n = pass ? &nb : &na;
-
-		for (const char *l = s; l && *l;) {
-			const char *nl = strchr(l, '\n');
-			size_t len = nl ? (size_t)(nl - l) : strlen(l);
-
-			*lines = xrealloc(*lines, (*n + 1) * sizeof(char *));
-			*lens = xrealloc(*lens, (*n + 1) * sizeof(size_t));
-			(*lines)[*n] = l;
-			(*lens)[*n] = len;
-			(*n)++;
-			l = nl ? nl + 1 : NULL;
-		}
-	}
-	sbuf_addf(&out, "--- %s\n+++ %s\n", name_a, name_b);
-	if ((na + 1) * (nb + 1) > 16u * 1024 * 1024) {
-		sbuf_adds(&out, "(too large to diff here)\n");
-		goto out;
-	}
-	lcs = xcalloc((na + 1) * (nb + 1), sizeof(unsigned));
-#define L(i, j) lcs[(i) * (nb + 1) + (j)]
-	for (size_t i = na; i-- > 0;)
-		for (size_t j = nb; j-- > 0;)
-			L(i, j) = (lena[i] == lenb[j] && !memcmp(la[i], lb[j], lena[i]))
-				      ? L(i + 1, j + 1) + 1
-				      : (L(i + 1, j) > L(i, j + 1) ? L(i + 1, j) : L(i, j + 1));
-	sbuf_addf(&out, "@@ -1,%zu +1,%zu @@\n", na, nb);
-	{
-		size_t i = 0, j = 0;
-
-		while (i < na || j < nb) {
-			if (i < na && j < nb && lena[i] == lenb[j] && !memcmp(la[i], lb[j], lena[i])) {
-				sbuf_addc(&out, ' ');
-				sbuf_add(&out, la[i], lena[i]);
-				i++, j++;
-			} else if (i < na && (j == nb || L(i + 1, j) >= L(i, j + 1))) {
-				sbuf_addc(&out, '-');
-				sbuf_add(&out, la[i], lena[i]);
-				i++;
-			} else {
-				sbuf_addc(&out, '+');
-				sbuf_add(&out, lb[j], lenb[j]);
-				j++;
-			}
-			sbuf_addc(&out, '\n');
-		}
-	}
-#undef L
-out:
-	free(lcs);
-	free(la);
-	free(lb);
-	free(lena);
-	free(lenb);
-	return sbuf_detach(&out, NULL);
-}
-
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
@@ -888,10 +820,10 @@ struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t e
 			char pname[64];
 
 			snprintf(pname, sizeof(pname), "candidate-%.0f.py", pid);
-			d = unified_diff(json_get_str(parent, "final_code"), json_get_str(cand, "final_code"), pname,
-					 name);
+			d = diff_unified(json_get_str(parent, "final_code"), json_get_str(cand, "final_code"), pname,
+					 name, 3);
 		} else {
-			d = unified_diff("", json_get_str(cand, "final_code"), "/dev/null", name);
+			d = diff_unified("", json_get_str(cand, "final_code"), "/dev/null", name, 3);
 		}
 		json_set(row, "diff_against_parent", json_str(d));
 		free(d);

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "common/diff.h"
+#include "common/sbuf.h"
 #include "common/sha256.h"
 #include "common/util.h"
 
@@ -179,12 +181,213 @@ static void test_read_fd_and_copy(void **state)
 	assert_int_equal(util_rm_rf(dir), 0);
 }
 
+
+/* Apply the unified diff PATCH to A: what it turns A into, or NULL when
+ * the patch does not fit A (a context or removed line that is not A's,
+ * a hunk header whose counts do not match its lines).  A checker written
+ * from the format, independent of diff.c. */
+static char *apply_patch(const char *a, const char *patch)
+{
+	struct sbuf out = SBUF_INIT;
+	const char *la[4096];
+	size_t lens[4096], na = 0, i = 0;
+	const char *p = patch;
+	bool ok = true;
+
+	for (const char *l = a; *l && na < 4096;) {
+		const char *nl = strchr(l, '\n');
+
+		la[na] = l;
+		lens[na++] = nl ? (size_t)(nl + 1 - l) : strlen(l);
+		l = nl ? nl + 1 : l + strlen(l);
+	}
+	if (strncmp(p, "--- ", 4))
+		return NULL;
+	p = strchr(p, '\n') + 1;
+	if (strncmp(p, "+++ ", 4))
+		return NULL;
+	p = strchr(p, '\n') + 1;
+	while (ok && *p) {
+		unsigned long s1, c1 = 1, s2, c2 = 1, n1 = 0, n2 = 0, start;
+		char *e;
+
+		if (strncmp(p, "@@ -", 4))
+			return NULL;
+		s1 = strtoul(p + 4, &e, 10);
+		if (*e == ',')
+			c1 = strtoul(e + 1, &e, 10);
+		if (strncmp(e, " +", 2))
+			return NULL;
+		s2 = strtoul(e + 2, &e, 10);
+		if (*e == ',')
+			c2 = strtoul(e + 1, &e, 10);
+		(void)s2;
+		p = strchr(p, '\n') + 1;
+		start = c1 ? s1 - 1 : s1;
+		if (start < i)
+			return NULL;
+		for (; i < start; i++)
+			sbuf_add(&out, la[i], lens[i]);
+		while (*p && strncmp(p, "@@", 2)) {
+			const char *nl = strchr(p, '\n');
+			size_t len = (size_t)(nl - p); /* the body is p+1 .. nl, with its newline */
+			bool nonl = !strncmp(nl + 1, "\\ No newline", 12);
+			size_t blen = nonl ? len - 1 : len;
+
+			if (*p == ' ' || *p == '-') {
+				if (i >= na || lens[i] != blen || memcmp(la[i], p + 1, blen)) {
+					ok = false;
+					break;
+				}
+				if (*p == ' ')
+					sbuf_add(&out, p + 1, blen), n2++;
+				i++, n1++;
+			} else if (*p == '+') {
+				sbuf_add(&out, p + 1, blen);
+				n2++;
+			} else {
+				ok = false;
+				break;
+			}
+			p = nl + 1;
+			if (nonl)
+				p = strchr(p, '\n') + 1;
+		}
+		if (n1 != c1 || n2 != c2)
+			ok = false;
+	}
+	for (; i < na; i++)
+		sbuf_add(&out, la[i], lens[i]);
+	if (!ok) {
+		sbuf_release(&out);
+		return NULL;
+	}
+	return sbuf_detach(&out, NULL);
+}
+
+static void check_diff(const char *a, const char *b, const char *want)
+{
+	char *d = diff_unified(a, b, "a.py", "b.py", 3), *back;
+
+	if (want)
+		assert_string_equal(d, want);
+	if (strcmp(a, b)) {
+		back = apply_patch(a, d);
+		assert_non_null(back);
+		assert_string_equal(back, b);
+		free(back);
+	} else {
+		assert_string_equal(d, "");
+	}
+	free(d);
+}
+
+static char *numbered(int n, int changed1, int changed2, int drop)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	for (int i = 1; i <= n; i++) {
+		if (i == drop)
+			continue;
+		if (i == changed1 || i == changed2)
+			sbuf_addf(&sb, "changed %d\n", i);
+		else
+			sbuf_addf(&sb, "line %d\n", i);
+	}
+	return sbuf_detach(&sb, NULL);
+}
+
+/* diff -u's format: headers, hunks with three lines of context, an
+ * empty range at the line before it, ",1" left out, nearby changes in one
+ * hunk, "\ No newline at end of file"; and for random edits, a patch that
+ * turns A into B. */
+static void test_diff(void **state)
+{
+	char *a = numbered(20, 0, 0, 0), *b;
+
+	(void)state;
+	check_diff("same\n", "same\n", "");
+	check_diff("", "x\n", "--- a.py\n+++ b.py\n@@ -0,0 +1 @@\n+x\n");
+	check_diff("x\n", "", "--- a.py\n+++ b.py\n@@ -1 +0,0 @@\n-x\n");
+	check_diff("x\n", "x", "--- a.py\n+++ b.py\n@@ -1 +1 @@\n-x\n+x\n\\ No newline at end of file\n");
+	b = numbered(20, 10, 0, 0);
+	check_diff(a, b,
+		   "--- a.py\n+++ b.py\n@@ -7,7 +7,7 @@\n line 7\n line 8\n line 9\n-line 10\n+changed 10\n line 11\n"
+		   " line 12\n line 13\n");
+	free(b);
+	/* 6 equal lines between two changes: one hunk; 7: two */
+	b = numbered(20, 5, 12, 0);
+	check_diff(a, b,
+		   "--- a.py\n+++ b.py\n@@ -2,14 +2,14 @@\n line 2\n line 3\n line 4\n-line 5\n+changed 5\n line 6\n"
+		   " line 7\n line 8\n line 9\n line 10\n line 11\n-line 12\n+changed 12\n line 13\n line 14\n"
+		   " line 15\n");
+	free(b);
+	b = numbered(20, 5, 13, 0);
+	check_diff(a, b,
+		   "--- a.py\n+++ b.py\n@@ -2,7 +2,7 @@\n line 2\n line 3\n line 4\n-line 5\n+changed 5\n line 6\n"
+		   " line 7\n line 8\n@@ -10,7 +10,7 @@\n line 10\n line 11\n line 12\n-line 13\n+changed 13\n"
+		   " line 14\n line 15\n line 16\n");
+	free(b);
+	/* at the ends: context is what there is */
+	b = numbered(20, 1, 20, 0);
+	check_diff(a, b,
+		   "--- a.py\n+++ b.py\n@@ -1,4 +1,4 @@\n-line 1\n+changed 1\n line 2\n line 3\n line 4\n"
+		   "@@ -17,4 +17,4 @@\n line 17\n line 18\n line 19\n-line 20\n+changed 20\n");
+	free(b);
+	b = numbered(20, 0, 0, 20);
+	check_diff(a, b, "--- a.py\n+++ b.py\n@@ -17,4 +17,3 @@\n line 17\n line 18\n line 19\n-line 20\n");
+	free(b);
+	free(a);
+	/* random edits of random texts over a small alphabet (many equal
+	 * lines: the hard case for alignment) */
+	srandom(12345);
+	for (int t = 0; t < 2000; t++) {
+		struct sbuf sa = SBUF_INIT, sbb = SBUF_INIT;
+		int na = (int)(random() % 40), letters = 2 + (int)(random() % 5);
+		char lines[80];
+		int nb = 0;
+
+		for (int i = 0; i < na; i++)
+			lines[i] = (char)('a' + random() % letters);
+		for (int i = 0; i < na; i++)
+			sbuf_addf(&sa, "%c\n", lines[i]);
+		for (int i = 0; i < na; i++) {
+			long r = random() % 10;
+
+			if (r == 0)
+				continue; /* dropped */
+			if (r == 1)
+				sbuf_addf(&sbb, "%c\n", (char)('a' + random() % letters)), nb++;
+			sbuf_addf(&sbb, "%c\n", lines[i]);
+			nb++;
+		}
+		if (random() % 5 == 0 && sbb.len)
+			sbb.buf[--sbb.len] = '\0'; /* no newline at the end */
+		check_diff(sbuf_str(&sa), sbuf_str(&sbb), NULL);
+		sbuf_release(&sa);
+		sbuf_release(&sbb);
+	}
+	/* two unrelated files of 3,000 lines: past the edit distance the
+	 * diff looks for, still a diff that applies */
+	{
+		struct sbuf sa = SBUF_INIT, sbb = SBUF_INIT;
+
+		for (int i = 0; i < 3000; i++) {
+			sbuf_addf(&sa, "a%ld\n", random());
+			sbuf_addf(&sbb, "b%ld\n", random());
+		}
+		check_diff(sbuf_str(&sa), sbuf_str(&sbb), NULL);
+		sbuf_release(&sa);
+		sbuf_release(&sbb);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sha256),   cmocka_unit_test(test_utf8),       cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_rm_rf),    cmocka_unit_test(test_rm_rf_deep), cmocka_unit_test(test_read_fd_and_copy),
-	    cmocka_unit_test(test_exe_kind),
+	    cmocka_unit_test(test_exe_kind),  cmocka_unit_test(test_diff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
