@@ -13,6 +13,7 @@
 
 #include "cli/base.h"
 #include "cli/poolcmd.h"
+#include "cli/report.h"
 #include "common/util.h"
 #include "policy/policy.h"
 #include "store/pool.h"
@@ -24,6 +25,7 @@ static const char pool_usage[] =
     "       aegis-sandbox pool lineage ID\n"
     "       aegis-sandbox pool export ID --out FILE|- [--force]\n"
     "       aegis-sandbox pool gc [--dry-run] [--min-age SECONDS]\n"
+    "       aegis-sandbox pool report --html DIR [--since ID]\n"
     "       aegis-sandbox pool path\n"
     "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
     "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
@@ -42,6 +44,8 @@ static const char pool_usage[] =
     "and only when its bytes still have the digest recorded with them.\n"
     "Archives live in DB-archives/ beside the database, named by SHA-256; 'gc'\n"
     "removes those of candidates without an approved or pending request.\n"
+    "'report --html DIR' writes the pool as static pages (no server): a table\n"
+    "of candidates, a page per candidate and per approval request, lineage.\n"
     "The reviewer defaults to the login name.\n";
 
 static void print_rows(const struct json *rows)
@@ -137,6 +141,8 @@ struct popts {
 	struct json *metrics, *risk; /* --metrics, --risk: parsed JSON objects */
 	long generation, k;
 	double min_age;
+	const char *html_dir, *db; /* db: the database's path, as the pages name it */
+	long long since;
 	bool as_json, desc, force, dry_run;
 };
 
@@ -266,6 +272,24 @@ static int do_gc(struct pool *pool, const struct popts *o, struct json **doc, ch
 	return 0;
 }
 
+static int do_report(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	double v = 0;
+
+	if (!o->html_dir)
+		return usage_error("pool report: --html DIR is required");
+	*doc = report_html(pool, o->db, o->html_dir, o->since, err, errlen);
+	if (!*doc && strstr(err, "give a new directory"))
+		return usage_error("%s", err);
+	if (*doc && !o->as_json) {
+		json_get_num(*doc, "candidates", &v);
+		printf("wrote %.0f candidate page(s)", v);
+		json_get_num(*doc, "approvals", &v);
+		printf(" and %.0f approval page(s); open %s\n", v, T(json_get_str(*doc, "index")));
+	}
+	return 0;
+}
+
 static int do_approvals_list(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
 	*doc = pool_approvals(pool, o->state, err, errlen);
@@ -377,6 +401,7 @@ static const struct verb {
     {false, "lineage", true, do_lineage},
     {false, "export", true, do_export},
     {false, "gc", false, do_gc},
+    {false, "report", false, do_report},
     {false, "annotate", true, do_annotate},
     {false, "path", false, NULL},
     {true, "list", false, do_approvals_list},
@@ -413,6 +438,8 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 	    {"force", no_argument, NULL, 'f'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"min-age", required_argument, NULL, 'A'},
+	    {"html", required_argument, NULL, 'W'},
+	    {"since", required_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -438,6 +465,11 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 		case 'm': o->metric = optarg; break;
 		case 'd': o->desc = true; break;
 		case 'f': o->force = true; break;
+		case 'W': o->html_dir = optarg; break;
+		case 'i':
+			if (!parse_id(optarg, &o->since))
+				return usage_error("--since: '%s' is not an id", optarg);
+			break;
 		case 'n': o->dry_run = true; break;
 		case 'A': {
 			long secs;
@@ -524,6 +556,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	}
 	if (!db)
 		db = pol.storage.db && *pol.storage.db ? pol.storage.db : (db_alloc = pool_default_path());
+	o.db = db;
 	if (!approvals && !strcmp(o.verb, "path")) {
 		/* which database the other verbs would use, without opening it */
 		if (o.as_json) {

@@ -84,6 +84,9 @@ bool util_parse_long(const char *s, long *out);
 bool util_parse_double(const char *s, double *out);
 /* True when BUF is valid UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *buf, size_t len);
+/* The length (1 to 4) of the valid UTF-8 character at BUF, of at most
+ * AVAIL bytes; 0 when there is none. */
+size_t util_utf8_char(const char *buf, size_t avail);
 
 /* A NULL-terminated vector of owned strings. */
 struct strv {

@@ -552,7 +552,14 @@ static struct json *row_json(sqlite3_stmt *st)
 			}
 			break;
 		}
-		default: json_set(o, name, json_null());
+		default: {
+			char key[64];
+
+			/* a NULL *_json column: the key without the suffix */
+			snprintf(key, sizeof(key), "%.*s",
+				 (int)(len > 5 && !strcmp(name + len - 5, "_json") ? len - 5 : len), name);
+			json_set(o, key, json_null());
+		}
 		}
 	}
 	return o;
@@ -604,6 +611,7 @@ static struct json *query_one(struct pool *p, const char *sql, long long id, con
 	"c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at, c.code_sha256,"          \
 	" json_extract(c.metrics, '$.parameters') AS parameters, json_extract(c.metrics, '$.final_loss') AS "          \
 	"final_loss,"                                                                                                  \
+	" json_extract(c.metrics, '$.heldout_loss') AS heldout_loss, json_extract(c.metrics, '$.loss') AS loss,"       \
 	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval," \
 	" json_extract(c.result, '$.integrity') AS integrity,"                                                         \
 	" json_extract(c.result, '$.fixes_applied') AS fixes_applied,"                                                 \
@@ -640,6 +648,11 @@ struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, s
 		      "SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
 		      " c.checks AS checks_json, c.policy_digest,"
 		      " json_extract(c.result, '$.error') AS error_json,"
+		      " json_extract(c.result, '$.attempts') AS attempts_json,"
+		      " json_extract(c.result, '$.sandbox') AS sandbox_json,"
+		      " json_extract(c.result, '$.warnings') AS warnings_json,"
+		      " json_extract(c.result, '$.violations') AS violations_json,"
+		      " json_extract(c.result, '$.stdout') AS stdout, json_extract(c.result, '$.stderr') AS stderr,"
 		      " (c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL) AS has_artifact,"
 		      " c.artifact_sha256, COALESCE(c.artifact_bytes, length(c.artifact)) AS artifact_bytes,"
 		      " c.artifact_pruned_at FROM candidates c WHERE c.id = ?",
