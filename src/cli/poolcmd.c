@@ -50,16 +50,17 @@ static const char pool_usage[] =
 
 static void print_rows(const struct json *rows)
 {
-	printf("%6s  %-9s %-9s %4s %6s %12s %12s  %-9s %5s  %s\n", "id", "status", "stage", "gen", "parent",
-	       "parameters", "final_loss", "approval", "fixes", "architecture");
+	printf("%6s  %-9s %-9s %4s %6s %12s %12s %12s  %-9s %5s  %s\n", "id", "status", "stage", "gen", "parent",
+	       "parameters", "heldout_loss", "final_loss", "approval", "fixes", "architecture");
 	for (size_t i = 0; rows && i < rows->count; i++) {
 		const struct json *r = rows->items[i];
-		double id = 0, gen = 0, par = 0, params = -1, loss = NAN;
+		double id = 0, gen = 0, par = 0, params = -1, loss = NAN, held = NAN;
 
 		json_get_num(r, "id", &id);
 		json_get_num(r, "generation", &gen);
 		json_get_num(r, "parameters", &params);
 		json_get_num(r, "final_loss", &loss);
+		json_get_num(r, "heldout_loss", &held);
 		/* a verdict read from the build child (the in-process fallback)
 		 * is marked wherever it is listed */
 		printf("%6.0f  %-9s %-9s %4.0f ", id, cli_unverified(r) ? "accepted?" : T(json_get_str(r, "status")),
@@ -70,6 +71,10 @@ static void print_rows(const struct json *rows)
 			printf("%6s ", "-");
 		if (params >= 0)
 			printf("%12.0f ", params);
+		else
+			printf("%12s ", "-");
+		if (isfinite(held))
+			printf("%12.4g ", held);
 		else
 			printf("%12s ", "-");
 		if (isfinite(loss))
@@ -180,6 +185,18 @@ static int do_show(struct pool *pool, const struct popts *o, struct json **doc, 
 	ch = json_get(*doc, "checks");
 	print_rows(&(struct json){.type = JSON_ARRAY, .count = 1, .items = doc});
 	printf("\n");
+	{
+		/* why not accepted, when it was not */
+		const struct json *e = json_get(*doc, "error");
+		double line = 0;
+
+		if (e && e->type == JSON_OBJECT) {
+			printf("  %-12s %s", "error", T(json_get_str(e, "type")));
+			if (json_get_num(e, "line", &line) && line > 0)
+				printf(" at line %.0f", line);
+			printf(": %s\n", T(json_get_str(e, "message")));
+		}
+	}
 	print_sparkline(json_get(m, "loss_curve"));
 	for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
 		printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", T(json_get_str(ch->items[i], "status")),
@@ -197,7 +214,25 @@ static int do_show(struct pool *pool, const struct popts *o, struct json **doc, 
 		printf("\n");
 		json_free(lin);
 	}
-	printf("\n%s", TL(json_get_str(*doc, "final_code")));
+	{
+		/* the debug loop's edits, then the code as submitted and as run */
+		const struct json *att = json_get(*doc, "attempts");
+		bool fixed = false;
+
+		for (size_t i = 0; att && att->type == JSON_ARRAY && i < att->count; i++) {
+			const char *d = json_get_str(att->items[i], "diff");
+
+			if (d && *d) {
+				printf("\nfixes after attempt %zu:\n%s", i + 1, TL(d));
+				fixed = true;
+			}
+		}
+		if (fixed)
+			printf("\ncode as submitted:\n%s\ncode that ran:\n", TL(json_get_str(*doc, "code")));
+		else
+			printf("\n");
+	}
+	printf("%s", TL(json_get_str(*doc, "final_code")));
 	return 0;
 }
 
@@ -293,10 +328,12 @@ static int do_report(struct pool *pool, const struct popts *o, struct json **doc
 static int do_approvals_list(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
 	*doc = pool_approvals(pool, o->state, err, errlen);
+	if (*doc && !o->as_json)
+		printf("%6s  %-9s %-15s %-24s  %s\n", "id", "state", "candidate", "requested", "title");
 	for (size_t i = 0; *doc && !o->as_json && i < (*doc)->count; i++) {
 		const struct json *r = (*doc)->items[i];
 
-		printf("%6.0f  %-9s candidate %-5.0f %s  %s%s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
+		printf("%6.0f  %-9s %-15.0f %-24s  %s%s\n", json_get(r, "id")->n, T(json_get_str(r, "state")),
 		       json_get(r, "candidate_id")->n, T(json_get_str(r, "requested_at")), T(json_get_str(r, "title")),
 		       cli_unverified(r) ? "  [UNVERIFIED: validated in the candidate's own process]" : "");
 	}
@@ -352,23 +389,197 @@ static int do_annotate(struct pool *pool, const struct popts *o, struct json **d
 	return 0;
 }
 
+/* The first N lines of TEXT, each through TL() and indented; a line on
+ * how many more there are. */
+static void print_head(const char *text, int n, const char *more)
+{
+	int shown = 0, total = 0;
+
+	for (const char *l = text ? text : ""; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+
+		if (shown < n) {
+			char *one = xstrndup(l, len);
+
+			printf("  %s\n", TL(one));
+			free(one);
+			shown++;
+		}
+		total++;
+		l = nl ? nl + 1 : l + len;
+	}
+	if (total > shown)
+		printf("  ... %d more line(s)%s\n", total - shown, more);
+}
+
+/* A JSON value on one line, short: numbers, strings (through T()),
+ * arrays and objects summarised. */
+static void print_short(const struct json *v)
+{
+	if (!v || v->type == JSON_NULL)
+		printf("-");
+	else if (v->type == JSON_BOOL)
+		printf("%s", v->b ? "yes" : "no");
+	else if (v->type == JSON_NUMBER)
+		printf("%.6g", v->n);
+	else if (v->type == JSON_STRING)
+		printf("%.*s%s", 100, T(v->s), strlen(T(v->s)) > 100 ? "..." : "");
+	else if (v->type == JSON_ARRAY)
+		printf("[%zu values]", v->count);
+	else
+		printf("{%zu keys}", v->count);
+}
+
+static void shell_word(const char *s)
+{
+	putchar('\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*s);
+	putchar('\'');
+}
+
+/* One screen for a person deciding: what was asked, what the sandbox
+ * measured, what changed, how to decide.  --json has everything. */
 static int do_approvals_show(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
-	struct sbuf sb = SBUF_INIT;
+	const struct json *c, *m, *ch, *sb, *risk, *sbr, *dec, *att;
+	double cid = 0, pid = 0, v;
+	size_t npass = 0;
 
 	*doc = pool_approval_get(pool, o->id, err, errlen);
 	if (!*doc || o->as_json)
 		return 0;
-	printf("request %lld: %s [%s]\n%s\n\n", o->id, T(json_get_str(*doc, "title")), T(json_get_str(*doc, "state")),
-	       TL(json_get_str(*doc, "description")));
+	c = json_get(*doc, "candidate");
+	m = json_get(c, "metrics");
+	ch = json_get(c, "checks");
+	sb = json_get(c, "sandbox");
+	risk = json_get(*doc, "risk_assessment");
+	sbr = json_get(*doc, "sandbox_assessment");
+	dec = json_get(*doc, "decisions");
+	json_get_num(*doc, "candidate_id", &cid);
+	printf("approval request %lld: %s, candidate %.0f (%s), requested %s\n", o->id, T(json_get_str(*doc, "state")),
+	       cid, T(json_get_str(*doc, "architecture_id")), T(json_get_str(*doc, "requested_at")));
 	if (cli_unverified(*doc))
 		printf("UNVERIFIED: this candidate was validated inside its own process "
-		       "(validation.export_failure: in-process); it could have forged that result.\n\n");
-	printf("risk assessment:\n");
-	json_write(json_get(*doc, "risk_assessment"), &sb, 2);
-	printf("%s\n\nchanges against the parent:\n%s\n", TL(sbuf_str(&sb)),
-	       TL(json_get_str(*doc, "diff_against_parent")));
-	sbuf_release(&sb);
+		       "(validation.export_failure: in-process); it could have forged that result.\n");
+	printf("  %s\n", T(json_get_str(*doc, "title")));
+	print_head(json_get_str(*doc, "description"), 4, "");
+	printf("\n%-11s %s at %s, integrity %s, torch %s, Python %s\n", "verdict", T(json_get_str(c, "status")),
+	       T(json_get_str(c, "stage")), T(json_get_str(c, "integrity")), T(json_get_str(c, "torch")),
+	       T(json_get_str(c, "python")));
+	printf("%-11s", "metrics");
+	if (json_get_num(m, "parameters", &v))
+		printf(" %.0f parameters", v);
+	if (json_get_num(m, "heldout_loss", &v))
+		printf(", held-out loss %.4g", v);
+	if (json_get_num(m, "final_loss", &v))
+		printf(", final loss %.4g", v);
+	if (json_get_str(m, "loss"))
+		printf(" (%s)", T(json_get_str(m, "loss")));
+	if (json_get_num(m, "training_steps", &v))
+		printf(", %.0f steps", v);
+	if (json_get_num(m, "estimated_training_memory_mb", &v))
+		printf(", %.1f MiB to train", v);
+	printf("\n");
+	{
+		const struct json *um = json_get(c, "user_metrics");
+
+		if (um && um->type == JSON_OBJECT && um->count) {
+			printf("%-11s", "caller's");
+			for (size_t i = 0; i < um->count && i < 8; i++) {
+				printf("%s%s ", i ? ", " : " ", T(um->keys[i]));
+				print_short(um->items[i]);
+			}
+			printf("\n");
+		}
+	}
+	print_sparkline(json_get(m, "loss_curve"));
+	for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
+		npass +=
+		    !strcmp(json_get_str(ch->items[i], "status") ? json_get_str(ch->items[i], "status") : "", "pass");
+	printf("%-11s %zu of %zu passed\n", "checks", npass, ch ? ch->count : 0);
+	for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
+		if (strcmp(json_get_str(ch->items[i], "status") ? json_get_str(ch->items[i], "status") : "", "pass"))
+			printf("  %-8s %s: %.110s\n", T(json_get_str(ch->items[i], "status")), T(ch->keys[i]),
+			       T(json_get_str(ch->items[i], "detail")));
+	if (sb && sb->type == JSON_OBJECT) {
+		const struct json *ns = json_get(sb, "namespaces");
+
+		printf("%-11s seccomp %s, Landlock ABI %.0f, no_new_privs %s, uid %.0f, capabilities %s, cgroup %s, "
+		       "namespaces:",
+		       "sandbox", json_get_bool(sb, "seccomp", false) ? "on" : "OFF",
+		       json_get(sb, "landlock_abi") ? json_get(sb, "landlock_abi")->n : 0,
+		       json_get_bool(sb, "no_new_privs", false) ? "set" : "NOT SET",
+		       json_get(sb, "uid") ? json_get(sb, "uid")->n : -1, T(json_get_str(sb, "capabilities")),
+		       json_get_bool(sb, "cgroup", false) ? "on" : "OFF");
+		for (size_t i = 0; ns && ns->type == JSON_OBJECT && i < ns->count; i++)
+			if (ns->items[i]->type == JSON_BOOL && ns->items[i]->b)
+				printf(" %s", T(ns->keys[i]));
+		printf("\n");
+	}
+	att = json_get(c, "attempts");
+	if (json_get_num(c, "fixes_applied", &v) && v > 0)
+		printf("%-11s accepted after %.0f fix(es) by the debug loop in %zu attempts: the code that ran is not "
+		       "the code submitted ('pool show %.0f' has both and the diffs)\n",
+		       "code", v, att ? att->count : 0, cid);
+	else
+		printf("%-11s as submitted (no fix)\n", "code");
+	if (risk && sbr && risk->type == JSON_OBJECT) {
+		struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+
+		json_write(risk, &a, -1);
+		json_write(sbr, &b, -1);
+		if (a.len == b.len && !memcmp(sbuf_str(&a), sbuf_str(&b), a.len)) {
+			printf("%-11s the sandbox's own assessment (above)\n", "risk");
+		} else {
+			printf("%-11s the requester's:\n", "risk");
+			for (size_t i = 0; i < risk->count && i < 12; i++) {
+				printf("  %-22s ", T(risk->keys[i]));
+				print_short(risk->items[i]);
+				printf("\n");
+			}
+			if (risk->count > 12)
+				printf("  ... %zu more (--json)\n", risk->count - 12);
+		}
+		sbuf_release(&a);
+		sbuf_release(&b);
+	}
+	printf("%-11s", "decisions");
+	if (!dec || !dec->count)
+		printf(" none yet\n");
+	else
+		printf("\n");
+	for (size_t i = 0; dec && i < dec->count; i++)
+		printf("  %s %s by %s: %s\n", T(json_get_str(dec->items[i], "decided_at")),
+		       T(json_get_str(dec->items[i], "decision")), T(json_get_str(dec->items[i], "reviewer")),
+		       T(json_get_str(dec->items[i], "comment")));
+	if (json_get_num(c, "parent_id", &pid) && pid > 0) {
+		const char *d = json_get_str(*doc, "diff_against_parent");
+
+		printf("\nchanges against the parent, candidate %.0f:\n", pid);
+		if (d && *d)
+			print_head(d, 20, " (--json, or 'pool report --html DIR')");
+		else
+			printf("  none: the same code\n");
+	} else {
+		const char *code = json_get_str(c, "final_code");
+		int lines = 0;
+
+		for (const char *p = code ? code : ""; *p; p++)
+			lines += *p == '\n';
+		printf("\nnew code, no parent: %d line(s) ('pool show %.0f' prints it)\n", lines, cid);
+	}
+	if (!strcmp(json_get_str(*doc, "state") ? json_get_str(*doc, "state") : "", "pending")) {
+		printf("\ndecide:  aegis-sandbox approvals approve %lld --db ", o->id);
+		shell_word(o->db);
+		printf(" --comment '...'\n         aegis-sandbox approvals reject %lld --db ", o->id);
+		shell_word(o->db);
+		printf(" --comment '...'\n");
+	}
 	return 0;
 }
 

@@ -61,6 +61,17 @@ run_cmd "$AEGIS" pool export 3 --out "$TMP/damaged.pt" --db "$DB"
 expect "a damaged archive is refused" "$RC $(grep -c "candidate 3's archive is damaged: its SHA-256 is" "$TMP/stderr") $([ -e "$TMP/damaged.pt" ] && echo written || echo none)" "7 1 none"
 cp "$TMP/keep.pt" "$DB-archives/$(echo "$sha" | cut -c1-2)/$sha.pt"
 
+# the terminal view: one screen a person reads, not JSON
+run_cmd "$AEGIS" approvals show 1 --db "$DB"
+expect "approvals show fits on one screen for the seed model" "$([ "$(wc -l <"$TMP/out")" -le 30 ] && echo fits || wc -l <"$TMP/out")" fits
+expect "approvals show: a summary, no raw JSON" "$(grep -c '^verdict     accepted at validate, integrity artifact' "$TMP/out") $(grep -c '[{}]' "$TMP/out")" "1 0"
+expect "approvals show: checks counted, the ones not passed named" "$(grep -c '^checks      [0-9]* of [0-9]* passed' "$TMP/out") $(grep -c '^  skipped  causality: ' "$TMP/out")" "1 1"
+expect "approvals show: the decision, and no way to decide again" "$(grep -c 'rejected by .*: too big for the budget' "$TMP/out") $(grep -c '^decide:' "$TMP/out")" "1 0"
+run_cmd "$AEGIS" approvals list --db "$DB"
+expect "approvals list has a header" "$(head -1 "$TMP/out" | tr -s ' ')" " id state candidate requested title"
+run_cmd "$AEGIS" approvals show 2 --db "$DB"
+expect "approvals show: the diff against the parent, as hunks" "$(grep -c '^changes against the parent, candidate 1:' "$TMP/out") $(grep -c '^  @@ -' "$TMP/out")" "1 1"
+expect "approvals show: the loss as a sparkline" "$(grep -c '^  loss curve ' "$TMP/out")" 1
 run_cmd "$AEGIS" approvals show 2 --db "$DB" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "trail: reviewer and comment" "$(field '[(d["decision"], d["reviewer"], d["comment"]) for d in r["decisions"]]')" '[["approved", "alice", "fine"]]'
@@ -88,6 +99,8 @@ expect "no request for a rejected candidate" "$(cat "$TMP/stderr")" "aegis-sandb
 run_cmd "$AEGIS" approvals request 3 --db "$DB" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "a second request for an accepted candidate" "$(field '(r["id"], r["candidate_id"], r["state"])')" "(3, 3, 'pending')"
+run_cmd "$AEGIS" approvals show 3 --db "$DB"
+expect "approvals show: how to decide a pending request" "$(grep -c "^decide:  aegis-sandbox approvals approve 3 --db '$DB' --comment" "$TMP/out")" 1
 
 # the database is out of the sandbox's reach: a candidate cannot touch it
 printf 'import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(100, 10)\n    def forward(self, x):\n        fd = torch.os.open("%s", torch.os.O_WRONLY)\n        torch.os.write(fd, b"junk")\n        return self.fc(x)\n' "$DB" >"$TMP/evil.py"

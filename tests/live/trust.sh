@@ -76,7 +76,7 @@ expect "pool list marks it" "$(awk 'NR == 2 {print $2}' "$TMP/out")" "accepted?"
 run_cmd "$AEGIS" approvals list --db "$TMP/unv.db"
 expect "approvals list marks it" "$(grep -c 'UNVERIFIED: validated in the candidate' "$TMP/out")" 1
 run_cmd "$AEGIS" approvals show 1 --db "$TMP/unv.db"
-expect "approvals show says so first" "$(sed -n 4p "$TMP/out" | cut -c1-11)" "UNVERIFIED:"
+expect "approvals show says so first" "$(sed -n 2p "$TMP/out" | cut -c1-11)" "UNVERIFIED:"
 
 # 4. a report the supervisor must parse fast: 150,000 keys in one line,
 # and a flood of lines; the verdict is bounded in size
