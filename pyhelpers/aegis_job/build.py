@@ -443,6 +443,18 @@ def export(model, path, traced, trace_error, x, x2):
     return "script", None, None
 
 
+def source_error(e):
+    """The error dict for source that does not parse or compile: a
+    SyntaxError's own message, line and column, without the "(candidate.py,
+    line 6)" Python appends (the caller names the user's file)."""
+    err = {"type": type(e).__name__, "message": str(e), "line": getattr(e, "lineno", None)}
+    if isinstance(e, SyntaxError):
+        err["message"] = e.msg
+        if e.offset:
+            err["col"] = e.offset
+    return err
+
+
 def integrity_violation(when):
     """Report and return True when the candidate replaced a torch entry
     point the harness is about to rely on (WHEN says for what)."""
@@ -474,9 +486,7 @@ def run(req):
     try:
         tree = ast.parse(text, report.CANDIDATE)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
-        report.result(ok=False, stage="static",
-                      error={"type": type(e).__name__, "message": str(e),
-                             "line": getattr(e, "lineno", None)})
+        report.result(ok=False, stage="static", error=source_error(e))
         return 1
     optional = set()
     enforce = rules["action"] == "reject"
@@ -503,9 +513,7 @@ def run(req):
     try:
         code = compile(tree, report.CANDIDATE, "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
-        report.result(ok=False, stage="static",
-                      error={"type": type(e).__name__, "message": str(e),
-                             "line": getattr(e, "lineno", None)})
+        report.result(ok=False, stage="static", error=source_error(e))
         return 1
 
     # from here on every result carries the warnings (the list grows as

@@ -1,6 +1,8 @@
 /* base.c - see base.h. */
 #include "config.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,22 +38,62 @@ const char *cli_pyhelpers_dir(void)
 	return AEGIS_PYHELPERS_DIR;
 }
 
+char *cli_policy_path(const char *name)
+{
+	const char *dirs[2] = {getenv("AEGIS_POLICY_DIR"), AEGIS_POLICY_DIR};
+	char *build = NULL;
+
+	if (!name || strchr(name, '/') || access(name, F_OK) == 0 || !*name)
+		return xstrdup(name ? name : "");
+	for (const char *c = name; *c; c++)
+		if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
+			return xstrdup(name);
+	if (util_exe_kind() == UTIL_EXE_BUILD) /* a build tree: its own policies */
+		build = xasprintf("%.*s/policies", (int)(strlen(AEGIS_SRC_PYHELPERS) - strlen("/pyhelpers")),
+				  AEGIS_SRC_PYHELPERS);
+	for (int i = -1; i < 2; i++) {
+		const char *d = i < 0 ? build : dirs[i];
+		size_t n = strlen(name);
+		char *p;
+
+		if (!d || !*d)
+			continue;
+		p = n > 5 && !strcmp(name + n - 5, ".yaml") ? xasprintf("%s/%s", d, name)
+							    : xasprintf("%s/%s.yaml", d, name);
+		if (access(p, R_OK) == 0) {
+			free(build);
+			return p;
+		}
+		free(p);
+	}
+	free(build);
+	return xstrdup(name);
+}
+
 int cli_load_policy(struct policy *pol, const char *path)
 {
 	char err[1024];
+	char *file = path ? cli_policy_path(path) : NULL;
 
 	policy_init_defaults(pol);
-	if (path && policy_load_file(pol, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (file && policy_load_file(pol, file, err, sizeof(err)) < 0) {
+		if (!strchr(path, '/') && access(path, F_OK) != 0 && !strcmp(file, path))
+			fprintf(stderr, "%s: policy '%s': no such file, and no installed policy of that name (%s)\n",
+				aegis_progname, path, AEGIS_POLICY_DIR);
+		else
+			fprintf(stderr, "%s\n", err);
 		policy_release(pol);
+		free(file);
 		return -1;
 	}
+	free(file);
 	return 0;
 }
 
 int cli_read_source(const char *path, size_t max, char **code, size_t *len)
 {
-	int r = util_read_file(path, max + 1, code, len);
+	int r = !strcmp(path, "-") ? util_read_fd(STDIN_FILENO, max + 1, code, len)
+				   : util_read_file(path, max + 1, code, len);
 
 	if (r == -EFBIG) {
 		*len = max + 1;

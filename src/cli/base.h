@@ -22,11 +22,17 @@
 
 /* Print "aegis-sandbox: MSG" and a hint to stderr; returns AEGIS_EXIT_USAGE. */
 __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
-/* Defaults, then PATH (may be NULL).  0, or -1 with the FILE:LINE:COL
- * message printed (P is then released). */
+/* Defaults, then PATH (may be NULL; see cli_policy_path).  0, or -1 with
+ * the FILE:LINE:COL message printed (P is then released). */
 int cli_load_policy(struct policy *p, const char *path);
-/* Read a candidate source; an oversized one becomes a stand-in the
- * pipeline rejects.  0 with *CODE (the caller's) or a negative errno. */
+/* The file a --policy argument names: NAME itself when it is a path (has
+ * a '/') or a file, else NAME.yaml in $AEGIS_POLICY_DIR, the build tree's
+ * policies/ (for a program run from its build tree) or the installed
+ * policies, the first there is; NAME when none is.  The caller's. */
+char *cli_policy_path(const char *name);
+/* Read a candidate source ("-": standard input); an oversized one becomes
+ * a stand-in the pipeline rejects.  0 with *CODE (the caller's) or a
+ * negative errno. */
 int cli_read_source(const char *path, size_t max, char **code, size_t *len);
 /* The trusted Python helpers' directory (borrowed). */
 const char *cli_pyhelpers_dir(void);

@@ -48,11 +48,25 @@ static const char top_usage[] = "Usage: aegis-sandbox [--help] [--version] COMMA
 				"Exit codes: 0 accepted, 1 rejected, 2 usage or policy error, 3 violation,\n"
 				"4 timeout, 5 memory, 6 crash, 7 sandbox error.  See aegis-sandbox(1).\n";
 
-static const char run_usage[] =
-    "Usage: aegis-sandbox run [OPTIONS] MODEL.py\n"
-    "       aegis-sandbox check [OPTIONS] MODEL.py\n"
+static const char check_usage[] =
+    "Usage: aegis-sandbox check [OPTIONS] MODEL.py|-\n"
     "\n"
-    "  -p, --policy FILE      policy file (default: built-in defaults, see 'policy show')\n"
+    "Only the static safety check: what the source mentions, as findings (warnings\n"
+    "unless the policy's python.static_check.action is reject).  Nothing runs.\n"
+    "'-' reads the source from standard input.\n"
+    "\n"
+    "  -p, --policy FILE|NAME policy file, or an installed policy by name (strict, ...)\n"
+    "      --set KEY=VALUE    override one policy key (repeatable; lists comma-separated)\n"
+    "  -j, --json             print the result as one JSON document\n"
+    "  -h, --help             this help\n";
+
+static const char run_usage[] =
+    "Usage: aegis-sandbox run [OPTIONS] MODEL.py|-\n"
+    "\n"
+    "Static check, build, validate and train one candidate.  '-' reads the\n"
+    "source from standard input.\n"
+    "\n"
+    "  -p, --policy FILE|NAME policy file, or an installed policy by name (strict, ...)\n"
     "  -c, --class NAME       model class (default: Model, else the last nn.Module)\n"
     "  -i, --input SPEC       tokens:BxT:VOCAB, float:D1xD2..., or a .pt/.npy file\n"
     "                         (default: validation.input)\n"
@@ -72,12 +86,14 @@ static const char run_usage[] =
     "  -j, --json             print the result as one JSON document\n"
     "  -h, --help             this help\n";
 
-static const char policy_usage[] = "Usage: aegis-sandbox policy check FILE...\n"
-				   "       aegis-sandbox policy show [--json | --commented] [FILE]\n"
+static const char policy_usage[] = "Usage: aegis-sandbox policy check [--json] FILE|NAME...\n"
+				   "       aegis-sandbox policy show [--json | --commented] [FILE|NAME]\n"
 				   "\n"
 				   "'check' validates each FILE and reports FILE:LINE:COLUMN: message for the first\n"
 				   "error (exit 2).  'show' prints the effective policy as YAML that 'check' accepts\n"
-				   "(--commented: with each key's documentation), or as JSON by the keys' paths.\n";
+				   "(--commented: with each key's documentation), or as JSON by the keys' paths.\n"
+				   "A NAME without a '/' that is not a file is an installed policy (default,\n"
+				   "strict, research).\n";
 
 /* ---- human output -----------------------------------------------------
  *
@@ -116,10 +132,18 @@ static void print_human(const char *path, const struct json *res)
 		double line;
 		const char *mod = json_get_str(err, "module");
 
-		printf("  %-12s %s: %s", "error", json_get_str(err, "type") ? T(json_get_str(err, "type")) : "Error",
+		double col;
+
+		printf("  %-12s ", "error");
+		if (json_get_num(err, "line", &line) && line > 0) {
+			/* FILE:LINE[:COL], as a compiler says it: the user's file */
+			printf("%s:%.0f:", T(path), line);
+			if (json_get_num(err, "col", &col) && col > 0)
+				printf("%.0f:", col);
+			printf(" ");
+		}
+		printf("%s: %s", json_get_str(err, "type") ? T(json_get_str(err, "type")) : "Error",
 		       T(json_get_str(err, "message")));
-		if (json_get_num(err, "line", &line))
-			printf(" (line %.0f)", line);
 		if (mod)
 			printf(" [in %s]", T(mod));
 		printf("\n");
@@ -135,9 +159,10 @@ static void print_human(const char *path, const struct json *res)
 
 			printf("  %-12s %s", i ? "" : "attempts", T(json_get_str(a, "status")));
 			if (ae && ae->type == JSON_OBJECT) {
-				printf(": %s: %s", T(json_get_str(ae, "type")), T(json_get_str(ae, "message")));
-				if (json_get_num(ae, "line", &line))
-					printf(" (line %.0f)", line);
+				printf(": ");
+				if (json_get_num(ae, "line", &line) && line > 0)
+					printf("line %.0f: ", line);
+				printf("%s: %s", T(json_get_str(ae, "type")), T(json_get_str(ae, "message")));
 			}
 			printf("\n");
 			for (size_t k = 0; fx && fx->type == JSON_ARRAY && k < fx->count; k++)
@@ -172,13 +197,13 @@ static void print_human(const char *path, const struct json *res)
 
 			json_get_num(w->items[i], "line", &line);
 			json_get_num(w->items[i], "col", &col);
-			printf("  %-12s %s: %s", i ? "" : "warnings", T(json_get_str(w->items[i], "rule")),
-			       T(json_get_str(w->items[i], "message")));
+			printf("  %-12s ", i ? "" : "warnings");
+			if (line > 0)
+				printf("%s:%.0f:", T(path), line);
 			if (line > 0 && col > 0)
-				printf(" (line %.0f:%.0f)", line, col);
-			else if (line > 0)
-				printf(" (line %.0f)", line);
-			printf("\n");
+				printf("%.0f:", col);
+			printf("%s%s: %s\n", line > 0 ? " " : "", T(json_get_str(w->items[i], "rule")),
+			       T(json_get_str(w->items[i], "message")));
 		}
 		if (w && w->type == JSON_ARRAY && w->count > 5)
 			printf("  %-12s (and %zu more: --json lists them)\n", "", w->count - 5);
@@ -284,6 +309,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 	struct supervisor sup;
 	struct candidate cand = {0};
 	char err[1024], *code = NULL, *stage_dir = NULL;
+	const char *shown = NULL; /* the user's name for the source */
 	size_t code_len = 0;
 	struct json *res = NULL;
 	bool record_failed = false;
@@ -328,8 +354,13 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		case 's': strv_push(&sets, optarg); break;
 		case 'k': keep = true; break;
 		case 'j': as_json = true; break;
-		case 'h': fputs(run_usage, stdout); return 0;
+		case 'h': fputs(static_only ? check_usage : run_usage, stdout); return 0;
 		default: strv_clear(&sets); return usage_error("bad option for '%s'", static_only ? "check" : "run");
+		}
+		if (static_only && !strchr("psjh", c)) {
+			/* check runs nothing: a run option here is a mistake, not a no-op */
+			strv_clear(&sets);
+			return usage_error("check: %s is an option of 'run' (check runs nothing)", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1) {
@@ -381,6 +412,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 			goto out;
 		}
 	}
+	shown = strcmp(argv[optind], "-") ? argv[optind] : "<stdin>";
 	if (supervise_start(&sup, &pol, cli_pyhelpers_dir(), err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;
@@ -411,7 +443,7 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		fwrite(sb.buf, 1, sb.len, stdout);
 		sbuf_release(&sb);
 	} else {
-		print_human(argv[optind], res);
+		print_human(shown, res);
 	}
 	rc = record_failed ? AEGIS_EXIT_ERROR : verdict_exit_code(verdict_from_name(json_get_str(res, "status")));
 out:
@@ -437,36 +469,75 @@ static int cmd_policy(int argc, char **argv)
 		fputs(policy_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? AEGIS_EXIT_USAGE : 0;
 	}
-	if (!strcmp(argv[1], "check")) {
-		if (argc < 3)
-			return usage_error("policy check: expected at least one FILE");
-		for (int i = 2; i < argc; i++) {
-			policy_init_defaults(&pol);
-			if (policy_load_file(&pol, argv[i], err, sizeof(err)) < 0) {
-				fprintf(stderr, "%s\n", err);
-				rc = AEGIS_EXIT_USAGE;
-			} else {
-				printf("%s: ok\n", argv[i]);
-			}
-			policy_release(&pol);
-		}
-		return rc;
-	}
-	if (!strcmp(argv[1], "show")) {
-		struct sbuf sb = SBUF_INIT;
-		const char *file = NULL;
-		bool commented = false, as_json = false;
+	if (!strcmp(argv[1], "check") || !strcmp(argv[1], "show")) {
+		static const struct option opts[] = {
+		    {"json", no_argument, NULL, 'j'},
+		    {"commented", no_argument, NULL, 'c'},
+		    {"help", no_argument, NULL, 'h'},
+		    {NULL, 0, NULL, 0},
+		};
+		bool check = !strcmp(argv[1], "check"), commented = false, as_json = false;
+		int c;
 
-		for (int i = 2; i < argc; i++) {
-			if (!strcmp(argv[i], "--commented"))
+		/* options anywhere among the files, as everywhere else */
+		optind = 0;
+		while ((c = getopt_long(argc - 1, argv + 1, "jh", opts, NULL)) != -1) {
+			switch (c) {
+			case 'j': as_json = true; break;
+			case 'c':
+				if (check)
+					return usage_error("policy check: --commented is an option of 'policy show'");
 				commented = true;
-			else if (!strcmp(argv[i], "--json"))
-				as_json = true;
-			else if (argv[i][0] == '-' || file)
-				return usage_error("policy show: expected [--json | --commented] [FILE]");
-			else
-				file = argv[i];
+				break;
+			case 'h': fputs(policy_usage, stdout); return 0;
+			default: return usage_error("bad option for 'policy %s'", argv[1]);
+			}
 		}
+		if (check) {
+			struct json *doc = json_array();
+
+			if (optind + 1 >= argc) {
+				json_free(doc);
+				return usage_error("policy check: expected at least one FILE");
+			}
+			for (int i = optind + 1; i < argc; i++) {
+				char *file = cli_policy_path(argv[i]);
+				struct json *one = json_object();
+
+				policy_init_defaults(&pol);
+				json_set(one, "file", json_str(file));
+				if (policy_load_file(&pol, file, err, sizeof(err)) < 0) {
+					if (!as_json)
+						fprintf(stderr, "%s\n", err);
+					json_set(one, "ok", json_bool(false));
+					json_set(one, "error", json_str(err));
+					rc = AEGIS_EXIT_USAGE;
+				} else {
+					if (!as_json)
+						printf("%s: ok\n", file);
+					json_set(one, "ok", json_bool(true));
+				}
+				json_append(doc, one);
+				policy_release(&pol);
+				free(file);
+			}
+			if (as_json) {
+				struct sbuf sb = SBUF_INIT;
+
+				json_write(doc, &sb, 2);
+				printf("%s\n", sbuf_str(&sb));
+				sbuf_release(&sb);
+			}
+			json_free(doc);
+			return rc;
+		}
+		if (commented && as_json)
+			return usage_error("policy show: --json or --commented, not both");
+		if (argc - optind - 1 > 1)
+			return usage_error("policy show: expected at most one FILE");
+		struct sbuf sb = SBUF_INIT;
+		const char *file = argc - optind - 1 == 1 ? argv[optind + 1] : NULL;
+
 		if (cli_load_policy(&pol, file) < 0)
 			return AEGIS_EXIT_USAGE;
 		if (as_json) {

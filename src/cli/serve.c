@@ -278,6 +278,7 @@ struct front {
 	int njobs;
 	struct worker *w;
 	pid_t zygote;
+	long expected; /* requests in a batch file, counted first; -1: unknown */
 };
 
 static void workers_stop(struct front *f)
@@ -346,27 +347,42 @@ out:
 	return rc;
 }
 
-static const char serve_usage[] =
+#define REQUEST_FORMAT                                                                                                 \
+	"One JSON request per line: {\"id\": any, \"code\": \"...\" | \"path\": \"model.py\",\n"                       \
+	"\"input\": SPEC, \"class\": NAME, \"architecture_id\": ID, \"parent\": N,\n"                                  \
+	"\"generation\": N, \"train\": bool, \"train_steps\": N, \"max_attempts\": N,\n"                               \
+	"\"timeout\": S, \"memory_mb\": N (limits may only be lowered), \"artifact_out\": PATH,\n"                     \
+	"\"request_approval\": bool, \"record\": bool (default true: with --db),\n"                                    \
+	"\"dataset\": {\"inputs\": X.npy, \"targets\": Y.npy, \"epochs\": N, \"batch_size\": N,\n"                     \
+	"\"learning_rate\": LR} (train the validated archive on it)}.  One result per line,\n"                         \
+	"as 'run --json' plus \"request_id\".\n"
+
+static const char batch_usage[] =
     "Usage: aegis-sandbox batch [OPTIONS] [FILE.jsonl|-]\n"
-    "       aegis-sandbox serve --stdio [OPTIONS]\n"
+    "\n" REQUEST_FORMAT "Results keep the input's order unless --unordered.  A summary goes to stderr;\n"
+    "exit 0 when every request was judged, 2 when one was malformed, 7 when the\n"
+    "sandbox failed one (a candidate's verdict is in its result, not the exit code).\n"
     "\n"
-    "One JSON request per line: {\"id\": any, \"code\": \"...\" | \"path\": \"model.py\",\n"
-    "\"input\": SPEC, \"class\": NAME, \"architecture_id\": ID, \"parent\": N,\n"
-    "\"generation\": N, \"train\": bool, \"train_steps\": N, \"max_attempts\": N,\n"
-    "\"timeout\": S, \"memory_mb\": N (limits may only be lowered), \"artifact_out\": PATH,\n"
-    "\"request_approval\": bool, \"record\": bool (default true: with --db),\n"
-    "\"dataset\": {\"inputs\": X.npy, \"targets\": Y.npy, \"epochs\": N, \"batch_size\": N,\n"
-    "\"learning_rate\": LR} (train the validated archive on it)}.  One result\n"
-    "per line, as 'run --json' plus\n"
-    "\"request_id\".  batch keeps input order unless --unordered; serve answers as\n"
-    "results come.\n"
-    "\n"
-    "  -p, --policy FILE      policy file\n"
+    "  -p, --policy FILE|NAME policy file, or an installed policy by name\n"
     "  -j, --jobs N           candidates at once (default: number of cores)\n"
-    "      --unordered        batch: results as they finish\n"
+    "      --unordered        results as they finish\n"
     "      --db PATH          record every candidate in this pool\n"
     "      --request-approval open an approval request for every accepted one\n"
-    "      --stdio            serve: requests on stdin, results on stdout\n"
+    "  -h, --help             this help\n";
+
+static const char serve_usage[] =
+    "Usage: aegis-sandbox serve --stdio [OPTIONS]\n"
+    "       aegis-sandbox serve --socket PATH [OPTIONS]\n"
+    "\n" REQUEST_FORMAT "Results come as they finish.  --socket listens on a Unix socket (mode 0600);\n"
+    "clients are served one after another, each with up to --jobs requests at once;\n"
+    "SIGTERM finishes the jobs in flight, then stops.\n"
+    "\n"
+    "  -p, --policy FILE|NAME policy file, or an installed policy by name\n"
+    "  -j, --jobs N           candidates at once (default: number of cores)\n"
+    "      --db PATH          record every candidate in this pool\n"
+    "      --request-approval open an approval request for every accepted one\n"
+    "      --stdio            requests on stdin, results on stdout\n"
+    "      --socket PATH      requests from clients of this Unix socket\n"
     "  -h, --help             this help\n";
 
 static bool busy_workers(const struct front *f)
@@ -377,12 +393,43 @@ static bool busy_workers(const struct front *f)
 	return false;
 }
 
+/* TOTAL < 0: not known (a stream on standard input) */
 static void progress(double t0, long done, long total, const long *counts)
 {
 	double el = util_now() - t0, rate = el > 0 ? done / el : 0;
 
-	fprintf(stderr, "\r[%ld/%ld] %.2f/s ETA %.0fs  accepted %ld  rejected %ld  violation %ld  other %ld ", done,
-		total, rate, rate > 0 ? (total - done) / rate : 0, counts[0], counts[1], counts[2], counts[3]);
+	if (total >= 0)
+		fprintf(stderr, "\r[%ld/%ld] %.2f/s ETA %.0fs ", done, total, rate,
+			rate > 0 ? (total - done) / rate : 0);
+	else
+		fprintf(stderr, "\r[%ld/?] %.2f/s ", done, rate);
+	fprintf(stderr, " accepted %ld  rejected %ld  violation %ld  other %ld ", counts[0], counts[1], counts[2],
+		counts[3]);
+}
+
+/* The requests in a batch file (its non-empty lines), counted before the
+ * first one runs so that progress knows the total; -1 for a pipe. */
+static long count_requests(int fd)
+{
+	struct stat st;
+	char buf[65536];
+	long n = 0;
+	bool blank = true;
+	ssize_t r;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++) {
+			if (buf[i] == '\n') {
+				n += !blank;
+				blank = true;
+			} else {
+				blank = false;
+			}
+		}
+	n += !blank;
+	return lseek(fd, 0, SEEK_SET) == 0 && r == 0 ? n : -1;
 }
 
 /* Set by SIGTERM/SIGINT in socket mode: finish the jobs in flight, stop. */
@@ -413,6 +460,13 @@ static void answer(struct stream *st, long seq, struct json *v)
 		   : status && !strcmp(status, "rejected")  ? 1
 		   : status && !strcmp(status, "violation") ? 2
 							    : 3]++;
+	/* failures, not verdicts: a request that could not be run (malformed)
+	 * and the sandbox's own errors */
+	if (status && !strcmp(status, "error")) {
+		const char *type = json_get_str(json_get(v, "error"), "type");
+
+		st->counts[type && !strcmp(type, "RequestError") ? 5 : 4]++;
+	}
 	st->ndone++;
 	json_free(v);
 }
@@ -557,7 +611,7 @@ static int run_stream(struct front *f, int in_fd, FILE *sink, bool unordered, bo
 				restart |= collect(&st, i);
 		flush_results(&st, sink, unordered);
 		if (tty)
-			progress(t0, st.ndone, eof ? st.nreq : st.nreq + 1, counts);
+			progress(t0, st.ndone, eof ? st.nreq : f->expected >= st.nreq ? f->expected : -1, counts);
 		if (st.f.zygote > 0 && waitpid(st.f.zygote, NULL, WNOHANG) == st.f.zygote) {
 			st.f.zygote = 0; /* reaped: workers_stop must not wait for it */
 			restart = true;
@@ -665,7 +719,7 @@ int serve_main(int argc, char **argv, bool batch)
 	struct policy pol = {0};
 	struct options o = {0};
 	struct front f = {0};
-	long ndone = 0, counts[4] = {0};
+	long ndone = 0, counts[6] = {0}; /* accepted rejected violation other; errors, malformed */
 	int in_fd = 0, c, rc = 0;
 	bool tty = batch && isatty(2);
 	const char *socket_path = NULL;
@@ -685,7 +739,7 @@ int serve_main(int argc, char **argv, bool batch)
 		case 's': stdio = true; break;
 		case 'S': socket_path = optarg; break;
 		case 'R': o.request_approval = true; break;
-		case 'h': fputs(serve_usage, stdout); return 0;
+		case 'h': fputs(batch ? batch_usage : serve_usage, stdout); return 0;
 		default: return usage_error("bad option for '%s'", batch ? "batch" : "serve");
 		}
 	}
@@ -723,6 +777,7 @@ int serve_main(int argc, char **argv, bool batch)
 	}
 	if (stdio || batch) {
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+		f.expected = batch ? count_requests(in_fd) : -1;
 		rc = run_stream(&f, in_fd, stdout, unordered, tty, counts, &ndone);
 	} else {
 		rc = serve_socket(&f, socket_path, counts, &ndone);
@@ -736,6 +791,13 @@ int serve_main(int argc, char **argv, bool batch)
 			"batch: %ld candidates in %.1f s (%.2f/s) with %d jobs\n"
 			"  accepted   %6ld\n  rejected   %6ld\n  violation  %6ld\n  other      %6ld\n",
 			ndone, el, el > 0 ? ndone / el : 0.0, f.njobs, counts[0], counts[1], counts[2], counts[3]);
+		if (counts[4] || counts[5])
+			fprintf(stderr, "  failed     %6ld  (%ld malformed request(s), %ld sandbox error(s))\n",
+				counts[4] + counts[5], counts[5], counts[4]);
+		/* every request judged: 0; a request that could not be run: 2,
+		 * as for a usage error; the sandbox failing one: 7 */
+		if (rc == 0)
+			rc = counts[5] ? AEGIS_EXIT_USAGE : counts[4] ? AEGIS_EXIT_ERROR : 0;
 	}
 out:
 	workers_stop(&f);

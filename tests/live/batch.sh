@@ -13,7 +13,7 @@ not json at all
 {"id": "nan", "path": "$MODELS/nan_output.py", "input": "float:2x100"}
 JEOF
 "$AEGIS" batch --jobs 2 "$TMP/reqs.jsonl" >"$TMP/out.jsonl" 2>"$TMP/stderr"
-expect "batch exits 0" "$?" 0
+expect "batch with a malformed request exits 2" "$?" 2
 "$PY" - "$TMP/out.jsonl" >"$TMP/got" <<'PYEOF'
 import json, sys
 for line in open(sys.argv[1]):
@@ -30,6 +30,17 @@ wider error RequestError
 broken accepted None
 nan rejected NonFiniteOutput"
 expect "summary table on stderr" "$(grep -c -E '^  (accepted|rejected|violation|other) ' "$TMP/stderr")" 4
+expect "summary: the failed requests" "$(grep '^  failed' "$TMP/stderr" | tr -s ' ')" " failed 3 (3 malformed request(s), 0 sandbox error(s))"
+# a batch where every request is judged exits 0, whatever the verdicts
+printf '{"id": "a", "path": "%s", "train": false}\n{"id": "v", "code": "import os\\nos.system(\\"true\\")\\n", "train": false}\n' "$EXAMPLES/seed_model.py" >"$TMP/judged.jsonl"
+"$AEGIS" batch --jobs 1 "$TMP/judged.jsonl" >"$TMP/judged.out" 2>"$TMP/stderr"
+expect "every request judged (accepted, violation): exit 0" "$? $(wc -l <"$TMP/judged.out")" "0 2"
+# the total is known before the first result (progress on a terminal)
+if command -v script >/dev/null 2>&1; then
+	script -qec "$AEGIS batch --jobs 1 $TMP/judged.jsonl >/dev/null" /dev/null >"$TMP/tty" 2>&1
+	expect "progress knows the total from the start" "$(tr '\r' '\n' <"$TMP/tty" | grep -c '^\[[0-9]/2\]')" "$(tr '\r' '\n' <"$TMP/tty" | grep -c '^\[[0-9]/')"
+	expect "progress was shown" "$(tr '\r' '\n' <"$TMP/tty" | grep -c '^\[2/2\]' | awk '{print ($1 > 0)}')" 1
+fi
 "$AEGIS" batch --jobs 2 --unordered "$TMP/reqs.jsonl" >"$TMP/un.jsonl" 2>/dev/null
 expect "--unordered: the same results" "$("$PY" -c "import json; print(sorted(str(json.loads(l).get('request_id')) + json.loads(l)['status'] for l in open('$TMP/un.jsonl')) == sorted(str(json.loads(l).get('request_id')) + json.loads(l)['status'] for l in open('$TMP/out.jsonl')))")" True
 "$AEGIS" batch --jobs 1 - <"$TMP/reqs.jsonl" >"$TMP/one.jsonl" 2>/dev/null
