@@ -18,6 +18,7 @@
 #include "cli/base.h"
 #include "cli/cli.h"
 #include "cli/poolcmd.h"
+#include "cli/queue.h"
 #include "store/pool.h"
 #include "cli/serve.h"
 #include "common/json.h"
@@ -41,7 +42,10 @@ static const char top_usage[] = "Usage: aegis-sandbox [--help] [--version] COMMA
 				"  batch [FILE|-]      many candidates from a JSON-lines file, results in order\n"
 				"  serve --stdio|--socket PATH\n"
 				"                      a warm server: JSON requests in, results out\n"
-				"  pool ...            the code pool: list, show, top, lineage, export\n"
+				"  submit --db DB FILE...  queue candidates for workers\n"
+				"  worker --db DB      drain the queue (one per node or slot; Slurm, Kubernetes)\n"
+				"  pool ...            the code pool: list, show, top, lineage, export, report, gc,\n"
+				"                      queue\n"
 				"  approvals ...       the human approval gate: list, show, request, approve, reject\n"
 				"\n"
 				"Run 'aegis-sandbox COMMAND --help' for a command's options.\n"
@@ -623,6 +627,10 @@ int cli_main(int argc, char **argv)
 		return poolcmd_main(argc, argv, true);
 	if (!strcmp(cmd, "batch"))
 		return serve_main(argc, argv, true);
+	if (!strcmp(cmd, "submit"))
+		return submit_main(argc, argv);
+	if (!strcmp(cmd, "worker"))
+		return worker_main(argc, argv);
 	if (!strcmp(cmd, "serve"))
 		return serve_main(argc, argv, false);
 	if (!strcmp(cmd, "help")) {

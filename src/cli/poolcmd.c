@@ -26,6 +26,7 @@ static const char pool_usage[] =
     "       aegis-sandbox pool export ID --out FILE|- [--force]\n"
     "       aegis-sandbox pool gc [--dry-run] [--min-age SECONDS]\n"
     "       aegis-sandbox pool report --html DIR [--since ID]\n"
+    "       aegis-sandbox pool queue\n"
     "       aegis-sandbox pool path\n"
     "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
     "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
@@ -325,6 +326,42 @@ static int do_report(struct pool *pool, const struct popts *o, struct json **doc
 	return 0;
 }
 
+static int do_queue(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	const struct json *e;
+	double q = 0, r = 0, d = 0;
+
+	*doc = pool_queue(pool, err, errlen);
+	if (!*doc || o->as_json)
+		return 0;
+	json_get_num(*doc, "queued", &q);
+	json_get_num(*doc, "running", &r);
+	json_get_num(*doc, "done", &d);
+	printf("queued %.0f, running %.0f, done %.0f\n", q, r, d);
+	e = json_get(*doc, "entries");
+	printf("%6s  %-8s %6s %9s %10s  %-32s %s\n", "id", "state", "claims", "candidate", "lease left", "worker",
+	       "file");
+	for (size_t i = 0; e && i < e->count; i++) {
+		const struct json *x = e->items[i];
+		double id = 0, cl = 0, cid = 0, left = 0;
+
+		json_get_num(x, "id", &id);
+		json_get_num(x, "claims", &cl);
+		printf("%6.0f  %-8s %6.0f ", id, T(json_get_str(x, "state")), cl);
+		if (json_get_num(x, "candidate_id", &cid))
+			printf("%9.0f ", cid);
+		else
+			printf("%9s ", "-");
+		if (json_get_num(x, "lease_left_s", &left))
+			printf("%9.1fs ", left);
+		else
+			printf("%10s ", "-");
+		printf(" %-32s %s\n", T(json_get_str(x, "lease_owner") ? json_get_str(x, "lease_owner") : "-"),
+		       T(json_get_str(x, "name")));
+	}
+	return 0;
+}
+
 static int do_approvals_list(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
 	*doc = pool_approvals(pool, o->state, err, errlen);
@@ -613,6 +650,7 @@ static const struct verb {
     {false, "export", true, do_export},
     {false, "gc", false, do_gc},
     {false, "report", false, do_report},
+    {false, "queue", false, do_queue},
     {false, "annotate", true, do_annotate},
     {false, "path", false, NULL},
     {true, "list", false, do_approvals_list},

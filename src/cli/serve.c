@@ -84,11 +84,10 @@ static bool get_long(const struct json *o, const char *k, long lo, long hi, long
 	return true;
 }
 
-/* One request, the same pipeline as "run".  The result is the caller's. */
-static struct json *handle(struct supervisor *s, const struct options *o, const struct json *req,
-			   struct policy_limits *used)
+struct json *serve_run_request(struct supervisor *s, const struct policy *base, const struct json *req,
+			       const char *stage_dir, struct request_run *rr)
 {
-	struct policy p = *o->pol; /* scalars may be changed; pointers stay the base's */
+	struct policy p = *base; /* scalars may be changed; pointers stay the base's */
 	const char *code_s = json_get_str(req, "code"), *path = json_get_str(req, "path");
 	const char *spec_s = json_get_str(req, "input"), *cls = json_get_str(req, "class");
 	const char *arch = json_get_str(req, "architecture_id"), *out = json_get_str(req, "artifact_out");
@@ -96,10 +95,12 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 	struct candidate cand = {0};
 	struct dataset ds = {.epochs = 1, .batch_size = 32, .learning_rate = 1e-3};
 	struct json *res = NULL;
-	char err[512], *code = NULL, *stage_dir = NULL;
+	char err[512], *code = NULL;
 	size_t code_len = 0;
 	long parent = 0, generation = 0, steps = p.validation.training.steps, attempts = p.debug.max_attempts;
 	double v;
+
+	*rr = (struct request_run){0};
 
 	if (!req || req->type != JSON_OBJECT)
 		return request_error(req, "a request is a JSON object");
@@ -112,20 +113,19 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 		return request_error(req, "parent, generation, train_steps and max_attempts are integers in range");
 	/* limits may be tightened by a request, never widened */
 	if (json_get(req, "timeout")) {
-		if (!json_get_num(req, "timeout", &v) || v <= 0 || v > o->pol->limits.wall_timeout_s)
+		if (!json_get_num(req, "timeout", &v) || v <= 0 || v > base->limits.wall_timeout_s)
 			return request_error(req, "timeout must be in (0, %g] (the policy's limit)",
-					     o->pol->limits.wall_timeout_s);
+					     base->limits.wall_timeout_s);
 		p.limits.wall_timeout_s = p.limits.cpu_time_s = v;
 	}
 	if (json_get(req, "memory_mb")) {
-		if (!json_get_num(req, "memory_mb", &v) || v < 16 || v > (double)o->pol->limits.memory_mb)
+		if (!json_get_num(req, "memory_mb", &v) || v < 16 || v > (double)base->limits.memory_mb)
 			return request_error(req, "memory_mb must be in [16, %ld] (the policy's limit)",
-					     o->pol->limits.memory_mb);
+					     base->limits.memory_mb);
 		p.limits.memory_mb = (long)v;
 	}
 	if (json_get(req, "train"))
-		p.validation.training.enabled =
-		    json_get_bool(req, "train", true) && o->pol->validation.training.enabled;
+		p.validation.training.enabled = json_get_bool(req, "train", true) && base->validation.training.enabled;
 	p.validation.training.steps = steps;
 	p.debug.max_attempts = attempts;
 	if (inputspec_parse(spec_s ? spec_s : p.validation.input, &spec, err, sizeof(err)) < 0)
@@ -166,27 +166,53 @@ static struct json *handle(struct supervisor *s, const struct options *o, const 
 		}
 		cand.dataset = &ds;
 	}
-	if (o->db && json_get_bool(req, "record", true))
-		cand.stage_dir = stage_dir = pool_stage_dir(o->db);
+	cand.stage_dir = stage_dir;
 	res = pipeline_run(s, &p, &cand);
-	*used = p.limits;
-	/* "record": false keeps a request out of the pool (a re-validation of
-	 * a candidate that is recorded already) */
-	if (o->db && json_get_bool(req, "record", true)) {
+	rr->used = p.limits;
+	rr->code = code;
+	rr->code_len = code_len;
+	rr->parent = parent;
+	rr->generation = generation;
+	rr->want_approval = json_get_bool(req, "request_approval", false) || p.approval.required;
+	/* only the staged archive lives on in the candidate */
+	rr->cand.staged = cand.staged;
+	rr->cand.staged_len = cand.staged_len;
+	memcpy(rr->cand.staged_sha256, cand.staged_sha256, sizeof(cand.staged_sha256));
+	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
+	inputspec_release(&spec);
+	return res;
+}
+
+void serve_request_release(struct request_run *rr)
+{
+	cli_drop_staged(&rr->cand);
+	free(rr->code);
+	*rr = (struct request_run){0};
+}
+
+/* One request, the same pipeline as "run", recorded in the pool unless it
+ * says "record": false (a re-validation of a candidate recorded already).
+ * The result is the caller's. */
+static struct json *handle(struct supervisor *s, const struct options *o, const struct json *req,
+			   struct policy_limits *used)
+{
+	bool record = o->db && json_get_bool(req, "record", true);
+	char *stage_dir = record ? pool_stage_dir(o->db) : NULL;
+	struct request_run rr;
+	struct json *res = serve_run_request(s, o->pol, req, stage_dir, &rr);
+
+	*used = rr.used;
+	if (record && rr.code) {
 		double t0 = util_now();
 
-		cli_record_result(
-		    o->db, res, code, code_len, parent, generation,
-		    o->request_approval || json_get_bool(req, "request_approval", false) || p.approval.required, &cand);
+		cli_record_result(o->db, res, rr.code, rr.code_len, rr.parent, rr.generation,
+				  o->request_approval || rr.want_approval, &rr.cand);
 		/* after the row is written: the pool's copy has the times without it */
 		if (json_get(res, "timings"))
 			json_set(json_get(res, "timings"), "record_s", json_num(util_now() - t0));
 	}
-	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
-	cli_drop_staged(&cand);
+	serve_request_release(&rr);
 	free(stage_dir);
-	free(code);
-	inputspec_release(&spec);
 	return res;
 }
 

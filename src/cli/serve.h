@@ -4,8 +4,30 @@
 
 #include <stdbool.h>
 
+#include "pipeline/pipeline.h"
+#include "policy/policy.h"
+#include "supervisor/supervise.h"
+
 /* The batch (BATCH) or serve command; ARGV[0] is the command name.
  * Returns the exit code. */
 int serve_main(int argc, char **argv, bool batch);
+
+/* What running one request left for the caller to record. */
+struct request_run {
+	char *code; /* the source that was submitted (NULL: the request was refused) */
+	size_t code_len;
+	long parent, generation;
+	bool want_approval; /* the request (or the policy) asks for one */
+	struct candidate cand; /* only its staged archive (see pipeline.h) */
+	struct policy_limits used;
+};
+
+/* Run REQ (serve's request format: "code" or "path", "input", ...) under
+ * BASE, whose limits a request may lower, never raise; with STAGE_DIR the
+ * archive is staged there for the pool.  The result (the caller's), and
+ * in *RR what recording it needs (serve_request_release it). */
+struct json *serve_run_request(struct supervisor *s, const struct policy *base, const struct json *req,
+			       const char *stage_dir, struct request_run *rr);
+void serve_request_release(struct request_run *rr);
 
 #endif

@@ -84,6 +84,21 @@ static const char *const migrations[] = {
     "ALTER TABLE candidates ADD COLUMN artifact_bytes INTEGER;"
     "ALTER TABLE candidates ADD COLUMN artifact_pruned_at TEXT;"
     "CREATE INDEX candidates_artifact ON candidates(artifact_sha256);",
+    /* 3 -> 4: the work queue ('submit', 'worker'): a row is claimed under a
+     * lease its worker renews; it is done exactly when its candidate row
+     * is written, in the same transaction, by the lease's holder */
+    "CREATE TABLE queue ("
+    "  id INTEGER PRIMARY KEY,"
+    "  code TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done')),"
+    "  lease_owner TEXT,"
+    "  lease_until REAL,"
+    "  claims INTEGER NOT NULL DEFAULT 0,"
+    "  candidate_id INTEGER REFERENCES candidates(id),"
+    "  submitted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+    "  finished_at TEXT);"
+    "CREATE INDEX queue_state ON queue(state, id);",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -300,9 +315,39 @@ char *pool_stage_dir(const char *db_path)
 	return xasprintf("%s-archives", db_path);
 }
 
+/* pool_record's row and archive, inside a transaction the caller opened
+ * (and rolls back on -1). */
+static long long record_row(struct pool *p, const struct json *result, const char *code, size_t code_len,
+			    long long parent_id, long generation, const char *artifact, size_t artifact_len,
+			    const char *artifact_sha256, char *err, size_t errlen);
+
 long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
 		      long generation, const char *artifact, size_t artifact_len, const char *artifact_sha256,
 		      char *err, size_t errlen)
+{
+	long long id;
+
+	/* the row and the file in one transaction: a row that cannot be
+	 * written (an unknown parent) leaves no file, a file that cannot be
+	 * written no row (a crash between the two leaves a file no row names,
+	 * which 'pool gc' removes) */
+	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	id = record_row(p, result, code, code_len, parent_id, generation, artifact, artifact_len, artifact_sha256, err,
+			errlen);
+	if (id > 0 && exec_sql(p, "COMMIT", err, errlen) < 0)
+		id = -1;
+	if (id < 0 && !sqlite3_get_autocommit(p->db)) {
+		char ignore[64];
+
+		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	return id;
+}
+
+static long long record_row(struct pool *p, const struct json *result, const char *code, size_t code_len,
+			    long long parent_id, long generation, const char *artifact, size_t artifact_len,
+			    const char *artifact_sha256, char *err, size_t errlen)
 {
 	static const char sql[] = "INSERT INTO candidates (architecture_id, code_sha256, code, final_code, parent_id,"
 				  " generation, status, stage, metrics, checks, result, policy_digest,"
@@ -318,12 +363,6 @@ long long pool_record(struct pool *p, const struct json *result, const char *cod
 		snprintf(err, errlen, "an archive without its digest");
 		goto out;
 	}
-	/* the row and the file in one transaction: a row that cannot be
-	 * written (an unknown parent) leaves no file, a file that cannot be
-	 * written no row (a crash between the two leaves a file no row names,
-	 * which 'pool gc' removes) */
-	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
-		goto out;
 	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		db_fail(p, err, errlen, "insert");
 		goto out;
@@ -360,18 +399,11 @@ long long pool_record(struct pool *p, const struct json *result, const char *cod
 			db_fail(p, err, errlen, "insert");
 		goto out;
 	}
-	if (artifact && archive_adopt(p, artifact_sha256, artifact, artifact_len, err, errlen) < 0)
-		goto out;
-	if (exec_sql(p, "COMMIT", err, errlen) < 0)
-		goto out;
 	id = sqlite3_last_insert_rowid(p->db);
+	if (artifact && archive_adopt(p, artifact_sha256, artifact, artifact_len, err, errlen) < 0)
+		id = -1;
 out:
 	sqlite3_finalize(st);
-	if (id < 0 && !sqlite3_get_autocommit(p->db)) {
-		char ignore[64];
-
-		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
-	}
 	free(metrics);
 	free(checks);
 	free(whole);
@@ -1221,4 +1253,234 @@ struct json *pool_gc(struct pool *p, bool dry_run, double min_age_s, char *err, 
 fail:
 	json_free(doc);
 	return NULL;
+}
+
+/* ---- the work queue -------------------------------------------------------- */
+
+/* The database's clock, in seconds since the epoch: leases are compared
+ * with one clock, whichever machine a worker runs on. */
+#define NOW_EPOCH "((julianday('now') - 2440587.5) * 86400.0)"
+
+long long pool_enqueue(struct pool *p, const char *code, size_t code_len, const struct json *request, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *rj = json_text(request);
+	long long id = -1;
+
+	if (sqlite3_prepare_v2(p->db, "INSERT INTO queue (code, request) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "enqueue");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, code, (int)code_len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, rj, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_fail(p, err, errlen, "enqueue");
+		goto out;
+	}
+	id = sqlite3_last_insert_rowid(p->db);
+out:
+	sqlite3_finalize(st);
+	free(rj);
+	return id;
+}
+
+static void rollback(struct pool *p)
+{
+	char ignore[64];
+
+	if (!sqlite3_get_autocommit(p->db))
+		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
+}
+
+int pool_claim(struct pool *p, const char *owner, double lease_s, struct pool_job *job, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	long long id = 0, running = 0;
+	int rc = -1;
+
+	*job = (struct pool_job){0};
+	/* one writer at a time: what SELECT ... FOR UPDATE SKIP LOCKED gives a
+	 * server database, SQLite's write lock gives here */
+	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(
+		p->db,
+		"SELECT id FROM queue WHERE state = 'queued' OR (state = 'running' AND lease_until < " NOW_EPOCH
+		") ORDER BY id LIMIT 1",
+		-1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!id) {
+		if (sqlite3_prepare_v2(p->db, "SELECT count(*) FROM queue WHERE state = 'running'", -1, &st, NULL) !=
+		    SQLITE_OK)
+			goto fail;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			running = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (exec_sql(p, "COMMIT", err, errlen) < 0)
+			goto out;
+		return running ? POOL_CLAIM_WAIT : POOL_CLAIM_EMPTY;
+	}
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE queue SET state = 'running', lease_owner = ?2, lease_until = " NOW_EPOCH " + ?3,"
+			       " claims = claims + 1 WHERE id = ?1 RETURNING code, request, claims",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 3, lease_s);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	job->id = id;
+	job->code_len = (size_t)sqlite3_column_bytes(st, 0);
+	job->code = xstrndup((const char *)sqlite3_column_text(st, 0), job->code_len);
+	job->request =
+	    json_parse((const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1), NULL, 0);
+	job->claims = sqlite3_column_int64(st, 2);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!job->request || exec_sql(p, "COMMIT", err, errlen) < 0) {
+		if (!job->request)
+			snprintf(err, errlen, "queue entry %lld: its request is not JSON", id);
+		goto out;
+	}
+	return POOL_CLAIM_JOB;
+fail:
+	db_fail(p, err, errlen, "claim");
+out:
+	sqlite3_finalize(st);
+	rollback(p);
+	pool_job_release(job);
+	return rc;
+}
+
+void pool_job_release(struct pool_job *job)
+{
+	free(job->code);
+	json_free(job->request);
+	*job = (struct pool_job){0};
+}
+
+int pool_renew(struct pool *p, long long id, const char *owner, double lease_s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE queue SET lease_until = " NOW_EPOCH " + ?3"
+			       " WHERE id = ?1 AND state = 'running' AND lease_owner = ?2",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "renew");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 3, lease_s);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		db_fail(p, err, errlen, "renew");
+	else
+		rc = sqlite3_changes(p->db) == 1 ? 0 : 1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int pool_complete(struct pool *p, long long id, const char *owner, const struct pool_verdict *v, long long *cand_id,
+		  long long *approval_id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	long long cid;
+
+	*cand_id = *approval_id = 0;
+	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	/* the lease's holder, once: a worker whose lease ran out (and the
+	 * candidate went to another worker) writes nothing */
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE queue SET state = 'done', lease_until = NULL,"
+			       " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+			       " WHERE id = ?1 AND state = 'running' AND lease_owner = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_changes(p->db) != 1) {
+		rollback(p);
+		return 0;
+	}
+	cid = record_row(p, v->result, v->code, v->code_len, v->parent, v->generation, v->artifact, v->artifact_len,
+			 v->artifact_sha256, err, errlen);
+	if (cid < 0)
+		goto out;
+	if (v->approval_title) {
+		*approval_id = pool_request_approval(p, cid, v->approval_title, v->approval_description,
+						     v->approval_risk, v->approval_risk, err, errlen);
+		if (*approval_id < 0)
+			goto out;
+	}
+	if (sqlite3_prepare_v2(p->db, "UPDATE queue SET candidate_id = ?2 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, cid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (exec_sql(p, "COMMIT", err, errlen) < 0)
+		goto out;
+	*cand_id = cid;
+	return 1;
+fail:
+	db_fail(p, err, errlen, "complete");
+out:
+	sqlite3_finalize(st);
+	rollback(p);
+	*approval_id = 0;
+	return -1;
+}
+
+struct json *pool_queue(struct pool *p, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct json *doc = json_object(), *rows;
+
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT (SELECT count(*) FROM queue WHERE state = 'queued') AS queued,"
+			       " (SELECT count(*) FROM queue WHERE state = 'running') AS running,"
+			       " (SELECT count(*) FROM queue WHERE state = 'done') AS done",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "queue");
+		json_free(doc);
+		return NULL;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		for (int i = 0; i < 3; i++)
+			json_set(doc, sqlite3_column_name(st, i), json_num((double)sqlite3_column_int64(st, i)));
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT id, state, lease_owner, lease_until - " NOW_EPOCH " AS lease_left_s, claims,"
+			       " candidate_id, submitted_at, finished_at,"
+			       " json_extract(request, '$.name') AS name FROM queue ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_fail(p, err, errlen, "queue");
+		json_free(doc);
+		return NULL;
+	}
+	rows = query(p, st, err, errlen);
+	if (!rows) {
+		json_free(doc);
+		return NULL;
+	}
+	json_set(doc, "entries", rows);
+	return doc;
 }

@@ -82,4 +82,55 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
  * anything.  A JSON summary (the caller's) or NULL with ERR. */
 struct json *pool_gc(struct pool *p, bool dry_run, double min_age_s, char *err, size_t errlen);
 
+/* ---- the work queue ('submit', 'worker') ------------------------------- */
+
+/* Add a candidate's source and its request (serve's format, without
+ * "code") to the queue.  Its id, or -1 with ERR. */
+long long pool_enqueue(struct pool *p, const char *code, size_t code_len, const struct json *request, char *err,
+		       size_t errlen);
+
+/* A claimed queue entry (the caller's: pool_job_release). */
+struct pool_job {
+	long long id, claims; /* claims: how many times it was claimed, this one included */
+	char *code;
+	size_t code_len;
+	struct json *request;
+};
+void pool_job_release(struct pool_job *job);
+
+enum { POOL_CLAIM_EMPTY = 0, POOL_CLAIM_WAIT = 1, POOL_CLAIM_JOB = 2 };
+/* Claim the oldest entry that is queued, or running under a lease that
+ * ran out (its worker died), for OWNER with a lease of LEASE_S seconds of
+ * the database's clock.  POOL_CLAIM_JOB with *JOB; POOL_CLAIM_WAIT when
+ * nothing can be claimed but entries are running (a lease may yet run
+ * out); POOL_CLAIM_EMPTY when nothing is queued or running; -1 with ERR. */
+int pool_claim(struct pool *p, const char *owner, double lease_s, struct pool_job *job, char *err, size_t errlen);
+/* Extend OWNER's lease on entry ID to LEASE_S seconds from now: 0, 1 when
+ * the lease is no longer OWNER's, -1 with ERR. */
+int pool_renew(struct pool *p, long long id, const char *owner, double lease_s, char *err, size_t errlen);
+
+/* A verdict to record for a queue entry: pool_record's arguments, and an
+ * approval request when APPROVAL_TITLE is set. */
+struct pool_verdict {
+	const struct json *result;
+	const char *code;
+	size_t code_len;
+	long long parent;
+	long generation;
+	const char *artifact; /* a staged file (see pool_record), or NULL */
+	size_t artifact_len;
+	const char *artifact_sha256;
+	const char *approval_title, *approval_description;
+	const struct json *approval_risk;
+};
+/* Record V as entry ID's verdict, in one transaction with marking the
+ * entry done, only while OWNER holds its lease: 1 with the new candidate's
+ * (and approval request's, or 0) id; 0 when the lease is someone else's or
+ * the entry is done (the verdict is not written: exactly one per entry);
+ * -1 with ERR. */
+int pool_complete(struct pool *p, long long id, const char *owner, const struct pool_verdict *v, long long *cand_id,
+		  long long *approval_id, char *err, size_t errlen);
+/* The queue: counts by state and every entry.  The caller's, or NULL. */
+struct json *pool_queue(struct pool *p, char *err, size_t errlen);
+
 #endif
