@@ -16,6 +16,7 @@
 #include "cli/report.h"
 #include "common/util.h"
 #include "policy/policy.h"
+#include "store/db.h"
 #include "store/pool.h"
 
 static const char pool_usage[] =
@@ -816,7 +817,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 			printf("%s\n", db);
 		}
 		rc = 0;
-	} else if (access(db, F_OK) != 0) {
+	} else if (!db_is_url(db) && access(db, F_OK) != 0) {
 		/* only 'run', 'batch' and 'serve' create a pool: a typo here must
 		 * not leave an empty database (and its directory) behind */
 		fprintf(stderr, "%s: %s: no pool database there (%s); 'aegis-sandbox pool path' names the default\n",

@@ -1,11 +1,16 @@
-/* pool.c - see pool.h. */
+/* pool.c - see pool.h.
+ *
+ * Written once for both databases (store/db.h): SQL with $N parameters,
+ * the few spellings that differ from db_sql() and db_json_key(), and
+ * parameters that PostgreSQL cannot type on its own CAST.  The archives
+ * are files beside a SQLite database, and rows of their own table in a
+ * PostgreSQL one (which has no "beside"), both named by their SHA-256. */
 #include "config.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +19,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/pool.h"
 #include "common/diff.h"
 #include "common/sbuf.h"
 #include "common/sha256.h"
 #include "common/util.h"
+#include "store/db.h"
+#include "store/pool.h"
 
 struct pool {
-	sqlite3 *db;
-	char *path;
-	char *archives; /* PATH-archives/: the archives, by SHA-256 */
+	struct db *db;
+	char *path;     /* as given: a path or a URL */
+	char *archives; /* SQLite: PATH-archives/, the archives by SHA-256; PostgreSQL: NULL */
+	bool pg;
 };
 
-/* Versioned migrations: migrations[i] takes user_version i to i + 1. */
-static const char *const migrations[] = {
+/* ---- the schema ------------------------------------------------------------
+ *
+ * Versioned migrations, one list per database, the same tables and rules:
+ * migrations[i] takes version i to i + 1.  JSON is kept as text in both. */
+static const char *const lite_migrations[] = {
     /* 0 -> 1 */
     "CREATE TABLE candidates ("
     "  id INTEGER PRIMARY KEY,"
@@ -101,25 +111,78 @@ static const char *const migrations[] = {
     "CREATE INDEX queue_state ON queue(state, id);",
 };
 
-#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+/* PostgreSQL: the schema SQLite reaches through migrations 1-4, at once
+ * (there are no PostgreSQL pools from before), each statement on its own;
+ * the archives in a table, as bytea. */
+#define PG_NOW "(to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+static const char *const pg_schema[] = {
+    "CREATE TABLE candidates ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  architecture_id TEXT NOT NULL,"
+    "  code_sha256 TEXT NOT NULL,"
+    "  code TEXT NOT NULL,"
+    "  final_code TEXT NOT NULL,"
+    "  parent_id BIGINT REFERENCES candidates(id),"
+    "  generation BIGINT NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL,"
+    "  stage TEXT NOT NULL,"
+    "  metrics TEXT NOT NULL,"
+    "  checks TEXT NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  policy_digest TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT " PG_NOW ","
+    "  artifact BYTEA,"
+    "  user_metrics TEXT NOT NULL DEFAULT '{}',"
+    "  artifact_sha256 TEXT,"
+    "  artifact_bytes BIGINT,"
+    "  artifact_pruned_at TEXT)",
+    "CREATE INDEX candidates_status ON candidates(status)",
+    "CREATE INDEX candidates_generation ON candidates(generation)",
+    "CREATE INDEX candidates_parent ON candidates(parent_id)",
+    "CREATE INDEX candidates_artifact ON candidates(artifact_sha256)",
+    "CREATE TABLE approval_requests ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  candidate_id BIGINT NOT NULL REFERENCES candidates(id),"
+    "  title TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  risk_assessment TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'rejected')),"
+    "  requested_at TEXT NOT NULL DEFAULT " PG_NOW ","
+    "  sandbox_assessment TEXT NOT NULL DEFAULT '{}')",
+    "CREATE INDEX approval_requests_state ON approval_requests(state)",
+    "CREATE TABLE approval_decisions ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  request_id BIGINT NOT NULL REFERENCES approval_requests(id),"
+    "  decision TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),"
+    "  reviewer TEXT NOT NULL,"
+    "  comment TEXT NOT NULL,"
+    "  decided_at TEXT NOT NULL DEFAULT " PG_NOW ")",
+    "CREATE FUNCTION aegis_append_only() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN RAISE EXCEPTION 'approval decisions are append-only'; END $$",
+    "CREATE TRIGGER approval_decisions_append_only BEFORE UPDATE OR DELETE ON approval_decisions"
+    "  FOR EACH ROW EXECUTE FUNCTION aegis_append_only()",
+    "CREATE FUNCTION aegis_decided_once() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN IF OLD.state <> 'pending' AND NEW.state IS DISTINCT FROM OLD.state THEN"
+    " RAISE EXCEPTION 'the request is already decided'; END IF; RETURN NEW; END $$",
+    "CREATE TRIGGER approval_requests_decided_once BEFORE UPDATE OF state ON approval_requests"
+    "  FOR EACH ROW EXECUTE FUNCTION aegis_decided_once()",
+    "CREATE TABLE queue ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  code TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done')),"
+    "  lease_owner TEXT,"
+    "  lease_until DOUBLE PRECISION,"
+    "  claims BIGINT NOT NULL DEFAULT 0,"
+    "  candidate_id BIGINT REFERENCES candidates(id),"
+    "  submitted_at TEXT NOT NULL DEFAULT " PG_NOW ","
+    "  finished_at TEXT)",
+    "CREATE INDEX queue_state ON queue(state, id)",
+    "CREATE TABLE archives (sha256 TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+};
 
-static int db_fail(struct pool *p, char *err, size_t errlen, const char *what)
-{
-	snprintf(err, errlen, "%s: %s: %s", p->path, what, sqlite3_errmsg(p->db));
-	return -1;
-}
-
-static int exec_sql(struct pool *p, const char *sql, char *err, size_t errlen)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(p->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", p->path, msg ? msg : sqlite3_errmsg(p->db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
+#define N_LITE (sizeof(lite_migrations) / sizeof(lite_migrations[0]))
+/* the PostgreSQL schema is version N_LITE: the same tables */
 
 char *pool_default_path(void)
 {
@@ -135,74 +198,147 @@ char *pool_default_path(void)
 	return xasprintf("%s/.local/share/aegis-sandbox/pool.db", home);
 }
 
-struct pool *pool_open(const char *path, char *err, size_t errlen)
+/* A statement list run as one script (SQLite) or one by one (PostgreSQL). */
+static int run_script(struct pool *p, const char *sql, char *err, size_t errlen)
 {
-	struct pool *p = xcalloc(1, sizeof(*p));
-	sqlite3_stmt *st = NULL;
+	/* SQLite's prepare takes one statement: split at ';' outside a
+	 * trigger body (our DDL has no ';' in strings) */
+	const char *s = sql;
+	int depth = 0;
+
+	while (*s) {
+		const char *e = s;
+
+		for (; *e; e++) {
+			if (!strncmp(e, "BEGIN ", 6))
+				depth++;
+			if (!strncmp(e, "END;", 4) && depth) {
+				depth--;
+				e += 3;
+				break;
+			}
+			if (*e == ';' && !depth)
+				break;
+		}
+		{
+			char *one = xstrndup(s, (size_t)(e - s));
+			int rc = 0;
+
+			if (strspn(one, " \t\n") != strlen(one))
+				rc = db_exec(p->db, one, NULL, 0, NULL, err, errlen);
+			free(one);
+			if (rc < 0)
+				return -1;
+		}
+		s = *e ? e + 1 : e;
+	}
+	return 0;
+}
+
+static int lite_migrate(struct pool *p, char *err, size_t errlen)
+{
+	struct json *rows;
 	int version = 0;
 
-	p->path = xstrdup(path);
-	p->archives = xasprintf("%s-archives", path);
-	if (util_mkdir_parents(path) < 0) {
-		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(errno));
-		goto out_fail;
-	}
-	if (sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		db_fail(p, err, errlen, "open");
-		goto out_fail;
-	}
-	sqlite3_busy_timeout(p->db, 30000);
 	/* Switching a new file to WAL needs a moment of exclusive access, and
 	 * SQLite does not always wait for it through the busy handler: when
 	 * several processes create the pool at once, retry. */
 	for (int i = 0;; i++) {
-		if (exec_sql(p, "PRAGMA journal_mode=WAL", err, errlen) == 0)
+		if (db_exec(p->db, "PRAGMA journal_mode=WAL", NULL, 0, NULL, err, errlen) == 0)
 			break;
-		if (sqlite3_errcode(p->db) != SQLITE_BUSY || i == 300)
-			goto out_fail;
+		if (!strstr(err, "locked") || i == 300)
+			return -1;
 		usleep(10 * 1000);
 	}
-	if (exec_sql(p, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", err, errlen) < 0)
-		goto out_fail;
-	if (sqlite3_prepare_v2(p->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "user_version");
-		goto out_fail;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > (int)N_MIGRATIONS) {
-		snprintf(err, errlen, "%s: schema version %d is newer than this program's %zu", path, version,
-			 N_MIGRATIONS);
-		goto out_fail;
-	}
-	while (version < (int)N_MIGRATIONS) {
+	if (db_exec(p->db, "PRAGMA foreign_keys=ON", NULL, 0, NULL, err, errlen) < 0 ||
+	    db_exec(p->db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err, errlen) < 0)
+		return -1;
+	for (;;) {
+		double v = 0;
+
 		/* each migration in its own immediate transaction; a concurrent
 		 * opener waits and then sees the new version */
-		char *sql;
+		if (db_begin(p->db, err, errlen) < 0)
+			return -1;
+		rows = db_query(p->db, "PRAGMA user_version", NULL, 0, err, errlen);
+		if (!rows)
+			goto fail;
+		if (rows->count)
+			json_get_num(rows->items[0], "user_version", &v);
+		json_free(rows);
+		version = (int)v;
+		if (version > (int)N_LITE) {
+			snprintf(err, errlen, "%s: schema version %d is newer than this program's %zu", p->path,
+				 version, N_LITE);
+			goto fail;
+		}
+		if (version == (int)N_LITE)
+			return db_commit(p->db, err, errlen);
+		{
+			char pragma[64];
 
-		if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
-			goto out_fail;
-		if (sqlite3_prepare_v2(p->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-		if (version >= (int)N_MIGRATIONS) {
-			exec_sql(p, "COMMIT", err, errlen);
-			break;
+			snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+			if (run_script(p, lite_migrations[version], err, errlen) < 0 ||
+			    db_exec(p->db, pragma, NULL, 0, NULL, err, errlen) < 0 || db_commit(p->db, err, errlen) < 0)
+				goto fail;
 		}
-		sql = xasprintf("%s PRAGMA user_version = %d;", migrations[version], version + 1);
-		if (exec_sql(p, sql, err, errlen) < 0) {
-			free(sql);
-			exec_sql(p, "ROLLBACK", err + strlen(err), 0);
-			goto out_fail;
-		}
-		free(sql);
-		if (exec_sql(p, "COMMIT", err, errlen) < 0)
-			goto out_fail;
-		version++;
 	}
+fail:
+	db_rollback(p->db);
+	return -1;
+}
+
+static int pg_migrate(struct pool *p, char *err, size_t errlen)
+{
+	struct json *rows;
+	double v = 0;
+
+	/* one opener at a time creates the schema: a transaction-scoped
+	 * advisory lock (the number is ours: "aegis" in ASCII) */
+	if (db_begin(p->db, err, errlen) < 0 ||
+	    db_exec(p->db, "SELECT pg_advisory_xact_lock(418464410979)", NULL, 0, NULL, err, errlen) < 0 ||
+	    db_exec(p->db, "CREATE TABLE IF NOT EXISTS aegis_schema (version INTEGER NOT NULL)", NULL, 0, NULL, err,
+		    errlen) < 0)
+		goto fail;
+	rows = db_query(p->db, "SELECT version FROM aegis_schema", NULL, 0, err, errlen);
+	if (!rows)
+		goto fail;
+	if (rows->count)
+		json_get_num(rows->items[0], "version", &v);
+	json_free(rows);
+	if (v > (double)N_LITE) {
+		snprintf(err, errlen, "%s: schema version %.0f is newer than this program's %zu", p->path, v, N_LITE);
+		goto fail;
+	}
+	if (v == 0) {
+		char ins[64];
+
+		for (size_t i = 0; i < sizeof(pg_schema) / sizeof(pg_schema[0]); i++)
+			if (db_exec(p->db, pg_schema[i], NULL, 0, NULL, err, errlen) < 0)
+				goto fail;
+		snprintf(ins, sizeof(ins), "INSERT INTO aegis_schema VALUES (%zu)", N_LITE);
+		if (db_exec(p->db, ins, NULL, 0, NULL, err, errlen) < 0)
+			goto fail;
+	}
+	return db_commit(p->db, err, errlen);
+fail:
+	db_rollback(p->db);
+	return -1;
+}
+
+struct pool *pool_open(const char *path, char *err, size_t errlen)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+
+	p->path = xstrdup(path);
+	p->pg = db_is_url(path);
+	p->db = db_open(path, err, errlen);
+	if (!p->db)
+		goto out_fail;
+	if (!p->pg)
+		p->archives = xasprintf("%s-archives", path);
+	if ((p->pg ? pg_migrate(p, err, errlen) : lite_migrate(p, err, errlen)) < 0)
+		goto out_fail;
 	return p;
 out_fail:
 	pool_close(p);
@@ -213,8 +349,7 @@ void pool_close(struct pool *p)
 {
 	if (!p)
 		return;
-	if (p->db)
-		sqlite3_close(p->db);
+	db_close(p->db);
 	free(p->path);
 	free(p->archives);
 	free(p);
@@ -248,23 +383,53 @@ static bool is_sha256_hex(const char *s)
 	return n == 64;
 }
 
-/* Where the archive with digest SHA lives (the caller's). */
+/* The first row of SQL's result, or NULL with ERR ("there is no WHAT ID"
+ * when there is none).  The caller's. */
+static struct json *query_one(struct pool *p, const char *sql, long long id, const char *what, char *err, size_t errlen)
+{
+	struct db_val v = DV_INT(id);
+	struct json *arr = db_query(p->db, sql, &v, 1, err, errlen), *row;
+
+	if (!arr)
+		return NULL;
+	if (!arr->count) {
+		snprintf(err, errlen, "there is no %s %lld", what, id);
+		json_free(arr);
+		return NULL;
+	}
+	row = arr->items[0];
+	arr->count = 0;
+	json_free(arr);
+	return row;
+}
+
+/* ---- archives ----------------------------------------------------------------- */
+
+/* Where the archive with digest SHA lives, beside a SQLite pool (the
+ * caller's). */
 static char *archive_path(const struct pool *p, const char *sha)
 {
 	return xasprintf("%s/%.2s/%s.pt", p->archives, sha, sha);
 }
 
-/* Store DATA under its digest SHA, unless a file of that size is there
- * already (the same archive twice is kept once).  Written to a temporary
+/* Store DATA under its digest SHA, unless it is there already (the same
+ * archive twice is kept once).  Beside SQLite: written to a temporary
  * name and renamed, so a reader never sees half an archive; not fsynced:
  * 'pool export' checks the digest of what it reads.  0 or -1 with ERR. */
 static int archive_put(struct pool *p, const char *sha, const void *data, size_t len, char *err, size_t errlen)
 {
-	char *dst = archive_path(p, sha), *tmp = NULL;
+	char *dst, *tmp = NULL;
 	struct stat st;
 	unsigned long long nonce = 0;
 	int rc = -1;
 
+	if (p->pg) {
+		struct db_val v[2] = {DV_STR(sha), DV_BLOB(data, len)};
+
+		return db_exec(p->db, "INSERT INTO archives (sha256, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", v,
+			       2, NULL, err, errlen);
+	}
+	dst = archive_path(p, sha);
 	if (stat(dst, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
 		rc = 0;
 		goto out;
@@ -287,15 +452,32 @@ out:
 	return rc;
 }
 
-/* Move the file STAGED (in the archive directory, see pool_stage_dir)
- * to its place under digest SHA, or drop it when that archive is there
- * already.  0 or -1 with ERR. */
+/* Take the staged file STAGED (see pool_stage_dir) as the archive with
+ * digest SHA: renamed into place beside SQLite (dropped when that archive
+ * is there already), read into its table on PostgreSQL.  0 or -1 with
+ * ERR. */
 static int archive_adopt(struct pool *p, const char *sha, const char *staged, size_t len, char *err, size_t errlen)
 {
-	char *dst = archive_path(p, sha);
+	char *dst;
 	struct stat st;
 	int rc = -1;
 
+	if (p->pg) {
+		char *data = NULL;
+		size_t n = 0;
+		int e = util_read_file(staged, (size_t)1 << 31, &data, &n);
+
+		if (e < 0) {
+			snprintf(err, errlen, "%s: %s", staged, strerror(-e));
+			return -1;
+		}
+		rc = archive_put(p, sha, data, n, err, errlen);
+		free(data);
+		if (rc == 0)
+			unlink(staged);
+		return rc;
+	}
+	dst = archive_path(p, sha);
 	if (stat(dst, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
 		unlink(staged);
 		rc = 0;
@@ -312,14 +494,84 @@ static int archive_adopt(struct pool *p, const char *sha, const char *staged, si
 
 char *pool_stage_dir(const char *db_path)
 {
+	if (db_is_url(db_path)) {
+		/* a server database has no "beside": stage on this machine */
+		const char *t = getenv("TMPDIR");
+
+		return xasprintf("%s/aegis-sandbox-stage-%ld", t && *t == '/' ? t : "/var/tmp", (long)getuid());
+	}
 	return xasprintf("%s-archives", db_path);
 }
+
+/* ---- writing ------------------------------------------------------------------ */
 
 /* pool_record's row and archive, inside a transaction the caller opened
  * (and rolls back on -1). */
 static long long record_row(struct pool *p, const struct json *result, const char *code, size_t code_len,
 			    long long parent_id, long generation, const char *artifact, size_t artifact_len,
-			    const char *artifact_sha256, char *err, size_t errlen);
+			    const char *artifact_sha256, char *err, size_t errlen)
+{
+	char *metrics = json_text(json_get(result, "metrics")), *checks = json_text(json_get(result, "checks"));
+	char *whole = json_text(result);
+	const struct json *fc = json_get(result, "final_code");
+	struct json *rows = NULL;
+	long long id = -1;
+	double v = 0;
+
+	if (artifact && !is_sha256_hex(artifact_sha256)) {
+		snprintf(err, errlen, "an archive without its digest");
+		goto out;
+	}
+	if (parent_id > 0) {
+		struct db_val pv = DV_INT(parent_id);
+
+		rows = db_query(p->db, "SELECT id FROM candidates WHERE id = $1", &pv, 1, err, errlen);
+		if (!rows)
+			goto out;
+		if (!rows->count) {
+			snprintf(err, errlen, "%s: there is no candidate %lld to be the parent", p->path, parent_id);
+			goto out;
+		}
+		json_free(rows);
+		rows = NULL;
+	}
+	{
+		struct db_val vals[14] = {
+		    DV_STR(str_or(result, "architecture_id", "")),
+		    DV_STR(str_or(result, "code_sha256", "")),
+		    DV_STRN(code, code_len),
+		    fc && fc->type == JSON_STRING ? DV_STRN(fc->s, fc->slen) : DV_STRN(code, code_len),
+		    parent_id > 0 ? DV_INT(parent_id) : DV_NIL,
+		    DV_INT(generation),
+		    DV_STR(str_or(result, "status", "error")),
+		    DV_STR(str_or(result, "stage", "")),
+		    DV_STR(metrics),
+		    DV_STR(checks),
+		    DV_STR(whole),
+		    DV_STR(str_or(result, "policy_digest", "")),
+		    artifact ? DV_STR(artifact_sha256) : DV_NIL,
+		    artifact ? DV_INT((long long)artifact_len) : DV_NIL,
+		};
+
+		rows = db_query(p->db,
+				"INSERT INTO candidates (architecture_id, code_sha256, code, final_code, parent_id,"
+				" generation, status, stage, metrics, checks, result, policy_digest,"
+				" artifact_sha256, artifact_bytes)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+				vals, 14, err, errlen);
+	}
+	if (!rows || !rows->count || !json_get_num(rows->items[0], "id", &v))
+		goto out;
+	id = (long long)v;
+	if (artifact && archive_adopt(p, artifact_sha256, artifact, artifact_len, err, errlen) < 0)
+		id = -1;
+out:
+	json_free(rows);
+	free(metrics);
+	free(checks);
+	free(whole);
+	return id;
+}
 
 long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
 		      long generation, const char *artifact, size_t artifact_len, const char *artifact_sha256,
@@ -327,118 +579,50 @@ long long pool_record(struct pool *p, const struct json *result, const char *cod
 {
 	long long id;
 
-	/* the row and the file in one transaction: a row that cannot be
-	 * written (an unknown parent) leaves no file, a file that cannot be
-	 * written no row (a crash between the two leaves a file no row names,
-	 * which 'pool gc' removes) */
-	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+	/* the row and the archive in one transaction: a row that cannot be
+	 * written (an unknown parent) leaves no archive, an archive that
+	 * cannot be stored no row (a crash between the two leaves a file no
+	 * row names, which 'pool gc' removes) */
+	if (db_begin(p->db, err, errlen) < 0)
 		return -1;
 	id = record_row(p, result, code, code_len, parent_id, generation, artifact, artifact_len, artifact_sha256, err,
 			errlen);
-	if (id > 0 && exec_sql(p, "COMMIT", err, errlen) < 0)
+	if (id > 0 && db_commit(p->db, err, errlen) < 0)
 		id = -1;
-	if (id < 0 && !sqlite3_get_autocommit(p->db)) {
-		char ignore[64];
-
-		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
-	}
+	if (id < 0)
+		db_rollback(p->db);
 	return id;
 }
 
-static long long record_row(struct pool *p, const struct json *result, const char *code, size_t code_len,
-			    long long parent_id, long generation, const char *artifact, size_t artifact_len,
-			    const char *artifact_sha256, char *err, size_t errlen)
+/* The id a RETURNING id query gave, or -1. */
+static long long returned_id(struct json *rows)
 {
-	static const char sql[] = "INSERT INTO candidates (architecture_id, code_sha256, code, final_code, parent_id,"
-				  " generation, status, stage, metrics, checks, result, policy_digest,"
-				  " artifact_sha256, artifact_bytes)"
-				  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	sqlite3_stmt *st = NULL;
-	char *metrics = json_text(json_get(result, "metrics")), *checks = json_text(json_get(result, "checks"));
-	char *whole = json_text(result);
-	const struct json *fc = json_get(result, "final_code");
-	long long id = -1;
+	double v = -1;
 
-	if (artifact && !is_sha256_hex(artifact_sha256)) {
-		snprintf(err, errlen, "an archive without its digest");
-		goto out;
-	}
-	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "insert");
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, str_or(result, "architecture_id", ""), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, str_or(result, "code_sha256", ""), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, code, (int)code_len, SQLITE_TRANSIENT);
-	if (fc && fc->type == JSON_STRING)
-		sqlite3_bind_text(st, 4, fc->s, (int)fc->slen, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_text(st, 4, code, (int)code_len, SQLITE_TRANSIENT);
-	if (parent_id > 0)
-		sqlite3_bind_int64(st, 5, parent_id);
-	else
-		sqlite3_bind_null(st, 5);
-	sqlite3_bind_int64(st, 6, generation);
-	sqlite3_bind_text(st, 7, str_or(result, "status", "error"), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 8, str_or(result, "stage", ""), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 9, metrics, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 10, checks, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 11, whole, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 12, str_or(result, "policy_digest", ""), -1, SQLITE_TRANSIENT);
-	if (artifact) {
-		sqlite3_bind_text(st, 13, artifact_sha256, 64, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 14, (sqlite3_int64)artifact_len);
-	} else {
-		sqlite3_bind_null(st, 13);
-		sqlite3_bind_null(st, 14);
-	}
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-			snprintf(err, errlen, "%s: there is no candidate %lld to be the parent", p->path, parent_id);
-		else
-			db_fail(p, err, errlen, "insert");
-		goto out;
-	}
-	id = sqlite3_last_insert_rowid(p->db);
-	if (artifact && archive_adopt(p, artifact_sha256, artifact, artifact_len, err, errlen) < 0)
-		id = -1;
-out:
-	sqlite3_finalize(st);
-	free(metrics);
-	free(checks);
-	free(whole);
-	return id;
+	if (rows && rows->count)
+		json_get_num(rows->items[0], "id", &v);
+	json_free(rows);
+	return (long long)v;
 }
 
 long long pool_request_approval(struct pool *p, long long candidate_id, const char *title, const char *description,
 				const struct json *risk, const struct json *sandbox, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
 	char *rj = json_text(risk), *sj = json_text(sandbox);
+	struct db_val v[5] = {DV_INT(candidate_id), DV_STR(title), DV_STR(description), DV_STR(rj), DV_STR(sj)};
+	struct json *rows;
 	long long id = -1;
 
-	if (sqlite3_prepare_v2(p->db,
-			       "INSERT INTO approval_requests (candidate_id, title, description, risk_assessment,"
-			       " sandbox_assessment) VALUES (?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "request");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, candidate_id);
-	sqlite3_bind_text(st, 2, title, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, description, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, rj, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 5, sj, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-			snprintf(err, errlen, "%s: there is no candidate %lld", p->path, candidate_id);
-		else
-			db_fail(p, err, errlen, "request");
-		goto out;
-	}
-	id = sqlite3_last_insert_rowid(p->db);
-out:
-	sqlite3_finalize(st);
+	rows = db_query(p->db, "SELECT id FROM candidates WHERE id = $1", v, 1, err, errlen);
+	if (rows && !rows->count)
+		snprintf(err, errlen, "%s: there is no candidate %lld", p->path, candidate_id);
+	else if (rows)
+		id = returned_id(
+		    db_query(p->db,
+			     "INSERT INTO approval_requests (candidate_id, title, description,"
+			     " risk_assessment, sandbox_assessment) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+			     v, 5, err, errlen));
+	json_free(rows);
 	free(rj);
 	free(sj);
 	return id;
@@ -447,8 +631,9 @@ out:
 int pool_annotate(struct pool *p, long long id, const struct json *metrics, long generation, const char *arch_id,
 		  char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
 	char *mj = metrics ? json_text(metrics) : NULL;
+	struct db_val v[4] = {DV_STR(mj), DV_INT(generation), DV_STR(arch_id), DV_INT(id)};
+	long long changed = 0;
 	int rc = -1;
 
 	if (metrics && metrics->type != JSON_OBJECT) {
@@ -456,32 +641,23 @@ int pool_annotate(struct pool *p, long long id, const struct json *metrics, long
 		goto out;
 	}
 	/* the caller's metrics are merged over those already recorded */
-	if (sqlite3_prepare_v2(p->db,
-			       "UPDATE candidates SET user_metrics = CASE WHEN ?1 IS NULL THEN user_metrics"
-			       " ELSE json_patch(user_metrics, ?1) END,"
-			       " generation = CASE WHEN ?2 < 0 THEN generation ELSE ?2 END,"
-			       " architecture_id = COALESCE(?3, architecture_id) WHERE id = ?4",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "annotate");
+	if (db_exec(p->db,
+		    p->pg ? "UPDATE candidates SET user_metrics = CASE WHEN CAST($1 AS TEXT) IS NULL THEN user_metrics"
+			    " ELSE (user_metrics::jsonb || CAST($1 AS TEXT)::jsonb)::text END,"
+			    " generation = CASE WHEN CAST($2 AS BIGINT) < 0 THEN generation ELSE $2 END,"
+			    " architecture_id = COALESCE(CAST($3 AS TEXT), architecture_id) WHERE id = $4"
+			  : "UPDATE candidates SET user_metrics = CASE WHEN $1 IS NULL THEN user_metrics"
+			    " ELSE json_patch(user_metrics, $1) END,"
+			    " generation = CASE WHEN $2 < 0 THEN generation ELSE $2 END,"
+			    " architecture_id = COALESCE($3, architecture_id) WHERE id = $4",
+		    v, 4, &changed, err, errlen) < 0)
 		goto out;
-	}
-	if (mj)
-		sqlite3_bind_text(st, 1, mj, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, generation);
-	if (arch_id)
-		sqlite3_bind_text(st, 3, arch_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		db_fail(p, err, errlen, "annotate");
-		goto out;
-	}
-	if (sqlite3_changes(p->db) != 1) {
+	if (changed != 1) {
 		snprintf(err, errlen, "there is no candidate %lld", id);
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
 	free(mj);
 	return rc;
 }
@@ -489,209 +665,145 @@ out:
 int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
 		char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
+	struct db_val v[4] = {DV_INT(request_id), DV_STR(decision), DV_STR(reviewer), DV_STR(comment ? comment : "")};
+	struct json *rows;
+	long long changed = 0;
 	char state[32] = "";
 
-	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+	if (db_begin(p->db, err, errlen) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(p->db, "SELECT state FROM approval_requests WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "decide");
-		goto out_rollback;
-	}
-	sqlite3_bind_int64(st, 1, request_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	rows = db_query(p->db, "SELECT state FROM approval_requests WHERE id = $1", v, 1, err, errlen);
+	if (!rows)
+		goto fail;
+	if (!rows->count) {
 		snprintf(err, errlen, "there is no approval request %lld", request_id);
-		goto out_rollback;
+		json_free(rows);
+		goto fail;
 	}
-	snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	st = NULL;
-	if (strcmp(state, "pending")) {
-		snprintf(err, errlen, "approval request %lld is already %s; a decision is final", request_id, state);
-		goto out_rollback;
+	snprintf(state, sizeof(state), "%s", str_or(rows->items[0], "state", ""));
+	json_free(rows);
+	/* the state moves from pending once: the test and the move are one
+	 * statement, whichever database, however many reviewers at once */
+	if (db_exec(p->db, "UPDATE approval_requests SET state = $2 WHERE id = $1 AND state = 'pending'", v, 2,
+		    &changed, err, errlen) < 0)
+		goto fail;
+	if (changed != 1) {
+		snprintf(err, errlen, "approval request %lld is already %s; a decision is final", request_id,
+			 strcmp(state, "pending") ? state : "decided");
+		goto fail;
 	}
-	if (sqlite3_prepare_v2(
-		p->db, "INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES (?, ?, ?, ?)",
-		-1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "decide");
-		goto out_rollback;
-	}
-	sqlite3_bind_int64(st, 1, request_id);
-	sqlite3_bind_text(st, 2, decision, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, reviewer, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, comment ? comment : "", -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		db_fail(p, err, errlen, "decide");
-		goto out_rollback;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(p->db, "UPDATE approval_requests SET state = ? WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		db_fail(p, err, errlen, "decide");
-		goto out_rollback;
-	}
-	sqlite3_bind_text(st, 1, decision, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, request_id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		db_fail(p, err, errlen, "decide");
-		goto out_rollback;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (exec_sql(p, "COMMIT", err, errlen) < 0)
-		goto out_rollback;
+	if (db_exec(p->db,
+		    "INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES ($1, $2, $3, $4)",
+		    v, 4, NULL, err, errlen) < 0 ||
+	    db_commit(p->db, err, errlen) < 0)
+		goto fail;
 	return 0;
-out_rollback:
-	sqlite3_finalize(st);
-	{
-		char ignore[64];
-
-		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
-	}
-	return rc;
+fail:
+	db_rollback(p->db);
+	return -1;
 }
 
-/* ---- queries ------------------------------------------------------------ */
+/* ---- queries -------------------------------------------------------------------- */
 
-/* The current row as a JSON object: column names as keys; columns whose
- * name ends in _json are parsed. */
-static struct json *row_json(sqlite3_stmt *st)
+/* The columns every candidate listing has, for this database. */
+static void summary_columns(const struct pool *p, struct sbuf *sb)
 {
-	struct json *o = json_object();
-	int n = sqlite3_column_count(st);
-
-	for (int i = 0; i < n; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		size_t len = strlen(name);
-
-		switch (sqlite3_column_type(st, i)) {
-		case SQLITE_INTEGER: json_set(o, name, json_num((double)sqlite3_column_int64(st, i))); break;
-		case SQLITE_FLOAT: json_set(o, name, json_num(sqlite3_column_double(st, i))); break;
-		case SQLITE_TEXT: {
-			const char *t = (const char *)sqlite3_column_text(st, i);
-			int tl = sqlite3_column_bytes(st, i);
-
-			if (len > 5 && !strcmp(name + len - 5, "_json")) {
-				char key[64];
-				struct json *j = json_parse(t, (size_t)tl, NULL, 0);
-
-				snprintf(key, sizeof(key), "%.*s", (int)(len - 5), name);
-				json_set(o, key, j ? j : json_null());
-			} else {
-				json_set(o, name, json_strn(t, (size_t)tl));
-			}
-			break;
-		}
-		default: {
-			char key[64];
-
-			/* a NULL *_json column: the key without the suffix */
-			snprintf(key, sizeof(key), "%.*s",
-				 (int)(len > 5 && !strcmp(name + len - 5, "_json") ? len - 5 : len), name);
-			json_set(o, key, json_null());
-		}
-		}
-	}
-	return o;
+	sbuf_adds(sb, "c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at,"
+		      " c.code_sha256, ");
+	db_json_key(p->db, sb, "c.metrics", "'parameters'", JK_VALUE);
+	sbuf_adds(sb, " AS parameters, ");
+	db_json_key(p->db, sb, "c.metrics", "'final_loss'", JK_VALUE);
+	sbuf_adds(sb, " AS final_loss, ");
+	db_json_key(p->db, sb, "c.metrics", "'heldout_loss'", JK_VALUE);
+	sbuf_adds(sb, " AS heldout_loss, ");
+	db_json_key(p->db, sb, "c.metrics", "'loss'", JK_VALUE);
+	sbuf_adds(sb, " AS loss, (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id"
+		      " ORDER BY r.id DESC LIMIT 1) AS approval, ");
+	db_json_key(p->db, sb, "c.result", "'integrity'", JK_VALUE);
+	sbuf_adds(sb, " AS integrity, ");
+	db_json_key(p->db, sb, "c.result", "'fixes_applied'", JK_VALUE);
+	sbuf_adds(sb, " AS fixes_applied, ");
+	db_json_key(p->db, sb, "c.result", "'runtime'", JK_VALUE);
+	sbuf_adds(sb, " AS runtime_json, c.user_metrics AS user_metrics_json");
 }
 
-static struct json *query(struct pool *p, sqlite3_stmt *st, char *err, size_t errlen)
+/* Move the runtime object's fields to the row (torch, python, format). */
+static struct json *flatten_runtime(struct json *rows)
 {
-	struct json *arr = json_array();
-	int rc;
+	for (size_t i = 0; rows && i < rows->count; i++) {
+		struct json *r = rows->items[i], *rt = json_take(r, "runtime");
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_append(arr, row_json(st));
-	if (rc != SQLITE_DONE) {
-		db_fail(p, err, errlen, "query");
-		json_free(arr);
-		arr = NULL;
+		json_set(r, "torch", json_get_str(rt, "torch") ? json_str(json_get_str(rt, "torch")) : json_null());
+		json_set(r, "python", json_get_str(rt, "python") ? json_str(json_get_str(rt, "python")) : json_null());
+		json_set(r, "format", json_get_str(rt, "format") ? json_str(json_get_str(rt, "format")) : json_null());
+		json_free(rt);
 	}
-	sqlite3_finalize(st);
-	return arr;
+	return rows;
 }
 
-/* The one row SQL (with "?" bound to ID) selects, or NULL with ERR ("there
- * is no WHAT ID" when there is none).  The caller's. */
-static struct json *query_one(struct pool *p, const char *sql, long long id, const char *what, char *err, size_t errlen)
+static struct json *summary_query(struct pool *p, const char *before, const char *after, const struct db_val *v, int n,
+				  char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	struct json *arr, *row;
+	struct sbuf sql = SBUF_INIT;
+	struct json *rows;
 
-	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, what);
-		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	arr = query(p, st, err, errlen);
-	if (!arr)
-		return NULL;
-	if (!arr->count) {
-		snprintf(err, errlen, "there is no %s %lld", what, id);
-		json_free(arr);
-		return NULL;
-	}
-	row = arr->items[0];
-	arr->count = 0;
-	json_free(arr);
-	return row;
+	sbuf_adds(&sql, before);
+	summary_columns(p, &sql);
+	sbuf_adds(&sql, after);
+	rows = db_query(p->db, sbuf_str(&sql), v, n, err, errlen);
+	sbuf_release(&sql);
+	return flatten_runtime(rows);
 }
-
-#define SUMMARY_COLUMNS                                                                                                \
-	"c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at, c.code_sha256,"          \
-	" json_extract(c.metrics, '$.parameters') AS parameters, json_extract(c.metrics, '$.final_loss') AS "          \
-	"final_loss,"                                                                                                  \
-	" json_extract(c.metrics, '$.heldout_loss') AS heldout_loss, json_extract(c.metrics, '$.loss') AS loss,"       \
-	" (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval," \
-	" json_extract(c.result, '$.integrity') AS integrity,"                                                         \
-	" json_extract(c.result, '$.fixes_applied') AS fixes_applied,"                                                 \
-	" json_extract(c.result, '$.runtime.torch') AS torch,"                                                         \
-	" json_extract(c.result, '$.runtime.python') AS python,"                                                       \
-	" json_extract(c.result, '$.runtime.format') AS format,"                                                       \
-	" c.user_metrics AS user_metrics_json"
 
 struct json *pool_list(struct pool *p, const char *status, long generation, const char *sha256, char *err,
 		       size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_val v[3] = {DV_STR(status), DV_INT(generation), DV_STR(sha256)};
 
-	if (sqlite3_prepare_v2(
-		p->db,
-		"SELECT " SUMMARY_COLUMNS " FROM candidates c WHERE (?1 IS NULL OR c.status = ?1)"
-		" AND (?2 < 0 OR c.generation = ?2) AND (?3 IS NULL OR c.code_sha256 = ?3) ORDER BY c.id",
-		-1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "list");
-		return NULL;
-	}
-	if (status)
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, generation);
-	if (sha256)
-		sqlite3_bind_text(st, 3, sha256, -1, SQLITE_TRANSIENT);
-	return query(p, st, err, errlen);
+	return summary_query(p, "SELECT ",
+			     " FROM candidates c WHERE (CAST($1 AS TEXT) IS NULL OR c.status = $1)"
+			     " AND (CAST($2 AS BIGINT) < 0 OR c.generation = $2)"
+			     " AND (CAST($3 AS TEXT) IS NULL OR c.code_sha256 = $3) ORDER BY c.id",
+			     v, 3, err, errlen);
 }
 
 struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen)
 {
-	struct json *row =
-	    query_one(p,
-		      "SELECT " SUMMARY_COLUMNS ", c.code, c.final_code, c.metrics AS metrics_json,"
-		      " c.checks AS checks_json, c.policy_digest,"
-		      " json_extract(c.result, '$.error') AS error_json,"
-		      " json_extract(c.result, '$.attempts') AS attempts_json,"
-		      " json_extract(c.result, '$.sandbox') AS sandbox_json,"
-		      " json_extract(c.result, '$.warnings') AS warnings_json,"
-		      " json_extract(c.result, '$.violations') AS violations_json,"
-		      " json_extract(c.result, '$.stdout') AS stdout, json_extract(c.result, '$.stderr') AS stderr,"
-		      " (c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL) AS has_artifact,"
-		      " c.artifact_sha256, COALESCE(c.artifact_bytes, length(c.artifact)) AS artifact_bytes,"
-		      " c.artifact_pruned_at FROM candidates c WHERE c.id = ?",
-		      id, "candidate", err, errlen);
+	struct sbuf sql = SBUF_INIT;
+	struct json *rows, *row = NULL;
+	struct db_val v = DV_INT(id);
+	static const char *const parts[] = {"error", "attempts", "sandbox", "warnings", "violations"};
 
-	if (!row)
+	sbuf_adds(&sql, "SELECT ");
+	summary_columns(p, &sql);
+	sbuf_adds(&sql, ", c.code, c.final_code, c.metrics AS metrics_json, c.checks AS checks_json, c.policy_digest");
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "'%s'", parts[i]);
+		sbuf_adds(&sql, ", ");
+		db_json_key(p->db, &sql, "c.result", key, JK_VALUE);
+		sbuf_addf(&sql, " AS %s_json", parts[i]);
+	}
+	sbuf_adds(&sql, ", ");
+	db_json_key(p->db, &sql, "c.result", "'stdout'", JK_TEXT);
+	sbuf_adds(&sql, " AS stdout, ");
+	db_json_key(p->db, &sql, "c.result", "'stderr'", JK_TEXT);
+	sbuf_adds(&sql, " AS stderr, CASE WHEN c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL THEN 1 ELSE 0"
+			" END AS has_artifact, c.artifact_sha256, COALESCE(c.artifact_bytes, length(c.artifact))"
+			" AS artifact_bytes, c.artifact_pruned_at FROM candidates c WHERE c.id = $1");
+	rows = flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen));
+	sbuf_release(&sql);
+	if (!rows)
 		return NULL;
+	if (!rows->count) {
+		snprintf(err, errlen, "there is no candidate %lld", id);
+		json_free(rows);
+		return NULL;
+	}
+	row = rows->items[0];
+	rows->count = 0;
+	json_free(rows);
 	if (!with_code) {
 		json_free(json_take(row, "code"));
 		json_free(json_take(row, "final_code"));
@@ -709,145 +821,149 @@ static bool metric_name_ok(const char *m)
 {
 	if (!m || !*m || strlen(m) > 64)
 		return false;
-	for (; *m; m++)
-		if (!isalnum((unsigned char)*m) && *m != '_')
+	for (const char *c = m; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_')
 			return false;
 	return true;
 }
 
 struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	char sql[1400], path[80];
+	struct sbuf sql = SBUF_INIT, user = SBUF_INIT, own = SBUF_INIT, lossx = SBUF_INIT;
+	struct db_val v[3] = {DV_STR(metric), DV_INT(k), DV_STR(loss)};
 	size_t mlen = metric ? strlen(metric) : 0;
+	struct json *rows = NULL;
 
 	if (!metric_name_ok(metric)) {
 		snprintf(err, errlen, "metric '%s' is not a metric name (letters, digits, '_')", metric ? metric : "");
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "$.%s", metric);
+	db_json_key(p->db, &user, "c.user_metrics", "CAST($1 AS TEXT)", JK_NUMBER);
+	db_json_key(p->db, &own, "c.metrics", "CAST($1 AS TEXT)", JK_NUMBER);
+	db_json_key(p->db, &lossx, "c.metrics", "'loss'", JK_TEXT);
 	if (!loss && mlen >= 4 && !strcmp(metric + mlen - 4, "loss")) {
 		/* a cross-entropy is not comparable with a mean squared error */
-		long long kinds = 0;
+		double kinds = 0;
 
-		if (sqlite3_prepare_v2(
-			p->db,
-			"SELECT COUNT(DISTINCT json_extract(c.metrics, '$.loss')) FROM candidates c"
-			" WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-			" OR json_type(c.metrics, ?1) IN ('integer', 'real'))",
-			-1, &st, NULL) != SQLITE_OK) {
-			db_fail(p, err, errlen, "top");
-			return NULL;
-		}
-		sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			kinds = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		st = NULL;
+		sbuf_addf(&sql,
+			  "SELECT COUNT(DISTINCT %s) AS kinds FROM candidates c WHERE c.status = 'accepted'"
+			  " AND COALESCE(%s, %s) IS NOT NULL",
+			  sbuf_str(&lossx), sbuf_str(&user), sbuf_str(&own));
+		rows = db_query(p->db, sbuf_str(&sql), v, 1, err, errlen);
+		if (!rows)
+			goto out;
+		if (rows->count)
+			json_get_num(rows->items[0], "kinds", &kinds);
+		json_free(rows);
+		rows = NULL;
 		if (kinds > 1) {
 			snprintf(err, errlen,
 				 "metric %s: the candidates were trained with different losses (cross_entropy and "
 				 "mse), which do not compare; rank one kind with --loss",
 				 metric);
-			return NULL;
+			goto out;
 		}
 	}
-	snprintf(
-	    sql, sizeof(sql),
-	    /* the caller's metric of that name first (accuracy, ...), else the sandbox's */
-	    "SELECT " SUMMARY_COLUMNS ", CASE WHEN json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-	    " THEN json_extract(c.user_metrics, ?1) ELSE json_extract(c.metrics, ?1) END AS value,"
-	    " json_extract(c.metrics, '$.loss') AS loss"
-	    " FROM candidates c WHERE c.status = 'accepted' AND (json_type(c.user_metrics, ?1) IN ('integer', 'real')"
-	    " OR json_type(c.metrics, ?1) IN ('integer', 'real'))"
-	    " AND (?3 IS NULL OR json_extract(c.metrics, '$.loss') = ?3)"
-	    " ORDER BY value %s, c.id LIMIT ?2",
-	    desc ? "DESC" : "ASC");
-	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "top");
-		return NULL;
-	}
-	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, k);
-	if (loss)
-		sqlite3_bind_text(st, 3, loss, -1, SQLITE_TRANSIENT);
-	return query(p, st, err, errlen);
+	/* the caller's metric of that name first (accuracy, ...), else the sandbox's */
+	sbuf_release(&sql);
+	sbuf_adds(&sql, "SELECT ");
+	summary_columns(p, &sql);
+	sbuf_addf(&sql,
+		  ", COALESCE(%s, %s) AS value FROM candidates c WHERE c.status = 'accepted'"
+		  " AND COALESCE(%s, %s) IS NOT NULL AND (CAST($3 AS TEXT) IS NULL OR %s = $3)"
+		  " ORDER BY value %s, c.id LIMIT $2",
+		  sbuf_str(&user), sbuf_str(&own), sbuf_str(&user), sbuf_str(&own), sbuf_str(&lossx),
+		  desc ? "DESC" : "ASC");
+	rows = flatten_runtime(db_query(p->db, sbuf_str(&sql), v, 3, err, errlen));
+out:
+	sbuf_release(&sql);
+	sbuf_release(&user);
+	sbuf_release(&own);
+	sbuf_release(&lossx);
+	return rows;
 }
 
 struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	struct json *res, *one;
+	struct db_val v = DV_INT(id);
+	struct json *res, *one, *up, *down;
 
 	one = pool_get(p, id, false, err, errlen);
 	if (!one)
 		return NULL;
 	res = json_object();
 	json_set(res, "candidate", one);
-	if (sqlite3_prepare_v2(p->db,
-			       "WITH RECURSIVE up(id, depth) AS (SELECT parent_id, 1 FROM candidates WHERE id = ?1"
-			       " UNION ALL SELECT c.parent_id, up.depth + 1 FROM candidates c JOIN up ON c.id = up.id"
-			       " WHERE up.depth < 10000)"
-			       " SELECT " SUMMARY_COLUMNS ", up.depth FROM up JOIN candidates c ON c.id = up.id"
-			       " ORDER BY up.depth DESC",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "lineage");
+	up = summary_query(p,
+			   "WITH RECURSIVE up(id, depth) AS (SELECT parent_id, 1 FROM candidates WHERE id = $1"
+			   " UNION ALL SELECT c.parent_id, up.depth + 1 FROM candidates c JOIN up ON c.id = up.id"
+			   " WHERE up.depth < 10000) SELECT ",
+			   ", up.depth FROM up JOIN candidates c ON c.id = up.id ORDER BY up.depth DESC", &v, 1, err,
+			   errlen);
+	down =
+	    up ? summary_query(p,
+			       "WITH RECURSIVE down(id, depth) AS (SELECT id, 1 FROM candidates WHERE parent_id = $1"
+			       " UNION ALL SELECT c.id, down.depth + 1 FROM candidates c JOIN down"
+			       " ON c.parent_id = down.id WHERE down.depth < 10000) SELECT ",
+			       ", down.depth FROM down JOIN candidates c ON c.id = down.id ORDER BY down.depth, c.id",
+			       &v, 1, err, errlen)
+	       : NULL;
+	if (!up || !down) {
+		json_free(up);
 		json_free(res);
 		return NULL;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	json_set(res, "ancestors", query(p, st, err, errlen));
-	if (sqlite3_prepare_v2(
-		p->db,
-		"WITH RECURSIVE down(id, depth) AS (SELECT id, 1 FROM candidates WHERE parent_id = ?1"
-		" UNION ALL SELECT c.id, down.depth + 1 FROM candidates c JOIN down ON c.parent_id = down.id"
-		" WHERE down.depth < 10000)"
-		" SELECT " SUMMARY_COLUMNS ", down.depth FROM down JOIN candidates c ON c.id = down.id"
-		" ORDER BY down.depth, c.id",
-		-1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "lineage");
-		json_free(res);
-		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	json_set(res, "descendants", query(p, st, err, errlen));
+	json_set(res, "ancestors", up);
+	json_set(res, "descendants", down);
 	return res;
 }
 
-#define APPROVAL_COLUMNS                                                                                               \
-	"r.id, r.candidate_id, r.title, r.description, r.risk_assessment AS risk_assessment_json, r.state,"            \
-	" r.sandbox_assessment AS sandbox_assessment_json,"                                                            \
-	" r.requested_at, c.architecture_id, c.status AS candidate_status,"                                            \
-	" json_extract(c.result, '$.integrity') AS integrity"
+static void approval_columns(const struct pool *p, struct sbuf *sb)
+{
+	sbuf_adds(sb, "r.id, r.candidate_id, r.title, r.description, r.risk_assessment AS risk_assessment_json,"
+		      " r.state, r.sandbox_assessment AS sandbox_assessment_json, r.requested_at, c.architecture_id,"
+		      " c.status AS candidate_status, ");
+	db_json_key(p->db, sb, "c.result", "'integrity'", JK_VALUE);
+	sbuf_adds(sb, " AS integrity");
+}
+
+static struct json *approval_query(struct pool *p, const char *where, const struct db_val *v, int n, char *err,
+				   size_t errlen)
+{
+	struct sbuf sql = SBUF_INIT;
+	struct json *rows;
+
+	sbuf_adds(&sql, "SELECT ");
+	approval_columns(p, &sql);
+	sbuf_adds(&sql, " FROM approval_requests r JOIN candidates c ON c.id = r.candidate_id WHERE ");
+	sbuf_adds(&sql, where);
+	rows = db_query(p->db, sbuf_str(&sql), v, n, err, errlen);
+	sbuf_release(&sql);
+	return rows;
+}
 
 struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_val v = DV_STR(state);
 
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT " APPROVAL_COLUMNS " FROM approval_requests r JOIN candidates c"
-			       " ON c.id = r.candidate_id WHERE (?1 IS NULL OR r.state = ?1) ORDER BY r.id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "approvals");
-		return NULL;
-	}
-	if (state)
-		sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
-	return query(p, st, err, errlen);
+	return approval_query(p, "(CAST($1 AS TEXT) IS NULL OR r.state = $1) ORDER BY r.id", &v, 1, err, errlen);
 }
 
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	struct json *row, *cand, *parent = NULL;
+	struct db_val v = DV_INT(id);
+	struct json *rows = approval_query(p, "r.id = $1", &v, 1, err, errlen), *row, *cand, *parent = NULL, *dec;
 	double cid = 0, pid = 0;
 
-	row = query_one(p,
-			"SELECT " APPROVAL_COLUMNS " FROM approval_requests r JOIN candidates c"
-			" ON c.id = r.candidate_id WHERE r.id = ?",
-			id, "approval request", err, errlen);
-	if (!row)
+	if (!rows)
 		return NULL;
+	if (!rows->count) {
+		snprintf(err, errlen, "there is no approval request %lld", id);
+		json_free(rows);
+		return NULL;
+	}
+	row = rows->items[0];
+	rows->count = 0;
+	json_free(rows);
 	json_get_num(row, "candidate_id", &cid);
 	cand = pool_get(p, (long long)cid, true, err, errlen);
 	if (!cand) {
@@ -875,19 +991,16 @@ struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t e
 	}
 	json_free(parent);
 	json_set(row, "candidate", cand);
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT decision, reviewer, comment, decided_at FROM approval_decisions"
-			       " WHERE request_id = ? ORDER BY id",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		json_set(row, "decisions", query(p, st, err, errlen));
-	}
+	dec = db_query(p->db,
+		       "SELECT decision, reviewer, comment, decided_at FROM approval_decisions"
+		       " WHERE request_id = $1 ORDER BY id",
+		       &v, 1, err, errlen);
+	json_set(row, "decisions", dec ? dec : json_array());
 	return row;
 }
 
-/* Write LEN bytes of DATA to OUT ("-": standard output): a new file
- * unless FORCE, written to a temporary name beside it and renamed, so an
- * interrupted export leaves no half archive under OUT's name. */
+/* ---- export -------------------------------------------------------------------- */
+
 static int write_out(const char *out, const void *data, size_t len, bool force, char *err, size_t errlen)
 {
 	char *tmp;
@@ -924,45 +1037,59 @@ static int write_out(const char *out, const void *data, size_t len, bool force, 
 
 int pool_export(struct pool *p, long long id, const char *out, bool force, size_t *len, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	char *data = NULL, sha[65] = "", got[65];
+	struct db_val v = DV_INT(id);
+	struct json *row = query_one(p,
+				     "SELECT (SELECT count(*) FROM approval_requests r WHERE r.candidate_id = c.id"
+				     " AND r.state = 'approved') AS approved, c.status, c.artifact_sha256,"
+				     " c.artifact_pruned_at, CASE WHEN c.artifact IS NULL THEN 0 ELSE 1 END AS in_row"
+				     " FROM candidates c WHERE c.id = $1",
+				     id, "candidate", err, errlen);
+	char *data = NULL, got[65];
+	const char *sha;
+	double approved = 0, in_row = 0;
 	int rc = -1;
 
 	*len = 0;
-	if (sqlite3_prepare_v2(
-		p->db,
-		"SELECT c.artifact, (SELECT count(*) FROM approval_requests r WHERE r.candidate_id = c.id"
-		" AND r.state = 'approved'), c.status, c.artifact_sha256, c.artifact_pruned_at"
-		" FROM candidates c WHERE c.id = ?",
-		-1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "export");
+	if (!row)
 		return -1;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		snprintf(err, errlen, "there is no candidate %lld", id);
-		goto out;
-	}
-	if (sqlite3_column_int(st, 1) == 0) {
+	json_get_num(row, "approved", &approved);
+	json_get_num(row, "in_row", &in_row);
+	sha = json_get_str(row, "artifact_sha256");
+	if (approved == 0) {
 		snprintf(err, errlen,
 			 "candidate %lld has not been approved by a person: export refused "
 			 "(see 'aegis-sandbox approvals list')",
 			 id);
 		goto out;
 	}
-	if (sqlite3_column_type(st, 3) == SQLITE_TEXT) {
-		/* a file named by its digest: what is read must still match */
-		char *path;
+	if (sha) {
+		/* named by its digest: what is read must still match */
 		int e;
 
-		snprintf(sha, sizeof(sha), "%s", (const char *)sqlite3_column_text(st, 3));
-		path = archive_path(p, sha);
-		e = util_read_file(path, (size_t)1 << 40, &data, len);
-		if (e < 0)
-			snprintf(err, errlen, "candidate %lld's archive %s cannot be read: %s", id, path, strerror(-e));
-		free(path);
-		if (e < 0)
+		if (!is_sha256_hex(sha)) {
+			snprintf(err, errlen, "candidate %lld: the pool's archive name is not a digest", id);
 			goto out;
+		}
+		if (p->pg) {
+			struct db_val s = DV_STR(sha);
+
+			e = db_query_blob(p->db, "SELECT data FROM archives WHERE sha256 = $1", &s, 1, &data, len, err,
+					  errlen);
+			if (e == 0)
+				snprintf(err, errlen, "candidate %lld's archive %s is not in the pool", id, sha);
+			if (e <= 0)
+				goto out;
+		} else {
+			char *path = archive_path(p, sha);
+
+			e = util_read_file(path, (size_t)1 << 40, &data, len);
+			if (e < 0)
+				snprintf(err, errlen, "candidate %lld's archive %s cannot be read: %s", id, path,
+					 strerror(-e));
+			free(path);
+			if (e < 0)
+				goto out;
+		}
 		sha256_hex(data, *len, got);
 		if (strcmp(got, sha)) {
 			snprintf(err, errlen,
@@ -970,28 +1097,28 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 				 got, sha);
 			goto out;
 		}
-	} else if (sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+	} else if (in_row) {
 		/* written before archives left the rows */
-		*len = (size_t)sqlite3_column_bytes(st, 0);
-		data = xmalloc(*len ? *len : 1);
-		memcpy(data, sqlite3_column_blob(st, 0), *len);
-	} else if (sqlite3_column_type(st, 4) == SQLITE_TEXT) {
+		if (db_query_blob(p->db, "SELECT artifact FROM candidates WHERE id = $1", &v, 1, &data, len, err,
+				  errlen) <= 0)
+			goto out;
+	} else if (json_get_str(row, "artifact_pruned_at")) {
 		snprintf(err, errlen, "candidate %lld's archive was pruned by 'pool gc' at %s", id,
-			 (const char *)sqlite3_column_text(st, 4));
+			 json_get_str(row, "artifact_pruned_at"));
 		goto out;
 	} else {
 		snprintf(err, errlen, "candidate %lld has no exported model (status %s)", id,
-			 (const char *)sqlite3_column_text(st, 2));
+			 str_or(row, "status", "?"));
 		goto out;
 	}
 	rc = write_out(out, data, *len, force, err, errlen);
 out:
-	sqlite3_finalize(st);
+	json_free(row);
 	free(data);
 	return rc;
 }
 
-/* ---- garbage collection --------------------------------------------------- */
+/* ---- garbage collection ------------------------------------------------------ */
 
 /* A candidate whose archive a person may still export: approved, or
  * with a request still pending. */
@@ -1006,62 +1133,82 @@ static long long file_bytes(const char *path)
 	return stat(path, &st) == 0 ? (long long)st.st_size : 0;
 }
 
-static long long file_bytes_wal(const struct pool *p)
+/* The database's size on disk (SQLite: the file and its log). */
+static long long db_bytes(struct pool *p)
 {
-	char *wal = xasprintf("%s-wal", p->path);
-	long long n = file_bytes(wal);
+	if (p->pg) {
+		char err[256];
+		struct json *rows =
+		    db_query(p->db, "SELECT pg_database_size(current_database()) AS n", NULL, 0, err, sizeof(err));
+		double n = 0;
 
-	free(wal);
-	return n;
+		if (rows && rows->count)
+			json_get_num(rows->items[0], "n", &n);
+		json_free(rows);
+		return (long long)n;
+	}
+	{
+		char *wal = xasprintf("%s-wal", p->path);
+		long long n = file_bytes(p->path) + file_bytes(wal);
+
+		free(wal);
+		return n;
+	}
 }
 
 /* Step 1: archives still in rows (written before migration 3) leave them:
- * kept ones to files, the others dropped. */
+ * kept ones to the archive store, the others dropped. */
 static int gc_rows_out(struct pool *p, bool dry_run, struct json *doc, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL, *up = NULL;
+	struct json *rows = db_query(
+	    p->db,
+	    "SELECT c.id, CASE WHEN " KEEP_ARCHIVE("c") " THEN 1 ELSE 0 END AS keep"
+							" FROM candidates c WHERE c.artifact IS NOT NULL ORDER BY c.id",
+	    NULL, 0, err, errlen);
 	long long moved = 0, dropped = 0, bytes = 0;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT c.id, c.artifact, " KEEP_ARCHIVE("c") " FROM candidates c"
-									     " WHERE c.artifact IS NOT NULL",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(p->db,
-			       "UPDATE candidates SET artifact = NULL, artifact_sha256 = ?2, artifact_bytes = ?3,"
-			       " artifact_pruned_at = CASE WHEN ?2 IS NULL"
-			       " THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END WHERE id = ?1",
-			       -1, &up, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "gc");
-		goto out;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1);
-		bool keep = sqlite3_column_int(st, 2) != 0;
-		char sha[65];
+	if (!rows)
+		return -1;
+	for (size_t i = 0; i < rows->count; i++) {
+		double id = 0, keep = 0;
+		struct db_val v[3];
+		char *blob = NULL, sha[65];
+		size_t len = 0;
 
+		json_get_num(rows->items[i], "id", &id);
+		json_get_num(rows->items[i], "keep", &keep);
+		v[0] = DV_INT((long long)id);
+		if (db_query_blob(p->db, "SELECT artifact FROM candidates WHERE id = $1", v, 1, &blob, &len, err,
+				  errlen) < 0)
+			goto out;
 		if (keep) {
 			sha256_hex(blob, len, sha);
-			if (!dry_run && archive_put(p, sha, blob, len, err, errlen) < 0)
+			if (!dry_run && archive_put(p, sha, blob, len, err, errlen) < 0) {
+				free(blob);
 				goto out;
+			}
 			moved++;
 		} else {
 			dropped++;
 			bytes += (long long)len;
 		}
+		free(blob);
 		if (dry_run)
 			continue;
-		sqlite3_reset(up);
-		sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
-		if (keep)
-			sqlite3_bind_text(up, 2, sha, 64, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(up, 2);
-		sqlite3_bind_int64(up, 3, (sqlite3_int64)len);
-		if (sqlite3_step(up) != SQLITE_DONE) {
-			db_fail(p, err, errlen, "gc");
-			goto out;
+		v[1] = keep ? DV_STR(sha) : DV_NIL;
+		v[2] = DV_INT((long long)len);
+		{
+			char *sql = keep ? xstrdup("UPDATE candidates SET artifact = NULL, artifact_sha256 = $2,"
+						   " artifact_bytes = $3 WHERE id = $1")
+					 : xasprintf("UPDATE candidates SET artifact = NULL, artifact_bytes = $3,"
+						     " artifact_pruned_at = %s WHERE id = $1",
+						     db_sql(p->db, SQL_NOW_TEXT));
+			int e = db_exec(p->db, sql, v, 3, NULL, err, errlen);
+
+			free(sql);
+			if (e < 0)
+				goto out;
 		}
 	}
 	json_set(doc, "moved_out_of_rows", json_num((double)moved));
@@ -1069,78 +1216,118 @@ static int gc_rows_out(struct pool *p, bool dry_run, struct json *doc, char *err
 	json_set(doc, "pruned_bytes", json_num((double)bytes));
 	rc = 0;
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(up);
+	json_free(rows);
 	return rc;
 }
 
-/* Step 2: file archives of candidates nobody approved or will. */
+/* Step 2: archives of candidates nobody approved or will. */
 static int gc_prune(struct pool *p, bool dry_run, double min_age_s, struct json *doc, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	struct sbuf sql = SBUF_INIT, cutoff = SBUF_INIT;
+	struct db_val v = DV_REAL(min_age_s);
+	struct json *rows;
 	long long n = 0, bytes = 0;
-	double v = 0;
+	double x;
 
-	if (sqlite3_prepare_v2(p->db,
-			       dry_run
-				   ? "SELECT count(*), COALESCE(sum(artifact_bytes), 0) FROM candidates"
-				     " WHERE artifact_sha256 IS NOT NULL AND NOT " KEEP_ARCHIVE(
-					 "candidates") " AND created_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)"
-				   : "UPDATE candidates SET artifact_sha256 = NULL,"
-				     " artifact_pruned_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-				     " WHERE artifact_sha256 IS NOT NULL AND NOT " KEEP_ARCHIVE(
-					 "candidates") " AND created_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)"
-						       " RETURNING artifact_bytes",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "gc");
+	/* created_at is text of one format in both databases: compare it with
+	 * the cut-off written the same way */
+	if (p->pg)
+		sbuf_adds(&cutoff, "to_char((clock_timestamp() AT TIME ZONE 'UTC') - make_interval(secs => "
+				   "CAST($1 AS DOUBLE PRECISION)), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+	else
+		sbuf_adds(&cutoff, "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || $1 || ' seconds')");
+	if (dry_run)
+		sbuf_addf(
+		    &sql,
+		    "SELECT count(*) AS n, COALESCE(sum(artifact_bytes), 0) AS b FROM candidates"
+		    " WHERE artifact_sha256 IS NOT NULL AND NOT " KEEP_ARCHIVE("candidates") " AND created_at <= %s",
+		    sbuf_str(&cutoff));
+	else
+		sbuf_addf(&sql,
+			  "UPDATE candidates SET artifact_sha256 = NULL, artifact_pruned_at = %s"
+			  " WHERE artifact_sha256 IS NOT NULL AND NOT " KEEP_ARCHIVE(
+			      "candidates") " AND created_at <= %s"
+					    " RETURNING artifact_bytes AS b",
+			  db_sql(p->db, SQL_NOW_TEXT), sbuf_str(&cutoff));
+	rows = db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen);
+	sbuf_release(&sql);
+	sbuf_release(&cutoff);
+	if (!rows)
 		return -1;
-	}
-	{
-		char mod[64];
+	for (size_t i = 0; i < rows->count; i++) {
+		double b = 0, c = 0;
 
-		snprintf(mod, sizeof(mod), "-%.3f seconds", min_age_s);
-		sqlite3_bind_text(st, 1, mod, -1, SQLITE_TRANSIENT);
-	}
-	for (int rc; (rc = sqlite3_step(st)) != SQLITE_DONE;) {
-		if (rc != SQLITE_ROW) {
-			db_fail(p, err, errlen, "gc");
-			sqlite3_finalize(st);
-			return -1;
-		}
+		json_get_num(rows->items[i], "b", &b);
 		if (dry_run) {
-			n += sqlite3_column_int64(st, 0);
-			bytes += sqlite3_column_int64(st, 1);
+			json_get_num(rows->items[i], "n", &c);
+			n += (long long)c;
 		} else {
 			n++;
-			bytes += sqlite3_column_int64(st, 0);
 		}
+		bytes += (long long)b;
 	}
-	sqlite3_finalize(st);
-	json_get_num(doc, "pruned", &v);
-	json_set(doc, "pruned", json_num(v + (double)n));
-	json_get_num(doc, "pruned_bytes", &v);
-	json_set(doc, "pruned_bytes", json_num(v + (double)bytes));
+	json_free(rows);
+	x = 0;
+	json_get_num(doc, "pruned", &x);
+	json_set(doc, "pruned", json_num(x + (double)n));
+	x = 0;
+	json_get_num(doc, "pruned_bytes", &x);
+	json_set(doc, "pruned_bytes", json_num(x + (double)bytes));
 	return 0;
 }
 
-/* Whether a row names SHA. */
-static int referenced(struct pool *p, const char *sha)
+/* Whether a row names SHA: 1, 0, or -1 with ERR. */
+static int referenced(struct pool *p, const char *sha, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int found = -1;
+	struct db_val v = DV_STR(sha);
+	struct json *rows =
+	    db_query(p->db, "SELECT 1 AS x FROM candidates WHERE artifact_sha256 = $1 LIMIT 1", &v, 1, err, errlen);
+	int found = rows ? rows->count > 0 : -1;
 
-	if (sqlite3_prepare_v2(p->db, "SELECT 1 FROM candidates WHERE artifact_sha256 = ? LIMIT 1", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
-		found = sqlite3_step(st) == SQLITE_ROW;
-	}
-	sqlite3_finalize(st);
+	json_free(rows);
 	return found;
 }
 
-/* Step 3: files no row names (pruned just now, or left by a crash between
- * file and row).  A file younger than GRACE_S may belong to a row being
- * written right now, and is left for the next run. */
+/* Step 3, PostgreSQL: archives no row names. */
+static int gc_table(struct pool *p, bool dry_run, struct json *doc, char *err, size_t errlen)
+{
+	struct json *rows = db_query(
+	    p->db,
+	    dry_run ? "SELECT count(*) AS n, COALESCE(sum(length(data)), 0) AS b FROM archives a WHERE NOT EXISTS"
+		      " (SELECT 1 FROM candidates c WHERE c.artifact_sha256 = a.sha256)"
+		    : "WITH gone AS (DELETE FROM archives a WHERE NOT EXISTS (SELECT 1 FROM candidates c"
+		      " WHERE c.artifact_sha256 = a.sha256) RETURNING length(data) AS len)"
+		      " SELECT count(*) AS n, COALESCE(sum(len), 0) AS b FROM gone",
+	    NULL, 0, err, errlen);
+	struct json *kept;
+	double n = 0, b = 0, kn = 0, kb = 0;
+
+	if (!rows)
+		return -1;
+	if (rows->count) {
+		json_get_num(rows->items[0], "n", &n);
+		json_get_num(rows->items[0], "b", &b);
+	}
+	json_free(rows);
+	kept = db_query(p->db, "SELECT count(*) AS n, COALESCE(sum(length(data)), 0) AS b FROM archives", NULL, 0, err,
+			errlen);
+	if (!kept)
+		return -1;
+	if (kept->count) {
+		json_get_num(kept->items[0], "n", &kn);
+		json_get_num(kept->items[0], "b", &kb);
+	}
+	json_free(kept);
+	json_set(doc, "files_removed", json_num(n));
+	json_set(doc, "files_removed_bytes", json_num(b));
+	json_set(doc, "archives_kept", json_num(dry_run ? kn - n : kn));
+	json_set(doc, "archives_kept_bytes", json_num(dry_run ? kb - b : kb));
+	return 0;
+}
+
+/* Step 3, SQLite: files no row names (pruned just now, or left by a crash
+ * between file and row).  A file younger than GRACE_S may belong to a row
+ * being written right now, and is left for the next run. */
 #define GRACE_S 600
 static int gc_files(struct pool *p, bool dry_run, struct json *doc, char *err, size_t errlen)
 {
@@ -1192,13 +1379,13 @@ static int gc_files(struct pool *p, bool dry_run, struct json *doc, char *err, s
 				continue;
 			}
 			snprintf(sha, sizeof(sha), "%.64s", f->d_name);
-			ref = !tmp && n == 67 && is_sha256_hex(sha) ? referenced(p, sha) : 0;
+			ref = !tmp && n == 67 && is_sha256_hex(sha) ? referenced(p, sha, err, errlen) : 0;
 			if (ref < 0) {
 				free(path);
 				closedir(dir);
 				free(sub);
 				closedir(top);
-				return db_fail(p, err, errlen, "gc");
+				return -1;
 			}
 			if (ref || now - st.st_mtime < GRACE_S) {
 				kept++;
@@ -1228,27 +1415,27 @@ static int gc_files(struct pool *p, bool dry_run, struct json *doc, char *err, s
 struct json *pool_gc(struct pool *p, bool dry_run, double min_age_s, char *err, size_t errlen)
 {
 	struct json *doc = json_object();
-	char ignore[128];
 
-	json_set(doc, "db", json_str(p->path));
-	json_set(doc, "archives", json_str(p->archives));
+	json_set(doc, "db", json_str(db_name(p->db)));
+	json_set(doc, "archives", json_str(p->pg ? "the archives table" : p->archives));
 	json_set(doc, "dry_run", json_bool(dry_run));
-	json_set(doc, "db_bytes_before", json_num((double)(file_bytes(p->path) + file_bytes_wal(p))));
-	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+	json_set(doc, "db_bytes_before", json_num((double)db_bytes(p)));
+	if (db_begin(p->db, err, errlen) < 0)
 		goto fail;
-	if (gc_rows_out(p, dry_run, doc, err, errlen) < 0 || gc_prune(p, dry_run, min_age_s, doc, err, errlen) < 0) {
-		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
+	if (gc_rows_out(p, dry_run, doc, err, errlen) < 0 || gc_prune(p, dry_run, min_age_s, doc, err, errlen) < 0 ||
+	    (p->pg && gc_table(p, dry_run, doc, err, errlen) < 0)) {
+		db_rollback(p->db);
 		goto fail;
 	}
-	if (exec_sql(p, "COMMIT", err, errlen) < 0)
+	if (db_commit(p->db, err, errlen) < 0)
 		goto fail;
-	if (gc_files(p, dry_run, doc, err, errlen) < 0)
+	if (!p->pg && gc_files(p, dry_run, doc, err, errlen) < 0)
 		goto fail;
-	/* give the space of the rows' archives back to the file system */
-	if (!dry_run &&
-	    (exec_sql(p, "VACUUM", err, errlen) < 0 || exec_sql(p, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen) < 0))
+	/* give the space back to the file system */
+	if (!dry_run && (db_exec(p->db, "VACUUM", NULL, 0, NULL, err, errlen) < 0 ||
+			 (!p->pg && db_exec(p->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, NULL, err, errlen) < 0)))
 		goto fail;
-	json_set(doc, "db_bytes_after", json_num((double)(file_bytes(p->path) + file_bytes_wal(p))));
+	json_set(doc, "db_bytes_after", json_num((double)db_bytes(p)));
 	return doc;
 fail:
 	json_free(doc);
@@ -1257,108 +1444,88 @@ fail:
 
 /* ---- the work queue -------------------------------------------------------- */
 
-/* The database's clock, in seconds since the epoch: leases are compared
- * with one clock, whichever machine a worker runs on. */
-#define NOW_EPOCH "((julianday('now') - 2440587.5) * 86400.0)"
-
 long long pool_enqueue(struct pool *p, const char *code, size_t code_len, const struct json *request, char *err,
 		       size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
 	char *rj = json_text(request);
-	long long id = -1;
+	struct db_val v[2] = {DV_STRN(code, code_len), DV_STR(rj)};
+	long long id = returned_id(
+	    db_query(p->db, "INSERT INTO queue (code, request) VALUES ($1, $2) RETURNING id", v, 2, err, errlen));
 
-	if (sqlite3_prepare_v2(p->db, "INSERT INTO queue (code, request) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "enqueue");
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, code, (int)code_len, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, rj, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		db_fail(p, err, errlen, "enqueue");
-		goto out;
-	}
-	id = sqlite3_last_insert_rowid(p->db);
-out:
-	sqlite3_finalize(st);
 	free(rj);
 	return id;
 }
 
-static void rollback(struct pool *p)
-{
-	char ignore[64];
-
-	if (!sqlite3_get_autocommit(p->db))
-		exec_sql(p, "ROLLBACK", ignore, sizeof(ignore));
-}
-
 int pool_claim(struct pool *p, const char *owner, double lease_s, struct pool_job *job, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	long long id = 0, running = 0;
-	int rc = -1;
+	struct sbuf sql = SBUF_INIT;
+	struct json *rows = NULL;
+	struct db_val v[3];
+	double id = 0, running = 0, claims = 0;
+	const char *now = db_sql(p->db, SQL_NOW_EPOCH);
 
 	*job = (struct pool_job){0};
-	/* one writer at a time: what SELECT ... FOR UPDATE SKIP LOCKED gives a
-	 * server database, SQLite's write lock gives here */
-	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+	/* SQLite: one writer at a time; PostgreSQL: the row is locked for
+	 * this transaction, and every other worker skips it */
+	if (db_begin(p->db, err, errlen) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(
-		p->db,
-		"SELECT id FROM queue WHERE state = 'queued' OR (state = 'running' AND lease_until < " NOW_EPOCH
-		") ORDER BY id LIMIT 1",
-		-1, &st, NULL) != SQLITE_OK)
+	sbuf_addf(&sql,
+		  "SELECT id FROM queue WHERE state = 'queued' OR (state = 'running' AND lease_until < %s)"
+		  " ORDER BY id LIMIT 1%s",
+		  now, db_sql(p->db, SQL_SKIP_LOCKED));
+	rows = db_query(p->db, sbuf_str(&sql), NULL, 0, err, errlen);
+	if (!rows)
 		goto fail;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
+	if (rows->count)
+		json_get_num(rows->items[0], "id", &id);
+	json_free(rows);
+	rows = NULL;
 	if (!id) {
-		if (sqlite3_prepare_v2(p->db, "SELECT count(*) FROM queue WHERE state = 'running'", -1, &st, NULL) !=
-		    SQLITE_OK)
+		rows = db_query(p->db, "SELECT count(*) AS n FROM queue WHERE state = 'running'", NULL, 0, err, errlen);
+		if (!rows)
 			goto fail;
-		if (sqlite3_step(st) == SQLITE_ROW)
-			running = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		st = NULL;
-		if (exec_sql(p, "COMMIT", err, errlen) < 0)
-			goto out;
+		if (rows->count)
+			json_get_num(rows->items[0], "n", &running);
+		json_free(rows);
+		sbuf_release(&sql);
+		if (db_commit(p->db, err, errlen) < 0)
+			goto fail;
 		return running ? POOL_CLAIM_WAIT : POOL_CLAIM_EMPTY;
 	}
-	if (sqlite3_prepare_v2(p->db,
-			       "UPDATE queue SET state = 'running', lease_owner = ?2, lease_until = " NOW_EPOCH " + ?3,"
-			       " claims = claims + 1 WHERE id = ?1 RETURNING code, request, claims",
-			       -1, &st, NULL) != SQLITE_OK)
+	sbuf_release(&sql);
+	sbuf_addf(
+	    &sql,
+	    "UPDATE queue SET state = 'running', lease_owner = $2, lease_until = %s + CAST($3 AS DOUBLE PRECISION),"
+	    " claims = claims + 1 WHERE id = $1 RETURNING code, request AS request_json, claims",
+	    now);
+	v[0] = DV_INT((long long)id);
+	v[1] = DV_STR(owner);
+	v[2] = DV_REAL(lease_s);
+	rows = db_query(p->db, sbuf_str(&sql), v, 3, err, errlen);
+	if (!rows || !rows->count)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, 3, lease_s);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	job->id = (long long)id;
+	job->code = xstrdup(str_or(rows->items[0], "code", ""));
+	job->code_len = strlen(job->code);
+	job->request = json_take(rows->items[0], "request");
+	json_get_num(rows->items[0], "claims", &claims);
+	job->claims = (long long)claims;
+	json_free(rows);
+	rows = NULL;
+	if (!job->request || job->request->type != JSON_OBJECT) {
+		snprintf(err, errlen, "queue entry %lld: its request is not a JSON object", job->id);
 		goto fail;
-	job->id = id;
-	job->code_len = (size_t)sqlite3_column_bytes(st, 0);
-	job->code = xstrndup((const char *)sqlite3_column_text(st, 0), job->code_len);
-	job->request =
-	    json_parse((const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1), NULL, 0);
-	job->claims = sqlite3_column_int64(st, 2);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (!job->request || exec_sql(p, "COMMIT", err, errlen) < 0) {
-		if (!job->request)
-			snprintf(err, errlen, "queue entry %lld: its request is not JSON", id);
-		goto out;
 	}
+	if (db_commit(p->db, err, errlen) < 0)
+		goto fail;
+	sbuf_release(&sql);
 	return POOL_CLAIM_JOB;
 fail:
-	db_fail(p, err, errlen, "claim");
-out:
-	sqlite3_finalize(st);
-	rollback(p);
+	json_free(rows);
+	sbuf_release(&sql);
+	db_rollback(p->db);
 	pool_job_release(job);
-	return rc;
+	return -1;
 }
 
 void pool_job_release(struct pool_job *job)
@@ -1370,113 +1537,94 @@ void pool_job_release(struct pool_job *job)
 
 int pool_renew(struct pool *p, long long id, const char *owner, double lease_s, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
+	struct sbuf sql = SBUF_INIT;
+	struct db_val v[3] = {DV_INT(id), DV_STR(owner), DV_REAL(lease_s)};
+	long long changed = 0;
+	int rc;
 
-	if (sqlite3_prepare_v2(p->db,
-			       "UPDATE queue SET lease_until = " NOW_EPOCH " + ?3"
-			       " WHERE id = ?1 AND state = 'running' AND lease_owner = ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "renew");
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, 3, lease_s);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		db_fail(p, err, errlen, "renew");
-	else
-		rc = sqlite3_changes(p->db) == 1 ? 0 : 1;
-	sqlite3_finalize(st);
-	return rc;
+	sbuf_addf(&sql,
+		  "UPDATE queue SET lease_until = %s + CAST($3 AS DOUBLE PRECISION)"
+		  " WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+		  db_sql(p->db, SQL_NOW_EPOCH));
+	rc = db_exec(p->db, sbuf_str(&sql), v, 3, &changed, err, errlen);
+	sbuf_release(&sql);
+	return rc < 0 ? -1 : changed == 1 ? 0 : 1;
 }
 
 int pool_complete(struct pool *p, long long id, const char *owner, const struct pool_verdict *v, long long *cand_id,
 		  long long *approval_id, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	long long cid;
+	struct sbuf sql = SBUF_INIT;
+	struct db_val q[2] = {DV_INT(id), DV_STR(owner)};
+	long long changed = 0, cid;
 
 	*cand_id = *approval_id = 0;
-	if (exec_sql(p, "BEGIN IMMEDIATE", err, errlen) < 0)
+	if (db_begin(p->db, err, errlen) < 0)
 		return -1;
 	/* the lease's holder, once: a worker whose lease ran out (and the
 	 * candidate went to another worker) writes nothing */
-	if (sqlite3_prepare_v2(p->db,
-			       "UPDATE queue SET state = 'done', lease_until = NULL,"
-			       " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-			       " WHERE id = ?1 AND state = 'running' AND lease_owner = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
+	sbuf_addf(&sql,
+		  "UPDATE queue SET state = 'done', lease_until = NULL, finished_at = %s"
+		  " WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+		  db_sql(p->db, SQL_NOW_TEXT));
+	if (db_exec(p->db, sbuf_str(&sql), q, 2, &changed, err, errlen) < 0)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_changes(p->db) != 1) {
-		rollback(p);
+	sbuf_release(&sql);
+	if (changed != 1) {
+		db_rollback(p->db);
 		return 0;
 	}
 	cid = record_row(p, v->result, v->code, v->code_len, v->parent, v->generation, v->artifact, v->artifact_len,
 			 v->artifact_sha256, err, errlen);
 	if (cid < 0)
-		goto out;
+		goto fail;
 	if (v->approval_title) {
 		*approval_id = pool_request_approval(p, cid, v->approval_title, v->approval_description,
 						     v->approval_risk, v->approval_risk, err, errlen);
 		if (*approval_id < 0)
-			goto out;
+			goto fail;
 	}
-	if (sqlite3_prepare_v2(p->db, "UPDATE queue SET candidate_id = ?2 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+	q[1] = DV_INT(cid);
+	if (db_exec(p->db, "UPDATE queue SET candidate_id = $2 WHERE id = $1", q, 2, NULL, err, errlen) < 0 ||
+	    db_commit(p->db, err, errlen) < 0)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, cid);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (exec_sql(p, "COMMIT", err, errlen) < 0)
-		goto out;
 	*cand_id = cid;
 	return 1;
 fail:
-	db_fail(p, err, errlen, "complete");
-out:
-	sqlite3_finalize(st);
-	rollback(p);
+	sbuf_release(&sql);
+	db_rollback(p->db);
 	*approval_id = 0;
 	return -1;
 }
 
 struct json *pool_queue(struct pool *p, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	struct json *doc = json_object(), *rows;
+	struct sbuf sql = SBUF_INIT;
+	struct json *doc = json_object(), *counts, *rows;
+	double n;
 
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT (SELECT count(*) FROM queue WHERE state = 'queued') AS queued,"
-			       " (SELECT count(*) FROM queue WHERE state = 'running') AS running,"
-			       " (SELECT count(*) FROM queue WHERE state = 'done') AS done",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "queue");
+	counts = db_query(p->db,
+			  "SELECT (SELECT count(*) FROM queue WHERE state = 'queued') AS queued,"
+			  " (SELECT count(*) FROM queue WHERE state = 'running') AS running,"
+			  " (SELECT count(*) FROM queue WHERE state = 'done') AS done",
+			  NULL, 0, err, errlen);
+	if (!counts) {
 		json_free(doc);
 		return NULL;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		for (int i = 0; i < 3; i++)
-			json_set(doc, sqlite3_column_name(st, i), json_num((double)sqlite3_column_int64(st, i)));
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT id, state, lease_owner, lease_until - " NOW_EPOCH " AS lease_left_s, claims,"
-			       " candidate_id, submitted_at, finished_at,"
-			       " json_extract(request, '$.name') AS name FROM queue ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(p, err, errlen, "queue");
-		json_free(doc);
-		return NULL;
+	for (size_t i = 0; counts->count && i < counts->items[0]->count; i++) {
+		n = counts->items[0]->items[i]->n;
+		json_set(doc, counts->items[0]->keys[i], json_num(n));
 	}
-	rows = query(p, st, err, errlen);
+	json_free(counts);
+	sbuf_addf(&sql,
+		  "SELECT id, state, lease_owner, lease_until - %s AS lease_left_s, claims, candidate_id, submitted_at,"
+		  " finished_at, ",
+		  db_sql(p->db, SQL_NOW_EPOCH));
+	db_json_key(p->db, &sql, "request", "'name'", JK_TEXT);
+	sbuf_adds(&sql, " AS name FROM queue ORDER BY id");
+	rows = db_query(p->db, sbuf_str(&sql), NULL, 0, err, errlen);
+	sbuf_release(&sql);
 	if (!rows) {
 		json_free(doc);
 		return NULL;
