@@ -63,10 +63,17 @@ struct db *db_open(const char *target, char *err, size_t errlen)
 		db->kind = DB_POSTGRES;
 		db->pg = PQconnectdb(target);
 		if (PQstatus(db->pg) != CONNECTION_OK) {
-			const char *m = PQerrorMessage(db->pg);
+			/* libpq's message, on one line */
+			char *m = xstrdup(PQerrorMessage(db->pg));
+			size_t n = strlen(m);
 
-			snprintf(err, errlen, "%s: cannot connect: %.*s", db->name,
-				 (int)(strlen(m) && m[strlen(m) - 1] == '\n' ? strlen(m) - 1 : strlen(m)), m);
+			while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+				m[--n] = '\0';
+			for (char *c = m; *c; c++)
+				if (*c == '\n' || *c == '\t')
+					*c = ' ';
+			snprintf(err, errlen, "%s: cannot connect: %s", db->name, m);
+			free(m);
 			db_close(db);
 			return NULL;
 		}

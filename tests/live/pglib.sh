@@ -5,6 +5,8 @@
 #   pg_start         start it; sets PGDIR and PGSOCK; stopped at exit (with
 #                    lib.sh's $TMP removed, as lib.sh's own trap does)
 #   pg_newdb NAME    create a database; prints its postgresql:// URL
+#   pg_down, pg_up   stop and start it again (clients lose their connection)
+#   pg_psql ARGS     psql on it
 #   pg_stop          stop it and remove its files
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 
@@ -27,10 +29,23 @@ pg_start() {
 	PGSOCK=$PGDIR
 	pg_run "$PGBIN/initdb" -D "$PGDIR/data" -U aegis --auth=trust -E UTF8 --no-sync >"$PGDIR/initdb.log" 2>&1 ||
 		{ cat "$PGDIR/initdb.log" >&2; return 1; }
+	pg_up || return 1
+	trap 'pg_stop; rm -rf "$TMP"' EXIT
+}
+
+pg_up() {
 	pg_run "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 \
 		-o "-k $PGSOCK -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
 		start >/dev/null 2>&1 || { cat "$PGDIR/server.log" >&2; return 1; }
-	trap 'pg_stop; rm -rf "$TMP"' EXIT
+}
+
+# pg_down: the server goes away (its clients' connections break)
+pg_down() {
+	pg_run "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1
+}
+
+pg_psql() {
+	"$PGBIN/psql" -h "$PGSOCK" -U aegis -X -q -t -A "$@"
 }
 
 pg_newdb() {

@@ -1,9 +1,10 @@
-# queue.sh - submit and worker: a work queue in the pool (SQLite here).
+# queue.sh - submit and worker: a work queue in the pool, the same tests
+# on SQLite and on PostgreSQL (a server of the test's own).
 # Two workers drain a queue; one is killed with SIGKILL mid-job and the
 # queue still drains, every candidate judged exactly once; SIGTERM
 # finishes the job in hand; concurrent submitters lose nothing.
 . "$TOP_SRCDIR/tests/live/lib.sh"
-DB=$TMP/q.db
+. "$TOP_SRCDIR/tests/live/pglib.sh"
 cd "$TMP" || exit 1
 
 # 16 candidates: 12 good (four slow to build, so a kill lands mid-job),
@@ -15,50 +16,83 @@ done
 for i in 1 2 3 4; do
 	printf '# broken %d\nimport torch.nn as nn\nclass Model(nn.Module)\n    pass\n' "$i" >"bad$i.py"
 done
-run_cmd "$AEGIS" submit --db "$DB" --input float:2x8 --no-train --json good1.py good2.py good3.py good4.py \
-	good5.py good6.py good7.py good8.py good9.py good10.py good11.py good12.py bad1.py bad2.py bad3.py bad4.py
-cp "$TMP/out" "$TMP/r.json"
-expect "submit: 16 queue ids" "$RC $(field '[x["queue_id"] for x in r]')" "0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]"
-run_cmd "$AEGIS" pool queue --db "$DB" --json
-cp "$TMP/out" "$TMP/r.json"
-expect "all queued" "$(field '(r["queued"], r["running"], r["done"])')" "(16, 0, 0)"
+# the issue's scenario, on database $1 (a path or a postgresql:// URL),
+# labelled $2
+drain_scenario() {
+	DB=$1
+	L=$2
+	run_cmd "$AEGIS" submit --db "$DB" --input float:2x8 --no-train --json good1.py good2.py good3.py good4.py \
+		good5.py good6.py good7.py good8.py good9.py good10.py good11.py good12.py bad1.py bad2.py bad3.py bad4.py
+	cp "$TMP/out" "$TMP/r.json"
+	expect "$L: submit: 16 queue ids" "$RC $(field '[x["queue_id"] for x in r]')" "0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]"
+	run_cmd "$AEGIS" pool queue --db "$DB" --json
+	cp "$TMP/out" "$TMP/r.json"
+	expect "$L: all queued" "$(field '(r["queued"], r["running"], r["done"])')" "(16, 0, 0)"
 
-"$AEGIS" worker --db "$DB" --lease 3 >"$TMP/w1.out" 2>"$TMP/w1.err" &
-W1=$!
-"$AEGIS" worker --db "$DB" --lease 3 >"$TMP/w2.out" 2>"$TMP/w2.err" &
-W2=$!
-# kill worker 1 while it holds an entry (a slow one: the first four are)
-for _ in $(seq 1 100); do
-	"$AEGIS" pool queue --db "$DB" --json >"$TMP/r.json" 2>/dev/null
-	[ "$(field "sum(1 for e in r['entries'] if e['state'] == 'running' and (e['lease_owner'] or '').split(':')[1] == '$W1')")" = 1 ] && break
-	sleep 0.1
-done
-W1TREE=$(tree "$W1")
-victim=$(field "[e['id'] for e in r['entries'] if e['state'] == 'running' and (e['lease_owner'] or '').split(':')[1] == '$W1'][0]")
-kill -9 "$W1"
-wait "$W1" 2>/dev/null
-expect "worker 1 killed mid-job" "$(echo "$victim" | grep -c '^[0-9][0-9]*$')" 1
-# the last worker drains what is left, the killed worker's entry once its
-# lease has run out
-"$AEGIS" worker --db "$DB" --lease 3 --drain >"$TMP/w3.out" 2>"$TMP/w3.err"
-expect "worker --drain exits 0 once nothing is queued or running" "$?" 0
-kill -TERM "$W2"
-wait "$W2"
-expect "worker 2 exits 0 on SIGTERM" "$?" 0
-run_cmd "$AEGIS" pool queue --db "$DB" --json
-cp "$TMP/out" "$TMP/r.json"
-expect "the queue is drained" "$(field '(r["queued"], r["running"], r["done"])')" "(0, 0, 16)"
-expect "every entry has its own candidate" "$(field 'len(set(e["candidate_id"] for e in r["entries"]))')" 16
-expect "the killed worker's entry was claimed twice" "$(field "[e['claims'] for e in r['entries'] if e['id'] == $victim]")" "[2]"
-run_cmd "$AEGIS" pool list --db "$DB" --json
-cp "$TMP/out" "$TMP/r.json"
-expect "16 candidates, each judged once" "$(field 'len(r), len(set(c["code_sha256"] for c in r))')" "(16, 16)"
-expect "12 accepted, 4 rejected" "$(field 'sorted([c["status"] for c in r]).count("accepted"), sorted([c["status"] for c in r]).count("rejected")')" "(12, 4)"
-expect "architecture ids from the file names" "$(field 'sorted(c["architecture_id"] for c in r)[:2]')" '["bad1", "bad2"]'
-expect "one result line per job, none lost or doubled" "$(cat "$TMP/w1.out" "$TMP/w2.out" "$TMP/w3.out" | grep -c '"recorded":true')" 16
-sleep 1
-expect "nothing of the killed worker is left (processes)" "$(alive $W1TREE)" 0
-expect "nothing of the killed worker is left (cgroups)" "$(stale_cgroups)" 0
+	"$AEGIS" worker --db "$DB" --lease 3 >"$TMP/w1.out" 2>"$TMP/w1.err" &
+	W1=$!
+	"$AEGIS" worker --db "$DB" --lease 3 >"$TMP/w2.out" 2>"$TMP/w2.err" &
+	W2=$!
+	# kill worker 1 while it holds an entry (a slow one: the first four are)
+	for _ in $(seq 1 100); do
+		"$AEGIS" pool queue --db "$DB" --json >"$TMP/r.json" 2>/dev/null
+		[ "$(field "sum(1 for e in r['entries'] if e['state'] == 'running' and (e['lease_owner'] or '').split(':')[1] == '$W1')")" = 1 ] && break
+		sleep 0.1
+	done
+	W1TREE=$(tree "$W1")
+	victim=$(field "[e['id'] for e in r['entries'] if e['state'] == 'running' and (e['lease_owner'] or '').split(':')[1] == '$W1'][0]")
+	kill -9 "$W1"
+	wait "$W1" 2>/dev/null
+	expect "$L: worker 1 killed mid-job" "$(echo "$victim" | grep -c '^[0-9][0-9]*$')" 1
+	# the last worker drains what is left, the killed worker's entry once its
+	# lease has run out
+	"$AEGIS" worker --db "$DB" --lease 3 --drain >"$TMP/w3.out" 2>"$TMP/w3.err"
+	expect "$L: worker --drain exits 0 once nothing is queued or running" "$?" 0
+	kill -TERM "$W2"
+	wait "$W2"
+	expect "$L: worker 2 exits 0 on SIGTERM" "$?" 0
+	run_cmd "$AEGIS" pool queue --db "$DB" --json
+	cp "$TMP/out" "$TMP/r.json"
+	expect "$L: the queue is drained" "$(field '(r["queued"], r["running"], r["done"])')" "(0, 0, 16)"
+	expect "$L: every entry has its own candidate" "$(field 'len(set(e["candidate_id"] for e in r["entries"]))')" 16
+	expect "$L: the killed worker's entry was claimed twice" "$(field "[e['claims'] for e in r['entries'] if e['id'] == $victim]")" "[2]"
+	run_cmd "$AEGIS" pool list --db "$DB" --json
+	cp "$TMP/out" "$TMP/r.json"
+	expect "$L: 16 candidates, each judged once" "$(field 'len(r), len(set(c["code_sha256"] for c in r))')" "(16, 16)"
+	expect "$L: 12 accepted, 4 rejected" "$(field 'sorted([c["status"] for c in r]).count("accepted"), sorted([c["status"] for c in r]).count("rejected")')" "(12, 4)"
+	expect "$L: architecture ids from the file names" "$(field 'sorted(c["architecture_id"] for c in r)[:2]')" '["bad1", "bad2"]'
+	expect "$L: one result line per job, none lost or doubled" "$(cat "$TMP/w1.out" "$TMP/w2.out" "$TMP/w3.out" | grep -c '"recorded":true')" 16
+	sleep 1
+	expect "$L: nothing of the killed worker is left (processes)" "$(alive $W1TREE)" 0
+	expect "$L: nothing of the killed worker is left (cgroups)" "$(stale_cgroups)" 0
+}
+
+drain_scenario "$TMP/q.db" "sqlite"
+if pg_available; then
+	pg_start || expect "postgresql: the test server starts" no yes
+	drain_scenario "$(pg_newdb queue)" "postgresql"
+	# a worker that loses the database and gets it back carries on
+	U=$(pg_newdb reconnect)
+	"$AEGIS" worker --db "$U" --poll 0.2 >"$TMP/r.out" 2>"$TMP/r.err" &
+	W=$!
+	sleep 1.5
+	pg_down
+	sleep 2
+	pg_up
+	"$AEGIS" submit --db "$U" --input float:2x8 --no-train good5.py >/dev/null 2>&1
+	for _ in $(seq 1 300); do
+		"$AEGIS" pool queue --db "$U" --json >"$TMP/r.json" 2>/dev/null
+		[ "$(field 'r["done"]')" = 1 ] && break
+		sleep 0.2
+	done
+	expect "postgresql: a worker survives the database going away and coming back" \
+		"$(field '(r["done"], r["entries"][0]["candidate_id"])') $(grep -c 'retrying' "$TMP/r.err" | awk '{print ($1 > 0)}')" "(1, 1) 1"
+	kill -TERM "$W"
+	wait "$W"
+	expect "postgresql: the worker still stops cleanly" "$?" 0
+else
+	expect "postgresql is installed (quickstart.sh installs it)" no yes
+fi
 
 # SIGTERM finishes the job in hand, then the worker exits
 printf 'import time\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        time.sleep(2)\n        self.fc = nn.Linear(8, 2)\n    def forward(self, x):\n        return self.fc(x)\n' >slow.py

@@ -1,0 +1,76 @@
+# pgpool.sh - the pool on PostgreSQL (a server of the test's own, on a
+# private socket): the same records, lineage, approval trail, export,
+# gc and report as on SQLite (pool.sh, report.sh).
+. "$TOP_SRCDIR/tests/live/lib.sh"
+. "$TOP_SRCDIR/tests/live/pglib.sh"
+if ! pg_available; then
+	expect "postgresql is installed (quickstart.sh installs it)" no yes
+	finish
+	exit
+fi
+pg_start || { expect "postgresql: the test server starts" no yes; finish; exit; }
+DB=$(pg_newdb pool)
+
+run_model --db "$DB" --request-approval --no-train --arch-id gen0_seed "$EXAMPLES/seed_model.py"
+expect "a run recorded on postgresql" "$(field '(r["status"], r["candidate_id"], r["approval_id"])')" "('accepted', 1, 1)"
+run_model --db "$DB" --request-approval --parent 1 --generation 1 --arch-id gen1_mlp --input float:2x100 "$MODELS/legit/prints.py"
+expect "a child recorded" "$(field '(r["status"], r["candidate_id"], r["approval_id"])')" "('accepted', 2, 2)"
+run_model --db "$DB" --parent 77 --no-train "$EXAMPLES/seed_model.py"
+expect "an unknown parent: not recorded, exit 7" "$RC $(grep -c 'no candidate 77 to be the parent' "$TMP/stderr")" "7 1"
+run_cmd "$AEGIS" pool list --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "pool list" "$(field '[(c["id"], c["status"], c["parent_id"], c["torch"] is not None) for c in r]')" '[[1, "accepted", null, true], [2, "accepted", 1, true]]'
+run_cmd "$AEGIS" pool lineage 2 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "lineage" "$(field '([a["id"] for a in r["ancestors"]], r["candidate"]["id"])')" "([1], 2)"
+run_cmd "$AEGIS" pool annotate 2 --db "$DB" --metrics '{"accuracy": 0.75}'
+run_cmd "$AEGIS" pool annotate 2 --db "$DB" --metrics '{"speed": 3}'
+run_cmd "$AEGIS" pool top --db "$DB" --metric accuracy --desc --json
+cp "$TMP/out" "$TMP/r.json"
+expect "annotate merges, top ranks by the caller's metric" "$(field '[(c["id"], c["value"], sorted(c["user_metrics"].items())) for c in r]')" '[[2, 0.75, [["accuracy", 0.75], ["speed", 3]]]]'
+run_cmd "$AEGIS" pool top --db "$DB" --metric "x') OR 1=1 --"
+expect "metric names are checked" "$RC" 2
+
+run_cmd "$AEGIS" pool export 2 --out "$TMP/m.pt" --db "$DB"
+expect "export refused before approval" "$RC" 1
+run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment fine
+expect "approve" "$RC" 0
+run_cmd "$AEGIS" approvals reject 2 --db "$DB" --comment "changed my mind"
+expect "a decision is final" "$RC $(cat "$TMP/stderr")" "1 aegis-sandbox: approval request 2 is already approved; a decision is final"
+run_cmd "$AEGIS" approvals reject 1 --db "$DB" --comment "too big"
+run_cmd "$AEGIS" pool export 2 --out "$TMP/m.pt" --db "$DB"
+expect "export after approval" "$RC" 0
+"$PY" -c "import torch; m = torch.jit.load('$TMP/m.pt'); print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
+expect "the exported archive opens" "$(cat "$TMP/shape")" "(3, 10)"
+expect "the archive is a row of the archives table, named by its digest" \
+	"$(pg_psql -d pool -c "SELECT count(*) FROM archives WHERE sha256 = '$(sha256sum "$TMP/m.pt" | cut -d' ' -f1)'")" 1
+# the trail is append-only, even behind the program's back
+pg_psql -d pool -c "UPDATE approval_decisions SET decision = 'rejected'" >/dev/null 2>"$TMP/psql.err"
+expect "decisions cannot be changed" "$(grep -c 'append-only' "$TMP/psql.err")" 1
+pg_psql -d pool -c "DELETE FROM approval_decisions" >/dev/null 2>"$TMP/psql.err"
+expect "decisions cannot be deleted" "$(grep -c 'append-only' "$TMP/psql.err")" 1
+pg_psql -d pool -c "UPDATE approval_requests SET state = 'rejected' WHERE id = 2" >/dev/null 2>"$TMP/psql.err"
+expect "a decided request stays decided" "$(grep -c 'already decided' "$TMP/psql.err")" 1
+# a damaged archive is refused
+pg_psql -d pool -c "UPDATE archives SET data = overlay(data placing 'X'::bytea from 100)" >/dev/null
+run_cmd "$AEGIS" pool export 2 --out "$TMP/bad.pt" --db "$DB"
+expect "a damaged archive is refused" "$RC $(grep -c "archive is damaged" "$TMP/stderr")" "7 1"
+run_cmd "$AEGIS" approvals show 2 --db "$DB"
+expect "approvals show" "$(grep -c '^verdict     accepted at validate' "$TMP/out") $(grep -c 'approved by alice: fine' "$TMP/out")" "1 1"
+run_cmd "$AEGIS" pool report --html "$TMP/site" --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "report from postgresql" "$(field '(r["candidates"], r["approvals"])') $(grep -c 'Against the parent' "$TMP/site/c/2.html")" "(2, 2) 1"
+# gc: candidate 1's request was rejected: its archive goes
+run_cmd "$AEGIS" pool gc --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "gc prunes the unapproved archive, keeps the approved one" "$(field '(r["pruned"], r["files_removed"], r["archives_kept"])')" "(1, 1, 1)"
+run_cmd "$AEGIS" pool show 1 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "the pruned row stays" "$(field '(r["status"], r["has_artifact"], r["artifact_pruned_at"] is not None)')" "('accepted', False, True)"
+# a URL with no server behind it: an error, said once
+run_cmd "$AEGIS" pool list --db "postgresql:///nosuch?host=$TMP/nosock&user=aegis"
+expect "no server: exit 7, one line" "$RC $(grep -c . "$TMP/stderr") $(grep -c 'cannot connect' "$TMP/stderr")" "7 1 1"
+# a password in the URL is not printed
+run_cmd "$AEGIS" pool list --db "postgresql://aegis:s3cret@/nosuch?host=$TMP/nosock"
+expect "the password is not shown" "$(grep -c s3cret "$TMP/stderr")" 0
+finish
