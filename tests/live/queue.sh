@@ -90,6 +90,18 @@ if pg_available; then
 	kill -TERM "$W"
 	wait "$W"
 	expect "postgresql: the worker still stops cleanly" "$?" 0
+	# the Slurm recipe, as far as this machine goes (no Slurm here): two
+	# array tasks run the script as sbatch would, and drain a queue
+	U=$(pg_newdb slurm)
+	"$AEGIS" submit --db "$U" --input float:2x8 --no-train good5.py good6.py good7.py bad1.py >/dev/null
+	for t in 0 1; do
+		SLURM_ARRAY_TASK_ID=$t AEGIS_DB=$U AEGIS=$AEGIS bash "$TOP_SRCDIR/doc/launchers/slurm-workers.sbatch" \
+			>"$TMP/slurm$t.out" 2>&1 &
+	done
+	wait
+	run_cmd "$AEGIS" pool list --db "$U" --json
+	cp "$TMP/out" "$TMP/r.json"
+	expect "slurm recipe: two array tasks drain the queue" "$(field 'sorted(c["status"] for c in r)')" '["accepted", "accepted", "accepted", "rejected"]'
 else
 	expect "postgresql is installed (quickstart.sh installs it)" no yes
 fi
@@ -124,6 +136,17 @@ expect "4 concurrent submitters: 20 entries, distinct ids" "$(field '(r["queued"
 expect "worker refuses an unknown option" "$?" 2
 "$AEGIS" worker --db "$TMP/c.db" --jobs 2 --drain >"$TMP/j.out" 2>"$TMP/j.err"
 expect "worker --jobs 2 --drain" "$? $(grep -c '"recorded":true' "$TMP/j.out")" "0 20"
+
+# the other recipes: the systemd unit verifies (pointed at this build),
+# the Kubernetes manifest runs the worker with the URL from a secret
+if command -v systemd-analyze >/dev/null 2>&1; then
+	sed "s|/usr/local/bin/aegis-sandbox|$AEGIS|; s|EnvironmentFile=.*|Environment=AEGIS_DB=$TMP/q.db|" \
+		"$TOP_SRCDIR/doc/launchers/aegis-worker@.service" >"$TMP/aegis-worker@.service"
+	expect "systemd unit verifies" "$(systemd-analyze verify "$TMP/aegis-worker@.service" 2>&1)" ""
+fi
+k8s=$TOP_SRCDIR/doc/launchers/k8s-workers.yaml
+expect "kubernetes manifest: a Deployment whose worker takes the URL from a secret" \
+	"$(grep -c '^kind: Deployment$' "$k8s") $(grep -c 'command: \["aegis-sandbox", "worker", "--db", "$(AEGIS_DB)"' "$k8s") $(grep -c 'name: aegis-pool$' "$k8s")" "1 1 1"
 
 # usage
 run_cmd "$AEGIS" submit good1.py
