@@ -27,6 +27,7 @@ from aegis_sandbox.executor import (  # noqa: F401
     default_db,
     run_full_training,
     shutdown,
+    submit,
 )
 
 
@@ -48,4 +49,4 @@ def install_seed_shim():
 
 __all__ = ["install_seed_shim", "SafeCodeExecutor", "ExecutionResult", "CodeDebugger", "LLMCodeDebugger",
            "TrainingValidator", "ApprovalManager", "CodePool", "CodeValidator", "ArchitectureValidator",
-           "SandboxError", "default_db", "run_full_training", "shutdown"]
+           "SandboxError", "default_db", "run_full_training", "shutdown", "submit"]

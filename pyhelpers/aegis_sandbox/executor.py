@@ -92,6 +92,41 @@ def _cli(args: Sequence[str], db: Optional[str] = None) -> Any:
     return json.loads(p.stdout) if p.stdout.strip() else None
 
 
+def _is_url(db: str) -> bool:
+    """A PostgreSQL pool (a server, not a file beside us)."""
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def submit(code: str, db: Optional[str] = None, test_inputs: Optional[str] = None,
+           architecture_id: str = "", parent: Optional[int] = None, generation: Optional[int] = None,
+           train: Optional[bool] = None, request_approval: bool = False) -> int:
+    """Queue CODE in the pool DB (default: default_db(), or a
+    postgresql:// URL) for 'aegis-sandbox worker' processes; its queue id.
+    The verdict lands in the pool (CodePool.get_top_k, the approval gate)
+    once a worker has judged it."""
+    args = ["submit", "--db", db or default_db()]
+    if test_inputs is not None:
+        args += ["--input", test_inputs]
+    if architecture_id:
+        args += ["--arch-id", architecture_id]
+    if parent is not None:
+        args += ["--parent", str(int(parent))]
+    if generation is not None:
+        args += ["--generation", str(int(generation))]
+    if train is False:
+        args.append("--no-train")
+    if request_approval:
+        args.append("--request-approval")
+    cmd = [BINARY] + args + ["--json", "-"]
+    try:
+        p = subprocess.run(cmd, input=code, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SandboxError("the aegis-sandbox program was not found (%s)" % BINARY) from None
+    if p.returncode != 0:
+        raise SandboxError(p.stderr.strip() or "aegis-sandbox submit failed")
+    return int(json.loads(p.stdout)[0]["queue_id"])
+
+
 def default_db() -> str:
     """The pool database the seed's objects share when given none:
     $AEGIS_SANDBOX_DB, else the program's own default (pool path)."""
@@ -423,9 +458,10 @@ class SafeCodeExecutor:
         if class_name:
             req["class"] = class_name
         req.update(extra)
-        if not self.db or req.get("record") is False:
-            # with a pool, the model is loaded from the pool's own copy
-            # ("pool_archive"): one copy of the archive to disk, not two
+        if not self.db or _is_url(self.db) or req.get("record") is False:
+            # with a SQLite pool, the model is loaded from the pool's own
+            # copy ("pool_archive"): one copy of the archive to disk, not
+            # two; a PostgreSQL pool keeps it in the database
             req.setdefault("artifact_out", os.path.join(self.work_dir, "model-%d.pt" % n))
         tmp_input = None
         if isinstance(test_inputs, torch.Tensor):

@@ -67,6 +67,21 @@ expect "gc prunes the unapproved archive, keeps the approved one" "$(field '(r["
 run_cmd "$AEGIS" pool show 1 --db "$DB" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "the pruned row stays" "$(field '(r["status"], r["has_artifact"], r["artifact_pruned_at"] is not None)')" "('accepted', False, True)"
+# the Python client on a PostgreSQL pool: the model comes back (there is
+# no archive file beside a server), the row is there
+AEGIS_SANDBOX=$AEGIS "$PY" - "$DB" "$TOP_SRCDIR" >"$TMP/client.out" 2>&1 <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[2] + "/pyhelpers")
+import torch
+from aegis_sandbox import SafeCodeExecutor, CodePool
+ex = SafeCodeExecutor(db=sys.argv[1])
+r = ex.execute_model_code(open(sys.argv[2] + "/doc/examples/seed_model.py").read(), "tokens:2x20:1000", "from-client")
+print(r.success, r.candidate_id, tuple(r.model(torch.randint(0, 1000, (3, 20))).shape))
+print("from-client" in [c["architecture_id"] for c in CodePool(sys.argv[1]).get_top_k(k=10, metric="parameters")])
+ex.close()
+PYEOF
+expect "the Python client on postgresql" "$(cat "$TMP/client.out")" "True 3 (3, 1000)
+True"
 # a URL with no server behind it: an error, said once
 run_cmd "$AEGIS" pool list --db "postgresql:///nosuch?host=$TMP/nosock&user=aegis"
 expect "no server: exit 7, one line" "$RC $(grep -c . "$TMP/stderr") $(grep -c 'cannot connect' "$TMP/stderr")" "7 1 1"

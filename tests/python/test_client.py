@@ -427,3 +427,22 @@ def test_model_eval_is_the_models_eval(executor):
     with torch.no_grad():
         assert torch.allclose(r.model(x), eager(x), atol=1e-6)
         assert torch.equal(r.model(x), r.model(x))
+
+
+def test_submit_then_a_worker_judges(tmp_path):
+    """The client can queue too; a worker (here one --drain process) judges."""
+    import subprocess
+    from aegis_sandbox import submit
+    db = str(tmp_path / "q.db")
+    code = open(os.path.join(TOP, "doc", "examples", "seed_model.py")).read()
+    q1 = submit(code, db=db, test_inputs="tokens:2x20:1000", architecture_id="queued-seed", train=False)
+    q2 = submit("class Model(:\n", db=db, architecture_id="queued-broken")
+    assert (q1, q2) == (1, 2)
+    p = subprocess.run([os.environ["AEGIS_SANDBOX"], "worker", "--db", db, "--drain"], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    import json
+    rows = {c["architecture_id"]: c["status"] for c in json.loads(subprocess.run(
+        [os.environ["AEGIS_SANDBOX"], "pool", "list", "--db", db, "--json"], capture_output=True,
+        text=True).stdout)}
+    assert rows == {"queued-seed": "accepted", "queued-broken": "rejected"}
