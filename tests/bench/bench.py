@@ -318,6 +318,28 @@ def throughput(binary, items, timeout, memory_mb, work):
     return base_s, base, ours_s, ours
 
 
+def queue_throughput(binary, items, timeout, memory_mb, work, workers):
+    """The same candidates through the pool's queue: submitted first
+    (untimed), then drained by one 'worker --drain' process with WORKERS
+    worker processes (zygote starts included).  (seconds, statuses)."""
+    db = os.path.join(work, "queue-%d.db" % workers)
+    for it in items:
+        path = os.path.join(work, "q-%s.py" % it["name"])
+        with open(path, "w") as f:
+            f.write(it["code"])
+        args = [binary, "submit", "--db", db, "--timeout", str(timeout), "--memory-mb", str(memory_mb),
+                "--arch-id", it["name"], path]
+        if it["input"]:
+            args[4:4] = ["--input", it["input"]]
+        subprocess.run(args, capture_output=True, check=True)
+    t = time.perf_counter()
+    p = subprocess.run([binary, "worker", "--db", db, "--jobs", str(workers), "--drain", "--poll", "0.1"],
+                       capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+    return secs, lines
+
+
 # ---- the run --------------------------------------------------------------
 
 def fmt_s(x):
@@ -501,6 +523,21 @@ def main():
             rows.append(("throughput, %d candidates, 2 jobs" % len(items), "baseline pool", {"median": bs}, 1.0))
             rows.append(("throughput, %d candidates, 2 jobs" % len(items), "batch --jobs 2", {"median": osec}, bs / osec))
             targets.append(("batch --jobs 2 faster than a 2-worker baseline pool", osec < bs, "%.2fx" % (bs / osec)))
+            # 5. the same candidates through the queue: 1 and 2 workers
+            print("throughput through the queue, 1 and 2 workers ...", file=sys.stderr)
+            q1, l1 = queue_throughput(binary, items, 10, 2048, work, 1)
+            q2, l2 = queue_throughput(binary, items, 10, 2048, work, 2)
+            n = len(items)
+            res["queue"] = {"one_worker_s": q1, "two_workers_s": q2, "recorded_1": sum(1 for x in l1 if x.get("recorded")),
+                            "recorded_2": sum(1 for x in l2 if x.get("recorded")),
+                            "per_minute": {"baseline pool": 60 * n / bs, "batch --jobs 2": 60 * n / osec,
+                                           "1 worker": 60 * n / q1, "2 workers": 60 * n / q2}}
+            rows.append(("throughput, %d candidates, queue" % n, "1 worker", {"median": q1}, bs / q1))
+            rows.append(("throughput, %d candidates, queue" % n, "2 workers", {"median": q2}, bs / q2))
+            targets.append(("2 queue workers faster than a 2-worker baseline pool, every candidate once",
+                            q2 < bs and res["queue"]["recorded_2"] == n,
+                            "%.2fx, %.0f/min (batch %.0f/min, 1 worker %.0f/min)"
+                            % (bs / q2, 60 * n / q2, 60 * n / osec, 60 * n / q1)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
