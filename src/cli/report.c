@@ -356,6 +356,15 @@ static void loss_svg(struct sbuf *out, const struct json *cand, const struct jso
 	sbuf_adds(out, "</p>\n");
 }
 
+/* The warning a verdict the candidate's own process gave carries on every
+ * page that shows it. */
+static void unverified_banner(struct sbuf *out, const struct json *j)
+{
+	if (cli_unverified(j))
+		sbuf_adds(out, "<p class=banner>UNVERIFIED: validated inside the candidate's own process "
+			       "(validation.export_failure: in-process); it could have forged this result.</p>\n");
+}
+
 /* ---- the index ----------------------------------------------------------- */
 
 struct site {
@@ -557,9 +566,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 	sbuf_adds(out, " <span class=dim>at ");
 	html(out, str_or(c, "stage", ""));
 	sbuf_adds(out, "</span></h1>\n");
-	if (cli_unverified(c))
-		sbuf_adds(out, "<p class=banner>UNVERIFIED: validated inside the candidate's own process "
-			       "(validation.export_failure: in-process); it could have forged this result.</p>\n");
+	unverified_banner(out, c);
 	sbuf_adds(out, "<table class=kv><tr><th>architecture</th><td>");
 	html(out, str_or(c, "architecture_id", ""));
 	sbuf_adds(out, "</td></tr><tr><th>lineage</th><td>");
@@ -820,9 +827,7 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 	sbuf_adds(out, "), requested ");
 	html(out, str_or(a, "requested_at", ""));
 	sbuf_adds(out, "</p>\n");
-	if (cli_unverified(a))
-		sbuf_adds(out, "<p class=banner>UNVERIFIED: validated inside the candidate's own process; it "
-			       "could have forged that result.</p>\n");
+	unverified_banner(out, a);
 	sbuf_adds(out, "<p class=pre>");
 	html(out, str_or(a, "description", ""));
 	sbuf_adds(out, "</p>\n<h2>Decisions</h2>\n");

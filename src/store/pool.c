@@ -705,26 +705,27 @@ fail:
 
 /* ---- queries -------------------------------------------------------------------- */
 
-/* The columns every candidate listing has, for this database. */
+/* The columns every candidate listing has, for this database: the row's
+ * own, then JSON keys of its metrics and result. */
 static void summary_columns(const struct pool *p, struct sbuf *sb)
 {
+	static const struct {
+		const char *col, *key, *as;
+	} keys[] = {
+	    {"c.metrics", "'parameters'", "parameters"},     {"c.metrics", "'final_loss'", "final_loss"},
+	    {"c.metrics", "'heldout_loss'", "heldout_loss"}, {"c.metrics", "'loss'", "loss"},
+	    {"c.result", "'integrity'", "integrity"},        {"c.result", "'fixes_applied'", "fixes_applied"},
+	    {"c.result", "'runtime'", "runtime_json"},
+	};
+
 	sbuf_adds(sb, "c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at,"
-		      " c.code_sha256, ");
-	db_json_key(p->db, sb, "c.metrics", "'parameters'", JK_VALUE);
-	sbuf_adds(sb, " AS parameters, ");
-	db_json_key(p->db, sb, "c.metrics", "'final_loss'", JK_VALUE);
-	sbuf_adds(sb, " AS final_loss, ");
-	db_json_key(p->db, sb, "c.metrics", "'heldout_loss'", JK_VALUE);
-	sbuf_adds(sb, " AS heldout_loss, ");
-	db_json_key(p->db, sb, "c.metrics", "'loss'", JK_VALUE);
-	sbuf_adds(sb, " AS loss, (SELECT state FROM approval_requests r WHERE r.candidate_id = c.id"
-		      " ORDER BY r.id DESC LIMIT 1) AS approval, ");
-	db_json_key(p->db, sb, "c.result", "'integrity'", JK_VALUE);
-	sbuf_adds(sb, " AS integrity, ");
-	db_json_key(p->db, sb, "c.result", "'fixes_applied'", JK_VALUE);
-	sbuf_adds(sb, " AS fixes_applied, ");
-	db_json_key(p->db, sb, "c.result", "'runtime'", JK_VALUE);
-	sbuf_adds(sb, " AS runtime_json, c.user_metrics AS user_metrics_json");
+		      " c.code_sha256, c.user_metrics AS user_metrics_json, (SELECT state FROM approval_requests r"
+		      " WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		sbuf_adds(sb, ", ");
+		db_json_key(p->db, sb, keys[i].col, keys[i].key, JK_VALUE);
+		sbuf_addf(sb, " AS %s", keys[i].as);
+	}
 }
 
 /* Move the runtime object's fields to the row (torch, python, format). */
