@@ -2,6 +2,10 @@
 # private socket): the same records, lineage, approval trail, export,
 # gc and report as on SQLite (pool.sh, report.sh).
 . "$TOP_SRCDIR/tests/live/lib.sh"
+if [ "${AEGIS_SUITE:-}" = torch2 ]; then
+	echo "SKIP: the store, queue and review site do not depend on torch (the system suite runs this)"
+	exit 77
+fi
 . "$TOP_SRCDIR/tests/live/pglib.sh"
 if ! pg_available; then
 	expect "postgresql is installed (quickstart.sh installs it)" no yes

@@ -2,6 +2,10 @@
 # without reading JSON; every candidate- and caller-controlled string is
 # text, never markup, in a real browser (Chromium, headless).
 . "$TOP_SRCDIR/tests/live/lib.sh"
+if [ "${AEGIS_SUITE:-}" = torch2 ]; then
+	echo "SKIP: the store, queue and review site do not depend on torch (the system suite runs this)"
+	exit 77
+fi
 DB=$TMP/pool.db
 SITE=$TMP/site
 
