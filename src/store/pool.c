@@ -383,24 +383,32 @@ static bool is_sha256_hex(const char *s)
 	return n == 64;
 }
 
-/* The first row of SQL's result, or NULL with ERR ("there is no WHAT ID"
- * when there is none).  The caller's. */
+/* The first of ROWS (which are consumed), or NULL with ERR ("there is no
+ * WHAT ID" when there is none; ROWS NULL: ERR says why already).  The
+ * caller's. */
+static struct json *first_row(struct json *rows, const char *what, long long id, char *err, size_t errlen)
+{
+	struct json *row;
+
+	if (!rows)
+		return NULL;
+	if (!rows->count) {
+		snprintf(err, errlen, "there is no %s %lld", what, id);
+		json_free(rows);
+		return NULL;
+	}
+	row = rows->items[0];
+	rows->count = 0;
+	json_free(rows);
+	return row;
+}
+
+/* The first row of SQL's result with $1 = ID (see first_row). */
 static struct json *query_one(struct pool *p, const char *sql, long long id, const char *what, char *err, size_t errlen)
 {
 	struct db_val v = DV_INT(id);
-	struct json *arr = db_query(p->db, sql, &v, 1, err, errlen), *row;
 
-	if (!arr)
-		return NULL;
-	if (!arr->count) {
-		snprintf(err, errlen, "there is no %s %lld", what, id);
-		json_free(arr);
-		return NULL;
-	}
-	row = arr->items[0];
-	arr->count = 0;
-	json_free(arr);
-	return row;
+	return first_row(db_query(p->db, sql, &v, 1, err, errlen), what, id, err, errlen);
 }
 
 /* ---- archives ----------------------------------------------------------------- */
@@ -771,7 +779,7 @@ struct json *pool_list(struct pool *p, const char *status, long generation, cons
 struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, size_t errlen)
 {
 	struct sbuf sql = SBUF_INIT;
-	struct json *rows, *row = NULL;
+	struct json *row = NULL;
 	struct db_val v = DV_INT(id);
 	static const char *const parts[] = {"error", "attempts", "sandbox", "warnings", "violations"};
 
@@ -793,18 +801,11 @@ struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, s
 	sbuf_adds(&sql, " AS stderr, CASE WHEN c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL THEN 1 ELSE 0"
 			" END AS has_artifact, c.artifact_sha256, COALESCE(c.artifact_bytes, length(c.artifact))"
 			" AS artifact_bytes, c.artifact_pruned_at FROM candidates c WHERE c.id = $1");
-	rows = flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen));
+	row = first_row(flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen)), "candidate", id, err,
+			errlen);
 	sbuf_release(&sql);
-	if (!rows)
+	if (!row)
 		return NULL;
-	if (!rows->count) {
-		snprintf(err, errlen, "there is no candidate %lld", id);
-		json_free(rows);
-		return NULL;
-	}
-	row = rows->items[0];
-	rows->count = 0;
-	json_free(rows);
 	if (!with_code) {
 		json_free(json_take(row, "code"));
 		json_free(json_take(row, "final_code"));
@@ -952,19 +953,13 @@ struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
 {
 	struct db_val v = DV_INT(id);
-	struct json *rows = approval_query(p, "r.id = $1", &v, 1, err, errlen), *row, *cand, *parent = NULL, *dec;
+	struct json *row = first_row(approval_query(p, "r.id = $1", &v, 1, err, errlen), "approval request", id, err,
+				     errlen),
+		    *cand, *parent = NULL, *dec;
 	double cid = 0, pid = 0;
 
-	if (!rows)
+	if (!row)
 		return NULL;
-	if (!rows->count) {
-		snprintf(err, errlen, "there is no approval request %lld", id);
-		json_free(rows);
-		return NULL;
-	}
-	row = rows->items[0];
-	rows->count = 0;
-	json_free(rows);
 	json_get_num(row, "candidate_id", &cid);
 	cand = pool_get(p, (long long)cid, true, err, errlen);
 	if (!cand) {
