@@ -29,11 +29,6 @@ bool db_is_url(const char *t)
 	return t && (!strncmp(t, "postgresql://", 13) || !strncmp(t, "postgres://", 11));
 }
 
-enum db_kind db_kind(const struct db *db)
-{
-	return db->kind;
-}
-
 const char *db_name(const struct db *db)
 {
 	return db->name;
@@ -467,8 +462,6 @@ const char *db_sql(const struct db *db, enum db_sql what)
 		return pg ? "extract(epoch FROM clock_timestamp())::float8"
 			  : "((julianday('now') - 2440587.5) * 86400.0)";
 	case SQL_SKIP_LOCKED: return pg ? " FOR UPDATE SKIP LOCKED" : "";
-	case SQL_AUTOINCREMENT: return pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY";
-	case SQL_REAL: return pg ? "DOUBLE PRECISION" : "REAL";
 	}
 	return "";
 }

@@ -24,7 +24,6 @@ bool db_is_url(const char *target);
  * NULL with ERR. */
 struct db *db_open(const char *target, char *err, size_t errlen);
 void db_close(struct db *db);
-enum db_kind db_kind(const struct db *db);
 /* TARGET as it may be shown (a URL without its password). */
 const char *db_name(const struct db *db);
 
