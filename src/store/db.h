@@ -69,11 +69,9 @@ void db_rollback(struct db *db);
 
 /* The spellings that differ. */
 enum db_sql {
-	SQL_NOW_TEXT,      /* the time now, as 2026-11-28T06:14:27.123Z */
-	SQL_NOW_EPOCH,     /* the time now, in seconds since the epoch (a real) */
-	SQL_SKIP_LOCKED,   /* after a SELECT ... LIMIT 1 that claims a row */
-	SQL_AUTOINCREMENT, /* an id column: INTEGER PRIMARY KEY, BIGSERIAL PRIMARY KEY */
-	SQL_REAL,          /* a double-precision column type */
+	SQL_NOW_TEXT,    /* the time now, as 2026-11-28T06:14:27.123Z */
+	SQL_NOW_EPOCH,   /* the time now, in seconds since the epoch (a real) */
+	SQL_SKIP_LOCKED, /* after a SELECT ... LIMIT 1 that claims a row */
 };
 const char *db_sql(const struct db *db, enum db_sql what);
 /* An SQL expression for key KEY (an SQL expression: a quoted literal or a
