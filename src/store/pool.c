@@ -198,6 +198,22 @@ char *pool_default_path(void)
 	return xasprintf("%s/.local/share/aegis-sandbox/pool.db", home);
 }
 
+/* The number in column COL of SQL's first row, into *OUT (0 when there is
+ * no row or it is NULL).  0, or -1 with ERR. */
+static int query_num(struct pool *p, const char *sql, const struct db_val *v, int n, const char *col, double *out,
+		     char *err, size_t errlen)
+{
+	struct json *rows = db_query(p->db, sql, v, n, err, errlen);
+
+	*out = 0;
+	if (!rows)
+		return -1;
+	if (rows->count)
+		json_get_num(rows->items[0], col, out);
+	json_free(rows);
+	return 0;
+}
+
 /* A statement list run as one script (SQLite) or one by one (PostgreSQL). */
 static int run_script(struct pool *p, const char *sql, char *err, size_t errlen)
 {
@@ -237,7 +253,6 @@ static int run_script(struct pool *p, const char *sql, char *err, size_t errlen)
 
 static int lite_migrate(struct pool *p, char *err, size_t errlen)
 {
-	struct json *rows;
 	int version = 0;
 
 	/* Switching a new file to WAL needs a moment of exclusive access, and
@@ -260,12 +275,8 @@ static int lite_migrate(struct pool *p, char *err, size_t errlen)
 		 * opener waits and then sees the new version */
 		if (db_begin(p->db, err, errlen) < 0)
 			return -1;
-		rows = db_query(p->db, "PRAGMA user_version", NULL, 0, err, errlen);
-		if (!rows)
+		if (query_num(p, "PRAGMA user_version", NULL, 0, "user_version", &v, err, errlen) < 0)
 			goto fail;
-		if (rows->count)
-			json_get_num(rows->items[0], "user_version", &v);
-		json_free(rows);
 		version = (int)v;
 		if (version > (int)N_LITE) {
 			snprintf(err, errlen, "%s: schema version %d is newer than this program's %zu", p->path,
@@ -290,7 +301,6 @@ fail:
 
 static int pg_migrate(struct pool *p, char *err, size_t errlen)
 {
-	struct json *rows;
 	double v = 0;
 
 	/* one opener at a time creates the schema: a transaction-scoped
@@ -300,12 +310,8 @@ static int pg_migrate(struct pool *p, char *err, size_t errlen)
 	    db_exec(p->db, "CREATE TABLE IF NOT EXISTS aegis_schema (version INTEGER NOT NULL)", NULL, 0, NULL, err,
 		    errlen) < 0)
 		goto fail;
-	rows = db_query(p->db, "SELECT version FROM aegis_schema", NULL, 0, err, errlen);
-	if (!rows)
+	if (query_num(p, "SELECT version FROM aegis_schema", NULL, 0, "version", &v, err, errlen) < 0)
 		goto fail;
-	if (rows->count)
-		json_get_num(rows->items[0], "version", &v);
-	json_free(rows);
 	if (v > (double)N_LITE) {
 		snprintf(err, errlen, "%s: schema version %.0f is newer than this program's %zu", p->path, v, N_LITE);
 		goto fail;
@@ -851,13 +857,8 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 			  "SELECT COUNT(DISTINCT %s) AS kinds FROM candidates c WHERE c.status = 'accepted'"
 			  " AND COALESCE(%s, %s) IS NOT NULL",
 			  sbuf_str(&lossx), sbuf_str(&user), sbuf_str(&own));
-		rows = db_query(p->db, sbuf_str(&sql), v, 1, err, errlen);
-		if (!rows)
+		if (query_num(p, sbuf_str(&sql), v, 1, "kinds", &kinds, err, errlen) < 0)
 			goto out;
-		if (rows->count)
-			json_get_num(rows->items[0], "kinds", &kinds);
-		json_free(rows);
-		rows = NULL;
 		if (kinds > 1) {
 			snprintf(err, errlen,
 				 "metric %s: the candidates were trained with different losses (cross_entropy and "
@@ -1134,13 +1135,9 @@ static long long db_bytes(struct pool *p)
 {
 	if (p->pg) {
 		char err[256];
-		struct json *rows =
-		    db_query(p->db, "SELECT pg_database_size(current_database()) AS n", NULL, 0, err, sizeof(err));
 		double n = 0;
 
-		if (rows && rows->count)
-			json_get_num(rows->items[0], "n", &n);
-		json_free(rows);
+		query_num(p, "SELECT pg_database_size(current_database()) AS n", NULL, 0, "n", &n, err, sizeof(err));
 		return (long long)n;
 	}
 	{
@@ -1469,20 +1466,12 @@ int pool_claim(struct pool *p, const char *owner, double lease_s, struct pool_jo
 		  "SELECT id FROM queue WHERE state = 'queued' OR (state = 'running' AND lease_until < %s)"
 		  " ORDER BY id LIMIT 1%s",
 		  now, db_sql(p->db, SQL_SKIP_LOCKED));
-	rows = db_query(p->db, sbuf_str(&sql), NULL, 0, err, errlen);
-	if (!rows)
+	if (query_num(p, sbuf_str(&sql), NULL, 0, "id", &id, err, errlen) < 0)
 		goto fail;
-	if (rows->count)
-		json_get_num(rows->items[0], "id", &id);
-	json_free(rows);
-	rows = NULL;
 	if (!id) {
-		rows = db_query(p->db, "SELECT count(*) AS n FROM queue WHERE state = 'running'", NULL, 0, err, errlen);
-		if (!rows)
+		if (query_num(p, "SELECT count(*) AS n FROM queue WHERE state = 'running'", NULL, 0, "n", &running, err,
+			      errlen) < 0)
 			goto fail;
-		if (rows->count)
-			json_get_num(rows->items[0], "n", &running);
-		json_free(rows);
 		sbuf_release(&sql);
 		if (db_commit(p->db, err, errlen) < 0)
 			goto fail;
