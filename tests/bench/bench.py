@@ -277,10 +277,12 @@ def corpus():
     return items
 
 
-def _baseline_worker(item, timeout, memory_gb):
-    """One candidate through the seed's pipeline, in a pool worker."""
+def _baseline_worker(item, timeout, memory_gb, work):
+    """One candidate through the seed's pipeline, in a pool worker (its
+    files under WORK, which the benchmark removes)."""
     if not hasattr(_baseline_worker, "ex"):
-        _baseline_worker.ex = seed.SafeCodeExecutor(timeout_seconds=timeout, max_memory_gb=memory_gb)
+        _baseline_worker.ex = seed.SafeCodeExecutor(timeout_seconds=timeout, max_memory_gb=memory_gb,
+                                                     work_dir=tempfile.mkdtemp(dir=work))
     x = spec_tensor(item["input"])
     vocab, seq = 1000, 20
     if item["input"].startswith("tokens:"):
@@ -302,7 +304,7 @@ def throughput(binary, items, timeout, memory_mb, work):
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
         base = list(pool.map(_baseline_worker, items, [timeout] * len(items),
-                             [memory_mb / 1024.0] * len(items)))
+                             [memory_mb / 1024.0] * len(items), [work] * len(items)))
     base_s = time.perf_counter() - t
     # aegis-sandbox batch --jobs 2, one-shot (zygote start included)
     req = os.path.join(work, "corpus.jsonl")

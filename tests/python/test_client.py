@@ -17,10 +17,18 @@ from aegis_sandbox import (CodeDebugger, SafeCodeExecutor, TrainingValidator,  #
 
 pytestmark = pytest.mark.skipif(not os.environ.get("AEGIS_SANDBOX"), reason="needs the built binary")
 
-# the seed's objects share a pool database when given none: a private one here
+# the seed's objects share a pool database when given none: a private one
+# here, removed when the module's tests end (a test leaves no directory)
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 _DBDIR = tempfile.mkdtemp(prefix="aegis-client-test-")
 os.environ["AEGIS_SANDBOX_DB"] = os.path.join(_DBDIR, "pool.db")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_pool():
+    yield
+    shutil.rmtree(_DBDIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
