@@ -6,12 +6,58 @@ fork.
 """
 
 
+# Subpackages that `import torch` loads for its namespace but that neither
+# the harness nor a typical candidate touches: each is made a lazy module
+# (importlib.util.LazyLoader) while torch is imported, so it is loaded on
+# its first attribute access, in the child that uses it, and a one-shot
+# run does not pay for it (torch 1.13: about 120 ms of a 1.0 s import;
+# torch 2.13 loads them all anyway, for torch._dynamo).  Nothing with import-time side
+# effects is on the list (torch._meta_registrations registers kernels and
+# stays eager), nor torch.hub, whose downloaders the build child replaces.
+LAZY = ("torch.onnx", "torch.distributions", "torch.quantization")
+
+
+class _LazyFinder:
+    """A meta-path finder that hands LAZY's modules to LazyLoader (what it
+    uses is imported before it is installed: an import in find_spec would
+    come back to it)."""
+
+    def __init__(self, sys, util):
+        self.sys, self.util = sys, util
+
+    def find_spec(self, name, path, target=None):
+        if name not in LAZY:
+            return None
+        self.sys.meta_path.remove(self)  # the real finders, for the real spec
+        try:
+            spec = self.util.find_spec(name)
+        finally:
+            self.sys.meta_path.insert(0, self)
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = self.util.LazyLoader(spec.loader)
+        return spec
+
+
+def lazy_imports():
+    """Install _LazyFinder; returns the function that removes it."""
+    import importlib.util
+    import sys
+    finder = _LazyFinder(sys, importlib.util)
+    sys.meta_path.insert(0, finder)
+    return lambda: sys.meta_path.remove(finder)
+
+
 def warm():
     import warnings
-    with warnings.catch_warnings():
-        # torch 2.x without numpy says so at import; numpy is optional
-        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-        import torch
+    done = lazy_imports()
+    try:
+        with warnings.catch_warnings():
+            # torch 2.x without numpy says so at import; numpy is optional
+            warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+            import torch
+    finally:
+        done()
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
