@@ -200,22 +200,51 @@ def _seq_dim(out, x):
 def split_points(T, rng):
     """Where to cut the sequence: the last cut (only the last token
     changes), the middle one, and one drawn with RNG (the validate child's
-    own randomness: an archive cannot know which).  Each cut is a forward
-    pass (15 ms on the benchmark's small transformer, whose one-shot run is
-    within a few percent of the baseline's), and a leak from the whole
-    future, the usual bug, shows at any cut; a leak planted at one middle
-    position is caught with probability about 1/(T-3) per run."""
+    own randomness: an archive cannot know which); every cut of a short
+    sequence.  A leak from the whole future, the usual bug, shows at any
+    cut; a leak planted at one middle position is caught with probability
+    about 1/(T-3) for each random cut."""
     if T <= 4:
         return list(range(T - 1))
     return sorted({T - 2, T // 2, rng.randrange(T - 2)})
 
 
+def _perturb(x, rows, vocab, g):
+    """X with the tokens after cut ROWS[b] of each row b changed (a cut of
+    None leaves its row alone)."""
+    x2 = x.clone()
+    for b, t in enumerate(rows):
+        if t is None:
+            continue
+        noise = torch.randint(1, vocab, (x2.shape[1] - t - 1,), generator=g, dtype=torch.long)
+        x2[b, t + 1:] = (x2[b, t + 1:] + noise) % vocab
+    return x2
+
+
+def _moved(a, b, d, t):
+    """(position, size) of the first output at a position <= T that
+    differs between A and B (one sequence each, sequence along dimension
+    D - 1), or None.  The tolerance is absolute plus relative to each
+    position's own scale, and a NaN where they should agree is a change."""
+    pa, pb = a.narrow(d - 1, 0, t + 1).double(), b.narrow(d - 1, 0, t + 1).double()
+    diff = (pa - pb).abs()
+    bad = ~(diff <= 1e-5 + 1e-4 * pa.abs())  # NaN compares False
+    if not bool(bad.any()):
+        return None
+    return int(bad.nonzero()[0][d - 1]), float(diff[bad].nan_to_num(float("inf")).max())
+
+
 def check_causality(model, x, vocab, a=None, rng=None):
     """For each split position t, change every token after t; outputs at
     positions <= t must not move.  A is the output for X when the caller
-    has it (seed 0, same mode).  The tolerance is absolute plus relative
-    to each compared position's own scale, so one huge logit elsewhere
-    cannot hide a leak, and a NaN where the outputs should agree fails."""
+    has it (seed 0, same mode).
+
+    Each row of the batch gets a cut of its own, so one forward pass tests
+    as many cuts as the input has rows (two passes test four cuts of the
+    usual batch of two, where one cut per pass took three for three).  A
+    row that moves is confirmed with every row cut at the same place, as
+    one cut per pass would have done it: a model that mixes the sequences
+    of a batch fails only for reading the future."""
     import random
     rng = rng or random.Random()
     with torch.no_grad():
@@ -224,32 +253,34 @@ def check_causality(model, x, vocab, a=None, rng=None):
         d = _seq_dim(a, x)
         if d is None:
             return SKIP, "no output dimension runs along the input's sequence"
-        T = x.shape[1]
+        B, T = x.shape[0], x.shape[1]
         g = torch.Generator().manual_seed(rng.randrange(1 << 31))
         points = split_points(T, rng)
-        probes = []
-        for t in points:
-            x2 = x.clone()
-            noise = torch.randint(1, vocab, tuple(x2[:, t + 1:].shape), generator=g, dtype=torch.long)
-            x2[:, t + 1:] = (x2[:, t + 1:] + noise) % vocab
-            probes.append(x2)
-        outs = [forward(model, x2) for x2 in probes]
+        passes = -(-len(points) // B)
+        cuts = list(points)
+        while len(cuts) < passes * B:
+            cuts.append(rng.randrange(T - 1))
         worst = None
-        for t, b in zip(points, outs):
-            pa, pb = a.narrow(d, 0, t + 1).double(), b.narrow(d, 0, t + 1).double()
-            diff = (pa - pb).abs()
-            tol = 1e-5 + 1e-4 * pa.abs()
-            bad = ~(diff <= tol)  # NaN compares False: a non-finite difference is a leak
-            if bool(bad.any()):
-                where = int(bad.nonzero()[0][d])
-                worst = (t, where, float(diff[bad].nan_to_num(float("inf")).max()))
+        for p in range(passes):
+            rows = cuts[p * B:(p + 1) * B]
+            out = forward(model, _perturb(x, rows, vocab, g))
+            for r, t in enumerate(rows):
+                if _moved(a[r], out[r], d, t) is None:
+                    continue
+                # the whole batch cut at t, as a single-cut probe would be
+                full = forward(model, _perturb(x, [t] * B, vocab, g))
+                hit = next((h for h in (_moved(a[q], full[q], d, t) for q in range(B)) if h), None)
+                if hit:
+                    worst = (t,) + hit
+                    break
+            if worst:
                 break
     if worst:
         t, where, size = worst
         return FAIL, ("the output at position %d changed by %.3g when only tokens after position "
                       "%d changed: the model reads future tokens" % (where, size, t))
     return PASS, ("outputs up to each of %d split positions unchanged when later tokens change"
-                  % len(points))
+                  % len(cuts))
 
 
 _BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
