@@ -280,21 +280,26 @@ class AllPositions(nn.Module):
         return inputs.first_tensor(self.model(x, x))
 
 
-def export_positions(model, path, spec, out, x, x2):
-    """For token input (B, T) and an output with one position (B, 1, V) or
-    (B, V), when forward() takes a second argument (targets): save the
-    every-position form to PATH if it gives (B, T, V).  A note for the
-    result, or None when there is no such form."""
-    import inspect
+def wants_positions(model, spec, out, x):
+    """True for token input (B, T) and an output with one position (B, 1,
+    V) or (B, V), when forward() takes a second argument (targets): a
+    language model that may have an every-position form."""
     if spec["kind"] != "tokens" or x.dim() != 2 or x.shape[1] < 2 or out is None:
-        return None
+        return False
     if not (out.dim() == 2 or (out.dim() == 3 and out.shape[1] == 1)):
-        return None
+        return False
     try:
         params = list(inspect.signature(model.forward).parameters.values())
     except (TypeError, ValueError):
-        return None
-    if len(params) < 2:
+        return False
+    return len(params) >= 2
+
+
+def export_positions(model, path, spec, out, x, x2, free=False):
+    """When wants_positions(): save the every-position form to PATH if it
+    gives (B, T, V).  A note for the result, or None when there is no such
+    form."""
+    if not wants_positions(model, spec, out, x):
         return None
     try:
         wrapped = AllPositions(model)
@@ -303,8 +308,7 @@ def export_positions(model, path, spec, out, x, x2):
             full = wrapped(x)
         if full.dim() != 3 or full.shape[1] != x.shape[1]:
             return None
-        traced = both_modes(wrapped, _trace_quiet(wrapped, x), x)
-        why = save_and_compare(wrapped, traced, path, x2)
+        _, why = save_traced(wrapped, _trace_quiet(wrapped, x), x, x2, path, free)
         if why is not None:
             return "no every-position archive: it differs from the model called with targets (%s)" % why
         return "every position, called with targets"
@@ -344,6 +348,49 @@ def _graph_key(traced):
     return re.sub(r"requires_grad=\d", "", text)
 
 
+def _mode_types():
+    """torch.nn's modules whose forward() reads the training flag (dropout,
+    batch statistics, RReLU's noise, an RNN's dropout, the transformer
+    layers' fast paths), resolved when the zygote imports this file, before
+    any candidate could replace them.  A module torch adds later that reads
+    the flag too only costs the fast path: see mode_free()."""
+    names = ("modules.dropout._DropoutNd", "modules.batchnorm._NormBase",
+             "modules.instancenorm._InstanceNorm", "RReLU", "RNNBase", "MultiheadAttention",
+             "Transformer", "TransformerEncoder", "TransformerDecoder",
+             "TransformerEncoderLayer", "TransformerDecoderLayer")
+    found = []
+    for name in names:
+        obj = nn
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, type):
+            found.append(obj)
+    return tuple(found)
+
+
+_MODE_TYPES = _mode_types()
+_TORCH_NN = "torch.nn."
+
+
+def mode_free(model, source):
+    """True when nothing in MODEL is known to read the training flag: no
+    torch.nn module that does, no module from outside torch.nn and the
+    candidate, and no "training" anywhere in the candidate's SOURCE.  Then
+    the eval-mode trace (a third of a small transformer's build) is
+    skipped, and the archive is compared with the model in eval mode
+    instead: a model that reads the flag where this cannot see it still
+    differs there, and gets the two traces after all."""
+    if "training" in source:
+        return False
+    for m in model.modules():
+        cls = type(m)
+        if isinstance(m, _MODE_TYPES):
+            return False
+        if not (cls.__module__.startswith(_TORCH_NN) or cls.__module__ == "candidate"):
+            return False
+    return True
+
+
 def both_modes(model, traced, x):
     """TRACED (made in train mode) when an eval-mode trace records the same
     graph, else a scripted BothModes of the two."""
@@ -367,14 +414,43 @@ def _scripted_source(module):
         return True
 
 
+def save_traced(model, traced, x, x2, path, free):
+    """Save to PATH the trace TRACED of MODEL (made in train mode on X), or
+    both modes' traces when the modes differ, and compare the archive with
+    MODEL on X2.  FREE (mode_free()): try the single trace alone first,
+    compared in eval mode, and make the eval-mode trace only if that
+    differs.  Returns (the exported module, None or why it differs)."""
+    if free:
+        _jit_save(traced, path)
+        why = differs_in_mode(model, _deepcopy(traced), x2, "eval")
+        if why is None:
+            return traced, None
+    exported = both_modes(model, traced, x)
+    return exported, save_and_compare(model, exported, path, x2)
+
+
+def differs_in_mode(model, exported, x2, mode):
+    """differs() with both in MODE ("train" or "eval"), then train again."""
+    if mode == "train":
+        return differs(model, exported, x2)
+    model.eval()
+    exported.eval()
+    try:
+        why = differs(model, exported, x2)
+    finally:
+        model.train()
+        exported.train()
+    return None if why is None else "in eval mode: " + why
+
+
 def save_and_compare(model, exported, path, x2):
     """Save EXPORTED to PATH, then compare a copy of it with MODEL in both
     modes.  The copy has its own parameters and buffers, as the archive
     the validate child loads does (a trace shares the model's, so a
     forward() that rewrites its own .data looked the same in both); it is
-    taken in memory, not read back from PATH (the 6.7 MB seed archive took
+    taken in memory, not read back from the file (the 6.7 MB seed archive took
     9 ms to load, a copy 2 ms).  None, or why they differ (the next
-    attempt overwrites PATH; a build that exports nothing is not
+    attempt overwrites the file; a build that exports nothing is not
     validated)."""
     _jit_save(exported, path)
     return differs_in_both_modes(model, _deepcopy(exported), x2)
@@ -390,17 +466,10 @@ def differs_in_both_modes(model, exported, x2):
     if getattr(exported, "original_name", None) not in ("BothModes", None) and \
             not _scripted_source(exported):
         return None
-    model.eval()
-    exported.eval()
-    try:
-        why = differs(model, exported, x2)
-    finally:
-        model.train()
-        exported.train()
-    return None if why is None else "in eval mode: " + why
+    return differs_in_mode(model, exported, x2, "eval")
 
 
-def export(model, path, traced, trace_error, x, x2):
+def export(model, path, traced, trace_error, x, x2, free=False):
     """Save to PATH a module that behaves like MODEL, in train and in eval
     mode, on the second input X2: TRACED when it does (when tracing failed,
     a trace on X of the output's tensors alone, see TensorsOnly; with an
@@ -420,10 +489,12 @@ def export(model, path, traced, trace_error, x, x2):
             traced = None
     if traced is not None:
         try:
-            traced = both_modes(TensorsOnly(model) if tensors_only else model, traced, x)
-            why = save_and_compare(model, traced, path, x2)
+            traced, why = save_traced(TensorsOnly(model) if tensors_only else model, traced, x, x2,
+                                      path, free)
             if why is None:
-                return "trace (tensors only)" if tensors_only else "trace", None, None
+                notes = (["tensors only"] if tensors_only else []) + \
+                    (["train and eval"] if getattr(traced, "original_name", None) == "BothModes" else [])
+                return "trace (%s)" % ", ".join(notes) if notes else "trace", None, None
             kind, trace_why = "ArchiveMismatch", "the traced archive differs: " + why
         except Exception as e:  # noqa: BLE001 - any failure means "try script"
             trace_why = _why(e)
@@ -634,7 +705,8 @@ def run(req):
     if tracer_warnings:
         metrics["tracer_warnings"] = tracer_warnings
     x2 = SecondInput(spec, x)
-    method, kind, why = export(model, req["artifact"], traced, trace_error, x, x2)
+    free = mode_free(model, text)
+    method, kind, why = export(model, req["artifact"], traced, trace_error, x, x2, free)
     if method is None:
         if req["policy"]["validation"]["export_failure"] == "in-process":
             from aegis_job import validate
@@ -660,7 +732,7 @@ def run(req):
         # a language model that returns only the last position unless given
         # targets (nanoGPT's logits[:, [-1], :]): its every-position form,
         # for the causality check (the archive itself is the model as is)
-        note = export_positions(model, req["positions_artifact"], spec, primary, x, x2)
+        note = export_positions(model, req["positions_artifact"], spec, primary, x, x2, free)
         if note:
             metrics["positions"] = note
     report.result(ok=True, stage="build", metrics=metrics, timings=laps.lap("export"))

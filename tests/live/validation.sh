@@ -104,6 +104,22 @@ m.eval(); e = torch.equal(m(x), m(x))
 m.train(); t = not torch.equal(m(x), m(x))
 print(e, t)")" "True True"
 rm -rf "$(field 'r["workdir"]')"
+expect "dropout + batch norm: two traces in the archive" "$(field 'r["metrics"]["export"]')" "trace (train and eval)"
+# a model nothing marks as reading the mode: one trace, compared in eval mode
+expect "plain MLP: one trace" "$(run_model --no-train --input float:2x100 "$MODELS/mlp.py"; field 'r["metrics"]["export"]')" "trace"
+# ...and one that reads it where no look at the code can see: it differs in
+# eval mode from its one trace, and gets both
+run_model --no-train --keep-workdir --input float:2x100 "$MODELS/covert_mode.py"
+expect "covert reader of the training flag: two traces" "$(field '(r["status"], r["metrics"]["export"])')" "('accepted', 'trace (train and eval)')"
+art=$(field 'r["artifact"]')
+expect "its archive's eval() scales like the model's" "$("$PY" -c "
+import torch
+m = torch.jit.load('$art')
+x = torch.randn(3, 100)
+m.train(); a = m(x)
+m.eval(); b = m(x)
+print(bool(torch.allclose(b, a * 1000.0, rtol=1e-4, atol=1e-3)))")" "True"
+rm -rf "$(field 'r["workdir"]')"
 # a last-position language model (nanoGPT's forward(idx, targets=None)):
 # causality through the form that returns every position
 run_model --train-steps 5 --input tokens:2x20:256 "$MODELS/nanogpt_style.py"
