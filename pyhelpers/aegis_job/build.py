@@ -308,7 +308,7 @@ def export_positions(model, path, spec, out, x, x2, free=False):
             full = wrapped(x)
         if full.dim() != 3 or full.shape[1] != x.shape[1]:
             return None
-        _, why = save_traced(wrapped, _trace_quiet(wrapped, x), x, x2, path, free)
+        _, why = save_traced(wrapped, _trace_quiet(wrapped, x), x, x2, Archive(path), free)
         if why is not None:
             return "no every-position archive: it differs from the model called with targets (%s)" % why
         return "every position, called with targets"
@@ -414,19 +414,40 @@ def _scripted_source(module):
         return True
 
 
-def save_traced(model, traced, x, x2, path, free):
-    """Save to PATH the trace TRACED of MODEL (made in train mode on X), or
+class Archive:
+    """Where an export goes (the file the supervisor named), and how many
+    times it was written.  With ANNOUNCE, the first save is reported on
+    the report fd as {"archive": "ready"}: the supervisor may then start
+    the validate child on it while this child goes on comparing it with
+    the model.  The result's "archive_saves" tells whether the archive
+    announced is the one exported (1) or was written again (the script
+    fallback): then the supervisor validates again.  Both are this child's
+    word, so they can only cost the candidate: the supervisor reads the
+    file once, and what it validates is what it delivers."""
+
+    def __init__(self, path, announce=False):
+        self.path, self.announce, self.saves = path, announce, 0
+
+    def save(self, module):
+        _jit_save(module, self.path)
+        self.saves += 1
+        if self.announce and self.saves == 1:
+            report.emit({"archive": "ready"})
+
+
+def save_traced(model, traced, x, x2, dest, free):
+    """Save to DEST (an Archive) the trace TRACED of MODEL (made in train mode on X), or
     both modes' traces when the modes differ, and compare the archive with
     MODEL on X2.  FREE (mode_free()): try the single trace alone first,
     compared in eval mode, and make the eval-mode trace only if that
     differs.  Returns (the exported module, None or why it differs)."""
     if free:
-        _jit_save(traced, path)
+        dest.save(traced)
         why = differs_in_mode(model, _deepcopy(traced), x2, "eval")
         if why is None:
             return traced, None
     exported = both_modes(model, traced, x)
-    return exported, save_and_compare(model, exported, path, x2)
+    return exported, save_and_compare(model, exported, dest, x2)
 
 
 def differs_in_mode(model, exported, x2, mode):
@@ -443,8 +464,8 @@ def differs_in_mode(model, exported, x2, mode):
     return None if why is None else "in eval mode: " + why
 
 
-def save_and_compare(model, exported, path, x2):
-    """Save EXPORTED to PATH, then compare a copy of it with MODEL in both
+def save_and_compare(model, exported, dest, x2):
+    """Save EXPORTED to DEST (an Archive), then compare a copy of it with MODEL in both
     modes.  The copy has its own parameters and buffers, as the archive
     the validate child loads does (a trace shares the model's, so a
     forward() that rewrites its own .data looked the same in both); it is
@@ -452,7 +473,7 @@ def save_and_compare(model, exported, path, x2):
     9 ms to load, a copy 2 ms).  None, or why they differ (the next
     attempt overwrites the file; a build that exports nothing is not
     validated)."""
-    _jit_save(exported, path)
+    dest.save(exported)
     return differs_in_both_modes(model, _deepcopy(exported), x2)
 
 
@@ -469,8 +490,8 @@ def differs_in_both_modes(model, exported, x2):
     return differs_in_mode(model, exported, x2, "eval")
 
 
-def export(model, path, traced, trace_error, x, x2, free=False):
-    """Save to PATH a module that behaves like MODEL, in train and in eval
+def export(model, dest, traced, trace_error, x, x2, free=False):
+    """Save to DEST (an Archive) a module that behaves like MODEL, in train and in eval
     mode, on the second input X2: TRACED when it does (when tracing failed,
     a trace on X of the output's tensors alone, see TensorsOnly; with an
     eval-mode trace beside it when the modes differ, see BothModes), else a
@@ -490,7 +511,7 @@ def export(model, path, traced, trace_error, x, x2, free=False):
     if traced is not None:
         try:
             traced, why = save_traced(TensorsOnly(model) if tensors_only else model, traced, x, x2,
-                                      path, free)
+                                      dest, free)
             if why is None:
                 notes = (["tensors only"] if tensors_only else []) + \
                     (["train and eval"] if getattr(traced, "original_name", None) == "BothModes" else [])
@@ -505,7 +526,7 @@ def export(model, path, traced, trace_error, x, x2, free=False):
     except Exception as e:  # noqa: BLE001
         return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
     try:
-        why = save_and_compare(model, scripted, path, x2)
+        why = save_and_compare(model, scripted, dest, x2)
     except Exception as e:  # noqa: BLE001
         return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
     if why is not None:
@@ -706,7 +727,11 @@ def run(req):
         metrics["tracer_warnings"] = tracer_warnings
     x2 = SecondInput(spec, x)
     free = mode_free(model, text)
-    method, kind, why = export(model, req["artifact"], traced, trace_error, x, x2, free)
+    # announced as soon as it is saved, unless an every-position archive
+    # will follow it (the validate child needs both)
+    archive = Archive(req["artifact"], announce=not (req.get("positions_artifact") and
+                                                     wants_positions(model, spec, primary, x)))
+    method, kind, why = export(model, archive, traced, trace_error, x, x2, free)
     if method is None:
         if req["policy"]["validation"]["export_failure"] == "in-process":
             from aegis_job import validate
@@ -735,5 +760,6 @@ def run(req):
         note = export_positions(model, req["positions_artifact"], spec, primary, x, x2, free)
         if note:
             metrics["positions"] = note
-    report.result(ok=True, stage="build", metrics=metrics, timings=laps.lap("export"))
+    report.result(ok=True, stage="build", metrics=metrics, archive_saves=archive.saves,
+                  timings=laps.lap("export"))
     return 0

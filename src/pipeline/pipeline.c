@@ -52,81 +52,78 @@ static int copy_into(const struct policy *pol, const char *src, const char *dir,
 	return rc;
 }
 
-/* The archive, copied for the pool into its staging directory and hashed
- * by a thread while the validate child runs: the SHA-256 of a 6.7 MB
+/* The archive, copied and hashed by a thread while the validate child
+ * runs: for the pool, into its staging directory (the SHA-256 of a 6.7 MB
  * archive takes about 25 ms and writing it to an ext4 disk about 17 ms,
  * which would otherwise come after the verdict, on every warm candidate's
- * wall time.  The build child is dead by then, so the file no longer
- * changes; it is read as a plain file with one link (never a symlink, a
- * FIFO or a hard link a candidate planted). */
+ * wall time); and when the validate child was started early, on the
+ * archive the build child announced while that child still runs, also
+ * into the validate child's start pipe (SINK) and into a copy of the
+ * supervisor's own whatever the caller asked for: the file is read once,
+ * and the bytes validated are the bytes delivered.  It is read as a plain
+ * file with one link (never a symlink, a FIFO or a hard link a candidate
+ * planted), and never past the size it had when opened. */
 struct archive_copy {
 	pthread_t thread;
 	bool started;
 	char *src, *dst;
+	int in, out, sink; /* -1 when closed */
 	size_t max;
-	size_t len; /* out */
-	int rc;     /* 0 or -errno */
+	size_t size; /* at open: what is read, and announced to a sink */
+	size_t len;  /* out: what was copied */
+	int rc;      /* 0 or -errno */
 	char sha256[65];
 };
 
+static void archive_copy_close(struct archive_copy *a)
+{
+	if (a->in >= 0)
+		close(a->in);
+	if (a->sink >= 0)
+		close(a->sink);
+	if (a->out >= 0 && close(a->out) < 0 && a->rc == 0)
+		a->rc = -errno;
+	a->in = a->out = a->sink = -1;
+	if (a->rc < 0 && a->dst)
+		unlink(a->dst);
+}
+
 static int archive_copy_run(struct archive_copy *a)
 {
-	struct stat st;
 	struct sha256 h;
 	unsigned char digest[32];
-	char *buf = NULL;
-	int in = -1, out = -1, rc = 0;
+	char *buf = xmalloc(1 << 20);
 
-	in = open(a->src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (size_t)st.st_size > a->max) {
-		rc = S_ISREG(st.st_mode) && st.st_nlink == 1 ? -EFBIG : -EPERM;
-		goto out;
-	}
-	out = open(a->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
-		rc = -errno;
-		goto out;
-	}
 	sha256_init(&h);
-	buf = xmalloc(1 << 20);
-	for (;;) {
-		ssize_t n = read(in, buf, 1 << 20);
+	while (a->len < a->size) {
+		size_t want = a->size - a->len < (1 << 20) ? a->size - a->len : (1 << 20);
+		ssize_t n = read(a->in, buf, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = -errno;
-			goto out;
+			a->rc = -errno;
+			break;
 		}
 		if (n == 0)
-			break;
-		if (a->len + (size_t)n > a->max) {
-			rc = -EFBIG;
-			goto out;
-		}
+			break; /* it shrank under us: what was there is copied */
 		sha256_update(&h, buf, (size_t)n);
-		if (util_write_all(out, buf, (size_t)n) < 0) {
-			rc = -errno;
-			goto out;
+		if (util_write_all(a->out, buf, (size_t)n) < 0) {
+			a->rc = -errno;
+			break;
+		}
+		if (a->sink >= 0 && util_write_all(a->sink, buf, (size_t)n) < 0) {
+			close(a->sink); /* the validate child is gone: its verdict says why */
+			a->sink = -1;
 		}
 		a->len += (size_t)n;
 	}
+	free(buf);
 	sha256_final(&h, digest);
 	for (int i = 0; i < 32; i++)
 		snprintf(a->sha256 + 2 * i, 3, "%02x", digest[i]);
-out:
-	free(buf);
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out) < 0 && rc == 0)
-		rc = -errno;
-	if (rc < 0 && out >= 0)
-		unlink(a->dst);
-	return rc;
+	archive_copy_close(a);
+	return a->rc;
 }
 
 static void *archive_copy_main(void *arg)
@@ -137,20 +134,59 @@ static void *archive_copy_main(void *arg)
 	return NULL;
 }
 
-/* Start copying SRC to a new file in DIR (created as needed). */
-static void archive_copy_start(struct archive_copy *a, const char *src, const char *dir, size_t max)
+/* Open SRC and a new file in DIR (created as needed) to copy it to: 0, or
+ * -errno (also in A->rc) with nothing left open. */
+static int archive_copy_open(struct archive_copy *a, const char *src, const char *dir, size_t max)
 {
 	unsigned long long nonce = 0;
+	struct stat st;
 
 	(void)!getrandom(&nonce, sizeof(nonce), 0);
-	*a = (struct archive_copy){.src = xstrdup(src), .max = max};
+	*a = (struct archive_copy){.src = xstrdup(src), .max = max, .in = -1, .out = -1, .sink = -1};
 	a->dst = xasprintf("%s/.incoming-%ld-%016llx", dir, (long)getpid(), nonce);
-	a->rc = util_mkdir_parents(a->dst); /* the pool may not exist yet */
-	if (a->rc < 0)
+	a->in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (a->in < 0 || fstat(a->in, &st) < 0) {
+		a->rc = -errno;
+	} else if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (size_t)st.st_size > max) {
+		a->rc = S_ISREG(st.st_mode) && st.st_nlink == 1 ? -EFBIG : -EPERM;
+	} else {
+		a->size = (size_t)st.st_size;
+		a->rc = util_mkdir_parents(a->dst); /* the pool may not exist yet */
+		if (a->rc == 0) {
+			a->out = open(a->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (a->out < 0)
+				a->rc = -errno;
+		}
+	}
+	if (a->rc < 0) {
+		free(a->dst); /* never created: nothing to unlink */
+		a->dst = NULL;
+		archive_copy_close(a);
+	}
+	return a->rc;
+}
+
+/* Copy what archive_copy_open opened, into SINK too (-1: none), in a
+ * thread; the thread owns SINK and closes it. */
+static void archive_copy_go(struct archive_copy *a, int sink)
+{
+	a->sink = sink;
+	if (a->rc < 0) {
+		if (sink >= 0)
+			close(sink);
+		a->sink = -1;
 		return;
+	}
 	a->started = pthread_create(&a->thread, NULL, archive_copy_main, a) == 0;
 	if (!a->started) /* no thread: copy it now */
 		a->rc = archive_copy_run(a);
+}
+
+/* Start copying SRC to a new file in DIR. */
+static void archive_copy_start(struct archive_copy *a, const char *src, const char *dir, size_t max)
+{
+	(void)archive_copy_open(a, src, dir, max);
+	archive_copy_go(a, -1);
 }
 
 /* Wait for the copy; 0 when a->dst holds the archive, or -errno. */
@@ -170,7 +206,7 @@ static void archive_copy_release(struct archive_copy *a)
 		unlink(a->dst);
 	free(a->src);
 	free(a->dst);
-	*a = (struct archive_copy){0};
+	*a = (struct archive_copy){.in = -1, .out = -1, .sink = -1};
 }
 
 /* Move the archive SRC (written by a build child) to the caller's DST:
@@ -487,6 +523,8 @@ struct run {
 	struct job_outcome bo, vo;
 	struct report br, vr;
 	struct archive_copy ac; /* the archive for the pool, copied beside validation */
+	bool early;             /* vrun was started on the archive the build announced */
+	size_t report_seen;     /* how much of the build's report on_build_report read */
 	bool build_ok;
 	double t0;
 };
@@ -596,11 +634,140 @@ static bool prepare(struct run *r)
 	return true;
 }
 
+/* Files of the operator's in the work directory that the validate child
+ * reads: the reference model, the input file, the training data.  True
+ * when this candidate has any. */
+static bool has_operator_files(const struct run *r)
+{
+	return (r->pol->validation.reference.model && *r->pol->validation.reference.model) ||
+	       input_copy_name(r->cand) || r->cand->dataset;
+}
+
+/* The build child is the candidate: whatever it left in the work directory
+ * is its claim, the operator's files included (it can overwrite a
+ * reference model to flatter itself, or the training data).  Before the
+ * validate child reads them, they are put back from the originals, each
+ * after removing whatever the build child left under its name (a file, a
+ * symlink, a tree).  0, or -1 with ERR. */
+static int restore_operator_files(struct run *r, char *err, size_t errlen)
+{
+	const char *names[4] = {NULL}, *srcs[4] = {NULL};
+	size_t n = 0;
+
+	if (r->pol->validation.reference.model && *r->pol->validation.reference.model) {
+		names[n] = "reference.pt";
+		srcs[n++] = r->pol->validation.reference.model;
+	}
+	if (input_copy_name(r->cand)) {
+		names[n] = input_copy_name(r->cand);
+		srcs[n++] = r->cand->input->path;
+	}
+	if (r->cand->dataset) {
+		names[n] = "train-inputs.npy";
+		srcs[n++] = r->cand->dataset->inputs;
+		names[n] = "train-targets.npy";
+		srcs[n++] = r->cand->dataset->targets;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *path = xasprintf("%s/%s", r->workdir, names[i]);
+		int rc = util_rm_rf(path);
+
+		free(path);
+		if (rc < 0 && rc != -ENOENT) {
+			snprintf(err, errlen, "removing what the build left as %s: %s", names[i], strerror(-rc));
+			return -1;
+		}
+		rc = copy_into(r->pol, srcs[i], r->workdir, names[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "restoring %s for validation: %s", names[i], strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Where the copy of a validated archive goes: the pool's staging
+ * directory, else beside the work directory (outside it: no job child
+ * reaches it). */
+static char *copy_dir(const struct run *r)
+{
+	const char *slash = strrchr(r->workdir, '/');
+
+	if (r->cand->stage_dir)
+		return xstrdup(r->cand->stage_dir);
+	return slash && slash != r->workdir ? xstrndup(r->workdir, (size_t)(slash - r->workdir)) : xstrdup("/");
+}
+
+/* The build child announced its archive ({"archive": "ready"}, see the
+ * build harness's Archive): start the held validate child on it now,
+ * while the build child goes on comparing the archive with the model.
+ * The supervisor opens the file once, checks it as archive_copy does, and
+ * streams it into the validate child's start pipe and into a copy of its
+ * own; the validate child reads nothing else of the work directory, so
+ * the still running build child can change nothing it sees.  Candidates
+ * with operator files (which the validate child reads from the work
+ * directory) are validated after the build, as before.  Any failure here
+ * only means no early start. */
+static void start_early(struct run *r)
+{
+	char *art = xasprintf("%s/%s", r->workdir, r->artifact), *dir = copy_dir(r);
+	struct json *req;
+	int fd;
+
+	if (archive_copy_open(&r->ac, art, dir, (size_t)r->pol->limits.max_file_bytes) < 0) {
+		archive_copy_release(&r->ac);
+		goto out;
+	}
+	req = json_dup(r->vreq);
+	json_set(req, "artifact_bytes", json_num((double)r->ac.size));
+	json_set(req, "positions_artifact", json_null());
+	fd = supervise_job_release(r->s, &r->vrun, req);
+	json_free(req);
+	if (fd < 0) {
+		/* the held child may have read part of a request: never reuse it */
+		supervise_job_cancel(r->s, &r->vrun);
+		r->vheld = false;
+		archive_copy_close(&r->ac);
+		archive_copy_release(&r->ac);
+		goto out;
+	}
+	archive_copy_go(&r->ac, fd);
+	r->early = true;
+out:
+	free(art);
+	free(dir);
+}
+
+/* supervise_job_finish's report watch on a build child: the exact line
+ * {"archive": "ready"}, once, on the first attempt, with the validate
+ * child held and no operator files. */
+static void on_build_report(void *arg, const struct sbuf *rep)
+{
+	static const char line[] = "{\"archive\": \"ready\"}\n";
+	struct run *r = arg;
+
+	while (!r->early && r->vheld && !has_operator_files(r) && r->report_seen < rep->len) {
+		const char *p = rep->buf + r->report_seen;
+		const char *nl = memchr(p, '\n', rep->len - r->report_seen);
+		size_t n;
+
+		if (!nl)
+			return; /* the rest of the line is still to come */
+		n = (size_t)(nl + 1 - p);
+		r->report_seen += n;
+		if (n == sizeof(line) - 1 && !memcmp(p, line, n))
+			start_early(r);
+	}
+}
+
 /* One build attempt, judged into the result. */
 static void build_once(struct run *r, int attempt)
 {
 	if (!r->br_pending)
 		(void)supervise_job_start(r->s, r->pol, r->req, r->workdir, true, false, &r->br_run);
+	r->br_run.on_report = on_build_report;
+	r->br_run.on_report_arg = r;
+	r->report_seen = 0;
 	if (attempt == 1 && !r->cand->static_only) {
 		/* The validate child is forked and confined now, while the build
 		 * child runs, and held before it runs any Python: its fork,
@@ -642,6 +809,8 @@ static bool fix_for_next(struct run *r, int attempt, struct json *att, struct js
 		supervise_job_cancel(r->s, &r->vrun);
 		r->vheld = false;
 	}
+	archive_copy_release(&r->ac); /* an early start's copy: that archive failed */
+	r->early = false;
 	fresh = workdir_make(r->pol, !r->cand->keep_workdir, &fresh_lock, err, sizeof(err));
 	if (!fresh || fill_workdir(r->pol, r->cand, fresh, r->code, r->code_len, err, sizeof(err)) < 0) {
 		set_failure(r->res, VERDICT_ERROR, "build", verdict_error("SandboxError", err, 0));
@@ -735,15 +904,31 @@ static void validate(struct run *r)
 	enum verdict v;
 	char err[512];
 
-	if (r->cand->stage_dir) {
-		char *art = xasprintf("%s/%s", r->workdir, r->artifact);
+	double saves = 0;
 
-		archive_copy_start(&r->ac, art, r->cand->stage_dir, (size_t)r->pol->limits.max_file_bytes);
-		free(art);
+	if (r->early && !(json_get_num(r->br.result, "archive_saves", &saves) && saves == 1)) {
+		/* the archive announced is not the one the build exported in the
+		 * end (the script fallback wrote it again): validate that one */
+		supervise_job_cancel(r->s, &r->vrun);
+		r->vheld = r->early = false;
+		archive_copy_release(&r->ac);
 	}
+	if (!r->early) {
+		if (restore_operator_files(r, err, sizeof(err)) < 0) {
+			set_failure(res, VERDICT_ERROR, "validate", verdict_error("SandboxError", err, 0));
+			return;
+		}
+		if (r->cand->stage_dir) {
+			char *art = xasprintf("%s/%s", r->workdir, r->artifact);
+
+			archive_copy_start(&r->ac, art, r->cand->stage_dir, (size_t)r->pol->limits.max_file_bytes);
+			free(art);
+		}
+	}
+	json_set(r->timings, "validate_early", json_bool(r->early));
 	if (r->vheld) {
 		r->vheld = false;
-		supervise_job_finish(r->s, &r->vrun, r->vreq, &r->vo);
+		supervise_job_finish(r->s, &r->vrun, r->early ? NULL : r->vreq, &r->vo);
 	} else {
 		supervise_job(r->s, r->pol, r->vreq, r->workdir, false, &r->vo);
 	}
@@ -798,22 +983,47 @@ static void deliver_artifact(struct run *r)
 	char *art = xasprintf("%s/%s", r->workdir, r->artifact);
 	size_t max = (size_t)r->pol->limits.max_file_bytes;
 	bool accepted = !strcmp(json_get_str(r->res, "status"), "accepted");
+	const char *validated = NULL; /* an early start's copy: the bytes validated */
+	bool copied = archive_copy_join(&r->ac) == 0;
 
-	if (accepted && cand->stage_dir && archive_copy_join(&r->ac) == 0) {
+	if (r->early && accepted && !copied) {
+		/* what was validated cannot be delivered: say so, deliver nothing */
+		json_set(r->res, "artifact_error", json_str(strerror(-r->ac.rc)));
+		accepted = false;
+		set_failure(r->res, VERDICT_ERROR, "validate",
+			    verdict_error("SandboxError", "the validated archive could not be kept", 0));
+	}
+	if (r->early && accepted) {
+		validated = r->ac.dst;
+		if (cand->keep_workdir) {
+			/* the work directory's file may have changed after it was
+			 * read: it becomes the bytes validated (the build child is
+			 * gone, and what it left under the name goes first) */
+			(void)util_rm_rf(art);
+			(void)util_copy_file(validated, art, max);
+		}
+	}
+	if (accepted && cand->stage_dir && copied) {
 		cand->staged = r->ac.dst;
 		cand->staged_len = r->ac.len;
 		memcpy(cand->staged_sha256, r->ac.sha256, sizeof(cand->staged_sha256));
 		r->ac.dst = NULL;
 	}
-	archive_copy_release(&r->ac); /* before the file moves */
 	if (accepted && cand->artifact_out) {
-		int rc = move_out(art, cand->artifact_out, max);
+		int rc;
 
+		if (validated && cand->staged) /* the pool keeps the staged copy */
+			rc = util_copy_file(cand->staged, cand->artifact_out, max);
+		else if (validated)
+			rc = move_out(validated, cand->artifact_out, max);
+		else
+			rc = move_out(art, cand->artifact_out, max);
 		if (rc == 0)
 			json_set(r->res, "artifact", json_str(cand->artifact_out));
 		else
 			json_set(r->res, "artifact_error", json_str(strerror(-rc)));
 	}
+	archive_copy_release(&r->ac);
 	if (cand->keep_workdir && access(art, F_OK) == 0)
 		json_set(r->res, "artifact", json_str(art));
 	free(art);

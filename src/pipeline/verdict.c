@@ -161,6 +161,13 @@ static void parse_line(struct report *r, const char *p, size_t len, size_t linen
 			tamper(r, lineno, "a result that is not an object");
 		else
 			r->result = json_take(j, "result");
+	} else if (!strcmp(key, "archive")) {
+		/* the build harness's {"archive": "ready"}: the supervisor may
+		 * start validating (pipeline.c); once, and nothing else */
+		if (r->archive_announced || v->type != JSON_STRING || strcmp(v->s, "ready"))
+			tamper(r, lineno, "a second or malformed archive line");
+		else
+			r->archive_announced = true;
 	} else if (!strcmp(key, "harness_error")) {
 		if (r->harness_error || v->type != JSON_STRING)
 			tamper(r, lineno, "a second or malformed harness_error");

@@ -55,7 +55,8 @@ struct report {
 	struct json *result; /* the phase's result line */
 	char *setup_error;   /* only from line 1 */
 	char *harness_error;
-	size_t tampered; /* protocol deviations (each also a violation) */
+	bool archive_announced; /* a build child said {"archive": "ready"} (pipeline.c) */
+	size_t tampered;        /* protocol deviations (each also a violation) */
 };
 
 /* Parse RAW, the report fd's bytes.  EXITED_NORMALLY: the child ended by

@@ -616,6 +616,41 @@ void supervise_job_cancel(struct supervisor *s, struct job_run *r)
 	r->pid = 0;
 }
 
+/* A held job's request on its start pipe: its length in decimal and a
+ * newline, then the JSON (proto/job.h), so that bytes may follow it.
+ * 0 or -1 with errno. */
+static int send_request(int fd, const struct json *request)
+{
+	struct sbuf sb = SBUF_INIT, msg = SBUF_INIT;
+	int rc;
+
+	json_write(request, &msg, -1);
+	sbuf_addf(&sb, "%zu\n", msg.len);
+	sbuf_add(&sb, msg.buf, msg.len);
+	rc = util_write_all(fd, sb.buf, sb.len);
+	sbuf_release(&sb);
+	sbuf_release(&msg);
+	return rc < 0 ? -1 : 0;
+}
+
+int supervise_job_release(struct supervisor *s, struct job_run *r, const struct json *request)
+{
+	int fd;
+
+	(void)s;
+	if (r->hold[1] < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (send_request(r->hold[1], request) < 0)
+		return -1;
+	fd = r->hold[1];
+	r->hold[1] = -1;
+	close_pair(r->hold);
+	r->released_at = util_now();
+	return fd;
+}
+
 int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct json *request, struct job_outcome *o)
 {
 	const struct policy *p = r->pol;
@@ -637,14 +672,10 @@ int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct j
 	if (r->hold[1] >= 0) {
 		/* a held job starts now, with its request; if it already died,
 		 * its exit is in the stash and the write fails with EPIPE */
-		struct sbuf sb = SBUF_INIT;
-
-		json_write(request, &sb, -1);
-		(void)util_write_all(r->hold[1], sb.buf, sb.len);
-		sbuf_release(&sb);
+		(void)send_request(r->hold[1], request);
 		close_pair(r->hold);
 	}
-	t0 = util_now();
+	t0 = r->released_at > 0 ? r->released_at : util_now();
 	deadline = t0 + p->limits.wall_timeout_s;
 
 	for (;;) {
@@ -695,8 +726,13 @@ int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct j
 			open_out = drain(r->out[0], &o->out, (size_t)p->limits.max_output_bytes, &o->out_dropped);
 		if (open_err && pfd[2].revents)
 			open_err = drain(r->err[0], &o->err, (size_t)p->limits.max_output_bytes, &o->err_dropped);
-		if (open_rep && pfd[3].revents)
+		if (open_rep && pfd[3].revents) {
+			size_t had = o->report.len;
+
 			open_rep = drain(r->rep[0], &o->report, REPORT_MAX, &o->report_dropped);
+			if (r->on_report && o->report.len > had)
+				r->on_report(r->on_report_arg, &o->report);
+		}
 		if (!o->killed_flood && !o->exited &&
 		    (o->out_dropped + o->err_dropped) / FLOOD_FACTOR > (size_t)p->limits.max_output_bytes) {
 			o->killed_flood = true;

@@ -22,8 +22,14 @@ struct job_run {
 	int out[2], err[2], rep[2]; /* the read ends stay here */
 	int hold[2];                /* a held job's start pipe */
 	struct cgroup cg;
-	bool awaiting; /* the zygote's "started" is still to be read */
-	char *failure; /* it could not be started: why */
+	bool awaiting;      /* the zygote's "started" is still to be read */
+	char *failure;      /* it could not be started: why */
+	double released_at; /* supervise_job_release's time, 0 when not released so */
+	/* called by supervise_job_finish whenever report bytes arrive, with
+	 * everything read so far (the pipeline watches a build child's report
+	 * for the archive it announces) */
+	void (*on_report)(void *arg, const struct sbuf *report);
+	void *on_report_arg;
 };
 
 struct supervisor {
@@ -100,6 +106,12 @@ int supervise_job_start(struct supervisor *s, const struct policy *pol, const st
 			bool writable, bool hold, struct job_run *r);
 int supervise_job_finish(struct supervisor *s, struct job_run *r, const struct json *request, struct job_outcome *o);
 void supervise_job_cancel(struct supervisor *s, struct job_run *r);
+/* Start a held job now, before supervise_job_finish (which then sends
+ * nothing): REQUEST goes to it at once, and the start pipe stays open for
+ * the bytes the request announces ("artifact_bytes", read by the validate
+ * harness).  Returns the pipe's write end, the caller's to fill and close
+ * (a write fails with EPIPE once the child is gone), or -1 with errno. */
+int supervise_job_release(struct supervisor *s, struct job_run *r, const struct json *request);
 /* Fork and hold a build child, in a work directory of its own, for the
  * next candidate, made with POL's limits (supervise.c says why). */
 void supervise_make_spare(struct supervisor *s, const struct policy *pol);

@@ -176,6 +176,57 @@ static void tune_malloc(void)
 }
 
 /* The job child, after fork: confine, then run the phase.  Never returns. */
+/* A held job's request from its start pipe (JOB_FD_HOLD): the length in
+ * decimal and a newline, then that many bytes of JSON (supervise.c's
+ * send_request).  The pipe is closed after it unless the request says
+ * "artifact_bytes": then the archive follows on it, for the Python side to
+ * read, and nothing is read past the request here.  0, or -1. */
+static int read_held_request(char **out, size_t *out_len)
+{
+	size_t len = 0, got = 0;
+	int digits = 0;
+	char c, *buf;
+	struct json *req;
+	bool stream;
+
+	for (;;) {
+		ssize_t n = read(JOB_FD_HOLD, &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
+			return -1;
+		if (c == '\n' && digits > 0)
+			break;
+		if (c < '0' || c > '9' || ++digits > 9)
+			return -1;
+		len = len * 10 + (size_t)(c - '0');
+	}
+	if (len == 0 || len > CTL_MSG_MAX)
+		return -1;
+	buf = xmalloc(len + 1);
+	while (got < len) {
+		ssize_t n = read(JOB_FD_HOLD, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	buf[len] = '\0';
+	req = json_parse(buf, len, NULL, 0);
+	stream = req && json_get(req, "artifact_bytes") != NULL;
+	json_free(req);
+	if (!stream)
+		close(JOB_FD_HOLD);
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
 static void __attribute__((noreturn))
 job_child(const struct job_config *job, const struct json *req, const int *fds, size_t nfds)
 {
@@ -229,16 +280,14 @@ job_child(const struct job_config *job, const struct json *req, const int *fds, 
 	(void)util_write_all(JOB_FD_REPORT, sb.buf, sb.len);
 	sbuf_release(&sb);
 	if (c.hold) {
-		/* A held job waits here, confined, for its request: the
-		 * supervisor writes it to the hold pipe and closes it.  EOF with
-		 * nothing read (it gave up on this child, or died) ends the child
-		 * before it has run any Python. */
+		/* A held job waits here, confined, for its request.  EOF with
+		 * nothing read (the supervisor gave up on this child, or died)
+		 * ends the child before it has run any Python. */
 		char *buf;
 		size_t len;
 
-		if (util_read_fd(JOB_FD_HOLD, CTL_MSG_MAX, &buf, &len) < 0 || len == 0)
+		if (read_held_request(&buf, &len) < 0)
 			_exit(CONFINE_EXIT_SETUP);
-		close(JOB_FD_HOLD);
 		rc = pyhost_run_job(buf, len);
 	} else {
 		json_write(req, &sb, -1);

@@ -79,10 +79,45 @@ run_cmd "$AEGIS" approvals show 1 --db "$TMP/unv.db"
 expect "approvals show says so first" "$(sed -n 2p "$TMP/out" | cut -c1-11)" "UNVERIFIED:"
 
 # 4. a report the supervisor must parse fast: 150,000 keys in one line,
-# and a flood of lines; the verdict is bounded in size
+# and a flood of lines; the verdict is bounded in size (the forged result
+# is line 2, the harness's archive announcement line 3, its result line 4)
 run_model --no-train --input float:2x100 "$TOP_SRCDIR/tests/escape/150_report_key_flood.py"
-expect "key flood: violation for the second result line" "$(field '(r["status"], r["error"]["message"])')" "('violation', 'report: line 3 of the report channel: a second result line')"
+expect "key flood: violation for the second result line" "$(field '(r["status"], r["error"]["message"])')" "('violation', 'report: line 4 of the report channel: a second result line')"
 run_model --no-train --input float:2x100 "$TOP_SRCDIR/tests/escape/151_report_line_flood.py"
 expect "line flood: a hundred violations kept" "$(field '(r["status"], len(r["violations"]))')" "('violation', 100)"
 expect "line flood: the verdict stays small" "$(wc -c <"$TMP/r.json" | awk '{print ($1 < 200000) ? "small" : $1}')" small
+# 5. the validate child starts on the archive the build child announces,
+# while the build child runs on: what it judged is what is delivered, and
+# the build child's later writes to the file change nothing
+run_model --no-train --keep-workdir --db "$TMP/swap.db" --input float:2x100 "$MODELS/archive_swap.py"
+expect "archive swapped after the announcement: accepted, validated early" "$(field '(r["status"], r["timings"]["validate_early"])')" "('accepted', True)"
+expect "the archive delivered is the one validated (the pool's, by SHA-256)" "$("$PY" -c "
+import hashlib, json, os
+r = json.load(open('$TMP/r.json'))
+print(hashlib.sha256(open(r['artifact'], 'rb').read()).hexdigest() == os.path.basename(r['pool_archive'])[:-3])")" True
+expect "and it is the model, not the zeros the build child wrote" "$("$PY" -c "
+import torch
+m = torch.jit.load('$(field 'r["artifact"]')')
+print(m.original_name, bool(m(torch.randn(2, 100)).abs().sum() > 0))")" "Model True"
+rm -rf "$(field 'r["workdir"]')"
+# a forged announcement before the archive exists starts nothing early,
+# and the harness's own makes it a second archive line: tampering
+cat >"$TMP/forged_ready.py" <<'EOF'
+import torch
+import torch.nn as nn
+
+torch.os.write(3, b'{"archive": "ready"}\n')
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.fc(x)
+EOF
+run_model --no-train --input float:2x100 "$TMP/forged_ready.py"
+expect "forged archive announcement: a violation, nothing validated early" "$(field '(r["status"], r["error"]["message"], r["timings"].get("validate_early"))')" "('violation', 'report: line 3 of the report channel: a second or malformed archive line', None)"
+
 finish

@@ -76,6 +76,8 @@ run_model --set validation.reference.model="$TMP/reference.pt" --input float:2x1
 expect "reference comparison reported" "$(field '(r["status"], r["checks"]["reference"]["status"], r["metrics"]["reference_memory_ratio"] > 1.0)')" "('accepted', 'pass', True)"
 run_model --set validation.reference.model="$TMP/reference.pt" --set validation.reference.max_memory_ratio=1.0 --input float:2x100 "$MODELS/dead_linear.py"
 expect "reference memory limit" "$(field '(r["status"], r["error"]["check"])')" "('rejected', 'reference')"
+run_model --set validation.reference.model="$TMP/reference.pt" --set validation.reference.max_memory_ratio=1.0 --input float:2x100 "$MODELS/reference_swap.py"
+expect "a build that overwrites the reference: compared with the operator's" "$(field '(r["status"], r["error"]["check"], r["metrics"]["reference_memory_ratio"] > 1.0)')" "('rejected', 'reference', True)"
 
 # Trainability that ranks: a learnable task drawn fresh each step from the
 # validate child's own randomness, and the loss on a held-out batch.  An
