@@ -805,6 +805,7 @@ def run(req):
     try:
         if req.get("artifact_bytes") is not None:
             source = _read_stream(int(req["artifact_bytes"]))
+            laps.lap("stream")
         else:
             path = req["artifact"]
             source = lambda: path  # noqa: E731

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,9 +70,10 @@ struct archive_copy {
 	char *src, *dst;
 	int in, out, sink; /* -1 when closed */
 	size_t max;
-	size_t size; /* at open: what is read, and announced to a sink */
-	size_t len;  /* out: what was copied */
-	int rc;      /* 0 or -errno */
+	size_t size;  /* at open: what is read, and announced to a sink */
+	size_t len;   /* out: what was copied */
+	bool no_hash; /* the copy is for delivery only, not for the pool */
+	int rc;       /* 0 or -errno */
 	char sha256[65];
 };
 
@@ -88,40 +90,87 @@ static void archive_copy_close(struct archive_copy *a)
 		unlink(a->dst);
 }
 
-static int archive_copy_run(struct archive_copy *a)
+/* Into A->out, in the kernel (copy_file_range, else sendfile): at most
+ * A->size bytes, fewer if the file shrank under us.  0 or -errno. */
+static int archive_copy_bytes(struct archive_copy *a)
+{
+	while (a->len < a->size) {
+		size_t left = a->size - a->len;
+		ssize_t n = copy_file_range(a->in, NULL, a->out, NULL, left, 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+			n = sendfile(a->out, a->in, NULL, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break; /* it shrank under us: what was there is copied */
+		a->len += (size_t)n;
+	}
+	return 0;
+}
+
+/* The copy's bytes into the validate child's start pipe, from the copy
+ * (which no job child can reach), in the kernel.  A child that is gone
+ * ends it: its own verdict says why. */
+static void archive_copy_stream(struct archive_copy *a)
+{
+	off_t off = 0;
+
+	(void)fcntl(a->sink, F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; best effort */
+	while ((size_t)off < a->len) {
+		ssize_t n = sendfile(a->sink, a->out, &off, a->len - (size_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+	}
+	close(a->sink);
+	a->sink = -1;
+}
+
+/* The SHA-256 of the copy, read back (from the page cache). */
+static int archive_copy_hash(struct archive_copy *a)
 {
 	struct sha256 h;
 	unsigned char digest[32];
 	char *buf = xmalloc(1 << 20);
+	off_t off = 0;
+	int rc = 0;
 
 	sha256_init(&h);
-	while (a->len < a->size) {
-		size_t want = a->size - a->len < (1 << 20) ? a->size - a->len : (1 << 20);
-		ssize_t n = read(a->in, buf, want);
+	while ((size_t)off < a->len) {
+		ssize_t n = pread(a->out, buf, 1 << 20, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			a->rc = -errno;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
 			break;
 		}
-		if (n == 0)
-			break; /* it shrank under us: what was there is copied */
 		sha256_update(&h, buf, (size_t)n);
-		if (util_write_all(a->out, buf, (size_t)n) < 0) {
-			a->rc = -errno;
-			break;
-		}
-		if (a->sink >= 0 && util_write_all(a->sink, buf, (size_t)n) < 0) {
-			close(a->sink); /* the validate child is gone: its verdict says why */
-			a->sink = -1;
-		}
-		a->len += (size_t)n;
+		off += n;
 	}
 	free(buf);
 	sha256_final(&h, digest);
 	for (int i = 0; i < 32; i++)
 		snprintf(a->sha256 + 2 * i, 3, "%02x", digest[i]);
+	return rc;
+}
+
+/* Read the file once, into the copy; then from the copy into the sink
+ * (the validate child is waiting for it: first) and through the hash. */
+static int archive_copy_run(struct archive_copy *a)
+{
+	a->rc = archive_copy_bytes(a);
+	close(a->in);
+	a->in = -1;
+	if (a->sink >= 0 && a->rc == 0)
+		archive_copy_stream(a);
+	if (a->rc == 0 && !a->no_hash)
+		a->rc = archive_copy_hash(a);
 	archive_copy_close(a);
 	return a->rc;
 }
@@ -153,7 +202,7 @@ static int archive_copy_open(struct archive_copy *a, const char *src, const char
 		a->size = (size_t)st.st_size;
 		a->rc = util_mkdir_parents(a->dst); /* the pool may not exist yet */
 		if (a->rc == 0) {
-			a->out = open(a->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			a->out = open(a->dst, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (a->out < 0)
 				a->rc = -errno;
 		}
@@ -731,6 +780,7 @@ static void start_early(struct run *r)
 		archive_copy_release(&r->ac);
 		goto out;
 	}
+	r->ac.no_hash = !r->cand->stage_dir;
 	archive_copy_go(&r->ac, fd);
 	r->early = true;
 out:

@@ -10,7 +10,10 @@
  *   fd 3  report pipe  -> supervisor: JSON lines, the protocol of
  *                         pipeline/verdict.h (line 1 is the C side's)
  *   fd 4  hold pipe    <- supervisor: only for a held job, which waits
- *                         here, confined, for its request
+ *                         here, confined, for its request: its length in
+ *                         decimal, a newline, the JSON; when the request
+ *                         has "artifact_bytes", that many bytes of the
+ *                         archive follow, for the validate harness
  *
  * The job object of a "job" message (proto/ctl.h) is built by
  * job_config_json() from the policy's schema (policy/policy.h,
