@@ -200,18 +200,25 @@ char *pool_default_path(void)
 
 /* The number in column COL of SQL's first row, into *OUT (0 when there is
  * no row or it is NULL).  0, or -1 with ERR. */
-static int query_num(struct pool *p, const char *sql, const struct db_val *v, int n, const char *col, double *out,
-		     char *err, size_t errlen)
+static int query_nums(struct pool *p, const char *sql, const struct db_val *v, int n, const char *const *cols,
+		      double *outs, size_t ncols, char *err, size_t errlen)
 {
 	struct json *rows = db_query(p->db, sql, v, n, err, errlen);
 
-	*out = 0;
+	for (size_t i = 0; i < ncols; i++)
+		outs[i] = 0;
 	if (!rows)
 		return -1;
-	if (rows->count)
-		json_get_num(rows->items[0], col, out);
+	for (size_t i = 0; rows->count && i < ncols; i++)
+		json_get_num(rows->items[0], cols[i], &outs[i]);
 	json_free(rows);
 	return 0;
+}
+
+static int query_num(struct pool *p, const char *sql, const struct db_val *v, int n, const char *col, double *out,
+		     char *err, size_t errlen)
+{
+	return query_nums(p, sql, v, n, &col, out, 1, err, errlen);
 }
 
 /* A statement list run as one script (SQLite) or one by one (PostgreSQL). */
@@ -1284,37 +1291,24 @@ static int referenced(struct pool *p, const char *sha, char *err, size_t errlen)
 /* Step 3, PostgreSQL: archives no row names. */
 static int gc_table(struct pool *p, bool dry_run, struct json *doc, char *err, size_t errlen)
 {
-	struct json *rows = db_query(
-	    p->db,
-	    dry_run ? "SELECT count(*) AS n, COALESCE(sum(length(data)), 0) AS b FROM archives a WHERE NOT EXISTS"
-		      " (SELECT 1 FROM candidates c WHERE c.artifact_sha256 = a.sha256)"
-		    : "WITH gone AS (DELETE FROM archives a WHERE NOT EXISTS (SELECT 1 FROM candidates c"
-		      " WHERE c.artifact_sha256 = a.sha256) RETURNING length(data) AS len)"
-		      " SELECT count(*) AS n, COALESCE(sum(len), 0) AS b FROM gone",
-	    NULL, 0, err, errlen);
-	struct json *kept;
-	double n = 0, b = 0, kn = 0, kb = 0;
+	static const char *const nb[] = {"n", "b"};
+	double gone[2], kept[2];
 
-	if (!rows)
+	if (query_nums(
+		p,
+		dry_run ? "SELECT count(*) AS n, COALESCE(sum(length(data)), 0) AS b FROM archives a WHERE NOT EXISTS"
+			  " (SELECT 1 FROM candidates c WHERE c.artifact_sha256 = a.sha256)"
+			: "WITH gone AS (DELETE FROM archives a WHERE NOT EXISTS (SELECT 1 FROM candidates c"
+			  " WHERE c.artifact_sha256 = a.sha256) RETURNING length(data) AS len)"
+			  " SELECT count(*) AS n, COALESCE(sum(len), 0) AS b FROM gone",
+		NULL, 0, nb, gone, 2, err, errlen) < 0 ||
+	    query_nums(p, "SELECT count(*) AS n, COALESCE(sum(length(data)), 0) AS b FROM archives", NULL, 0, nb, kept,
+		       2, err, errlen) < 0)
 		return -1;
-	if (rows->count) {
-		json_get_num(rows->items[0], "n", &n);
-		json_get_num(rows->items[0], "b", &b);
-	}
-	json_free(rows);
-	kept = db_query(p->db, "SELECT count(*) AS n, COALESCE(sum(length(data)), 0) AS b FROM archives", NULL, 0, err,
-			errlen);
-	if (!kept)
-		return -1;
-	if (kept->count) {
-		json_get_num(kept->items[0], "n", &kn);
-		json_get_num(kept->items[0], "b", &kb);
-	}
-	json_free(kept);
-	json_set(doc, "files_removed", json_num(n));
-	json_set(doc, "files_removed_bytes", json_num(b));
-	json_set(doc, "archives_kept", json_num(dry_run ? kn - n : kn));
-	json_set(doc, "archives_kept_bytes", json_num(dry_run ? kb - b : kb));
+	json_set(doc, "files_removed", json_num(gone[0]));
+	json_set(doc, "files_removed_bytes", json_num(gone[1]));
+	json_set(doc, "archives_kept", json_num(dry_run ? kept[0] - gone[0] : kept[0]));
+	json_set(doc, "archives_kept_bytes", json_num(dry_run ? kept[1] - gone[1] : kept[1]));
 	return 0;
 }
 
