@@ -218,6 +218,9 @@ static const char worker_usage[] = "Usage: aegis-sandbox worker --db DB [OPTIONS
 				   "                         renewed every third of it while the job runs)\n"
 				   "      --drain            exit 0 once nothing is queued or running\n"
 				   "      --poll SECONDS     how often an idle worker looks (default 1)\n"
+				   "      --max-claims N     an entry claimed N times already (every worker that\n"
+				   "                         took it was lost) is recorded as an error and not run\n"
+				   "                         again (default 3)\n"
 				   "      --request-approval open an approval request for every accepted one\n"
 				   "  -h, --help             this help\n";
 
@@ -241,6 +244,7 @@ struct worker_opts {
 	const char *db;
 	const struct policy *pol;
 	double lease, poll;
+	long max_claims;
 	bool drain, request_approval;
 };
 
@@ -320,6 +324,31 @@ static void sleep_s(double s)
 }
 
 /* Run the claimed JOB and write its verdict.  Prints one line per job. */
+/* The verdict of a queue entry no worker lived to judge, LOST times. */
+static struct json *lost_entry(const struct json *req, long long lost)
+{
+	struct json *res = json_object(), *e = json_object();
+	char msg[300];
+	const char *arch;
+
+	snprintf(msg, sizeof(msg),
+		 "%lld workers claimed this entry and were lost before they finished (killed, out of memory, "
+		 "or their node went away); it is not run again",
+		 lost);
+	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
+	arch =
+	    json_get_str(req, "architecture_id") ? json_get_str(req, "architecture_id") : json_get_str(req, "arch_id");
+	json_set(res, "architecture_id", arch ? json_str(arch) : json_null());
+	json_set(res, "status", json_str("error"));
+	json_set(res, "stage", json_str("queue"));
+	json_set(res, "success", json_bool(false));
+	json_set(e, "type", json_str("WorkerLost"));
+	json_set(e, "message", json_str(msg));
+	json_set(e, "line", json_null());
+	json_set(res, "error", e);
+	return res;
+}
+
 static void run_job(struct supervisor *sup, struct pool *pool, const struct worker_opts *o, const char *owner,
 		    struct renewer *rn, struct pool_job *job)
 {
@@ -333,7 +362,17 @@ static void run_job(struct supervisor *sup, struct pool *pool, const struct work
 	json_free(json_take(req, "path"));         /* the code is the queue's, never a file of the node's */
 	json_free(json_take(req, "artifact_out")); /* the archive goes to the pool */
 	renew_set(rn, job->id);
-	res = serve_run_request(sup, o->pol, req, stage_dir, &rr);
+	if (job->claims > o->max_claims) {
+		/* Every worker that claimed it before was lost before it
+		 * finished: killed, out of memory, its node gone.  A job child
+		 * cannot do that to its worker, but a node can die of the
+		 * load one candidate puts on it; running it again would take
+		 * down one worker after another. */
+		rr = (struct request_run){0};
+		res = lost_entry(req, job->claims - 1);
+	} else {
+		res = serve_run_request(sup, o->pol, req, stage_dir, &rr);
+	}
 	if (rr.code) {
 		struct pool_verdict v = {
 		    .result = res,
@@ -483,11 +522,12 @@ int worker_main(int argc, char **argv)
 	    {"lease", required_argument, NULL, 'L'},
 	    {"drain", no_argument, NULL, 'd'},
 	    {"poll", required_argument, NULL, 'P'},
+	    {"max-claims", required_argument, NULL, 'M'},
 	    {"request-approval", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct worker_opts o = {.lease = 60, .poll = 1};
+	struct worker_opts o = {.lease = 60, .poll = 1, .max_claims = 3};
 	const char *policy_path = NULL;
 	struct policy pol = {0};
 	struct sigaction sa = {.sa_handler = on_stop};
@@ -510,6 +550,11 @@ int worker_main(int argc, char **argv)
 		case 'P':
 			if (!util_parse_double(optarg, &o.poll) || o.poll < 0.05 || o.poll > 3600)
 				return usage_error("--poll: expected seconds in [0.05, 3600], got '%s'", optarg);
+			break;
+		case 'M':
+			if (!util_parse_long(optarg, &o.max_claims) || o.max_claims < 1 || o.max_claims > 1000000)
+				return usage_error("--max-claims: expected an integer in [1, 1000000], got '%s'",
+						   optarg);
 			break;
 		case 'd': o.drain = true; break;
 		case 'R': o.request_approval = true; break;

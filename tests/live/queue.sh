@@ -20,6 +20,17 @@ done
 for i in 1 2 3 4; do
 	printf '# broken %d\nimport torch.nn as nn\nclass Model(nn.Module)\n    pass\n' "$i" >"bad$i.py"
 done
+# wait_running DB [PID]: until an entry of DB is running (under worker PID's
+# lease, when given), at most 10 s; $TMP/r.json then holds "pool queue"
+wait_running() {
+	for _ in $(seq 1 100); do
+		"$AEGIS" pool queue --db "$1" --json >"$TMP/r.json" 2>/dev/null
+		[ "$(field "sum(1 for e in r['entries'] if e['state'] == 'running' and ('${2:-}' == '' or (e['lease_owner'] or '').split(':')[1] == '${2:-}'))")" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # the issue's scenario, on database $1 (a path or a postgresql:// URL),
 # labelled $2
 drain_scenario() {
@@ -38,11 +49,7 @@ drain_scenario() {
 	"$AEGIS" worker --db "$DB" --lease 3 >"$TMP/w2.out" 2>"$TMP/w2.err" &
 	W2=$!
 	# kill worker 1 while it holds an entry (a slow one: the first four are)
-	for _ in $(seq 1 100); do
-		"$AEGIS" pool queue --db "$DB" --json >"$TMP/r.json" 2>/dev/null
-		[ "$(field "sum(1 for e in r['entries'] if e['state'] == 'running' and (e['lease_owner'] or '').split(':')[1] == '$W1')")" = 1 ] && break
-		sleep 0.1
-	done
+	wait_running "$DB" "$W1"
 	W1TREE=$(tree "$W1")
 	victim=$(field "[e['id'] for e in r['entries'] if e['state'] == 'running' and (e['lease_owner'] or '').split(':')[1] == '$W1'][0]")
 	kill -9 "$W1"
@@ -115,17 +122,33 @@ printf 'import time\nimport torch.nn as nn\nclass Model(nn.Module):\n    def __i
 "$AEGIS" submit --db "$TMP/t.db" --input float:2x8 --no-train slow.py good5.py >/dev/null
 "$AEGIS" worker --db "$TMP/t.db" >"$TMP/t.out" 2>"$TMP/t.err" &
 W=$!
-for _ in $(seq 1 100); do
-	"$AEGIS" pool queue --db "$TMP/t.db" --json >"$TMP/r.json" 2>/dev/null
-	[ "$(field 'r["running"]')" = 1 ] && break
-	sleep 0.1
-done
+wait_running "$TMP/t.db"
 kill -TERM "$W"
 wait "$W"
 expect "SIGTERM: exit 0" "$?" 0
 run_cmd "$AEGIS" pool queue --db "$TMP/t.db" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "SIGTERM: the job in hand finished and recorded, the next one left queued" "$(field '[(e["state"], e["candidate_id"] is not None) for e in r["entries"]]')" '[["done", true], ["queued", false]]'
+
+# an entry every worker that takes it is lost on (killed here, three
+# times, each time its lease of 1 s runs out): the next worker records it
+# as an error instead of running it a fourth time
+"$AEGIS" submit --db "$TMP/p.db" --input float:2x8 --no-train slow.py >/dev/null
+for k in 1 2 3; do
+	"$AEGIS" worker --db "$TMP/p.db" --lease 1 >/dev/null 2>&1 &
+	W=$!
+	wait_running "$TMP/p.db" "$W"
+	kill -9 "$W"
+	wait "$W" 2>/dev/null
+	sleep 1.2
+done
+"$AEGIS" worker --db "$TMP/p.db" --lease 1 --drain >"$TMP/p.out" 2>"$TMP/p.err"
+expect "an entry lost by 3 workers: the 4th records it, does not run it" "$? $(cat "$TMP/p.out")" '0 {"queue_id":1,"claims":4,"status":"error","recorded":true,"candidate_id":1}'
+run_cmd "$AEGIS" pool show 1 --db "$TMP/p.db" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "its verdict says why" "$(field '(r["status"], r["error"]["type"], r["error"]["message"])')" "('error', 'WorkerLost', '3 workers claimed this entry and were lost before they finished (killed, out of memory, or their node went away); it is not run again')"
+sleep 1
+expect "nothing of the lost workers is left (cgroups)" "$(stale_cgroups)" 0
 
 # concurrent submitters
 for k in 1 2 3 4; do
