@@ -4,8 +4,10 @@ Run in a confined job child that reads the candidate source as data: it is
 parsed with ast, never compiled or executed.  Each fixer is a small
 function fix_<name>(tree, error, ctx) that either returns a list of
 changes (rule, line, description) after editing TREE in place, or [] when
-it is not sure.  The source is re-emitted with ast.unparse (comments are
-lost; the unified diff in the result shows exactly what changed).
+it is not sure.  The new source keeps every line the fix did not touch
+as written, comments and layout included (see render()): only statements
+a fixer added or changed are written by ast.unparse.  The unified diff in
+the result shows exactly what changed.
 """
 
 import ast
@@ -266,18 +268,81 @@ FIXERS = (("missing_import", fix_missing_import), ("in_features", fix_in_feature
           ("forward_return", fix_forward_return))
 
 
+# the statement lists a fix may add to or change inside of; any other
+# compound statement that changed is written whole
+_BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _snapshot(tree):
+    """id(statement) -> its text as ast.unparse writes it, before a fix."""
+    return {id(n): ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.stmt)}
+
+
+def _render_body(body, lines, start, indent, snap, out):
+    """Append to OUT the source of the statements BODY, whose original
+    text starts at line START (1-based; the lines before a statement, its
+    comments, go with it).  Returns the line after the last original line
+    written.  Raises ValueError for a change this cannot place."""
+    pos = start
+    for node in body:
+        before = snap.get(id(node))
+        if before is None:
+            # a statement the fix added: written at this indentation
+            for ln in ast.unparse(node).splitlines():
+                out.append(indent + ln + "\n")
+            continue
+        if before == ast.unparse(node):
+            out.extend(lines[pos - 1:node.end_lineno])  # as written
+        elif node.lineno < pos:
+            raise ValueError("a changed statement shares a line with another")
+        elif isinstance(node, _BODIES[1:]) and any(id(n) in snap for n in node.body):
+            # its header as written, then its body, statement by statement
+            # (at the indentation of its first original statement)
+            first = next(n for n in node.body if id(n) in snap)
+            out.extend(lines[pos - 1:first.lineno - 1])
+            inner = re.match(r"[ \t]*", lines[first.lineno - 1]).group(0)
+            _render_body(node.body, lines, first.lineno, inner, snap, out)
+        elif not isinstance(node, _BODIES[1:]) and node.lineno == node.end_lineno:
+            # a one-line statement the fix changed: its comments above stay,
+            # the line itself is written anew
+            out.extend(lines[pos - 1:node.lineno - 1])
+            for ln in ast.unparse(node).splitlines():
+                out.append(indent + ln + "\n")
+        else:
+            raise ValueError("a change render() cannot place")
+        pos = node.end_lineno + 1
+    return pos
+
+
+def render(source, tree, snap):
+    """TREE (SOURCE's, after a fix) as source that keeps every untouched
+    line of SOURCE; ast.unparse of the whole tree when a change is of a
+    kind this cannot place."""
+    lines = source.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    out = []
+    try:
+        end = _render_body(tree.body, lines, 1, "", snap, out)
+    except ValueError:
+        return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+    out.extend(lines[end - 1:])  # comments after the last statement
+    return "".join(out)
+
+
 def apply(source, error, ctx):
     """(new_source or None, changes) for SOURCE failing with ERROR."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None, []
+    snap = _snapshot(tree)
     for name, fixer in FIXERS:
         if name not in ctx.get("rules", [n for n, _ in FIXERS]):
             continue
         changes = fixer(tree, error, ctx)
         if changes:
-            new = ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+            new = render(source, tree, snap)
             diff = "".join(difflib.unified_diff(source.splitlines(True), new.splitlines(True),
                                                 report.CANDIDATE, report.CANDIDATE))
             for c in changes:

@@ -132,3 +132,71 @@ def test_rules_switch_fixers_off():
 
 def test_unparsable_source_is_left_alone():
     assert fix("def (:\n", {"type": "NameError", "message": "name 'nn' is not defined"}) == (None, [])
+
+
+# ---- the fixed source keeps what the fix did not touch -----------------------
+
+COMMENTED = '''"""A model with comments a reviewer wants to keep."""
+import torch.nn as nn  # the layers
+
+WIDTH = 64  # hidden width
+
+
+class Model(nn.Module):
+    """Two layers."""
+
+    def __init__(self):
+        super().__init__()
+        # the first layer's width is wrong on purpose
+        self.fc = nn.Linear(100, WIDTH)   # odd spacing, kept
+        self.out = nn.Linear(WIDTH, 10)
+
+    def forward(self, x):
+        # one hidden layer
+        h = self.fc(x)
+        return self.out(h)  # logits
+# trailing comment
+'''
+
+
+def test_a_fix_keeps_comments_and_layout():
+    new, changes = fix(COMMENTED, {"type": "NameError", "message": "name 'F' is not defined"})
+    assert [c["rule"] for c in changes] == ["missing_import"]
+    want = COMMENTED.replace("import torch.nn as nn  # the layers\n",
+                             "import torch.nn as nn  # the layers\nimport torch.nn.functional as F\n")
+    assert new == want
+    # the diff is one added line, nothing else
+    diff = changes[0]["diff"].splitlines()
+    assert [ln for ln in diff if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))] == \
+        ["+import torch.nn.functional as F"]
+
+
+def test_a_changed_line_is_written_anew_and_the_rest_kept():
+    new, changes = fix(COMMENTED, {"type": "RuntimeError", "module": "fc (Linear)",
+                                   "message": "mat1 and mat2 shapes cannot be multiplied (2x32 and 100x64)"})
+    assert [c["rule"] for c in changes] == ["in_features"]
+    assert new == COMMENTED.replace("        self.fc = nn.Linear(100, WIDTH)   # odd spacing, kept\n",
+                                    "        self.fc = nn.Linear(32, WIDTH)\n")
+
+
+def test_statements_added_inside_a_method_take_its_indentation():
+    src = ("import torch.nn as nn\n\n\nclass Model(nn.Module):\n    def __init__(self):\n"
+           "        # no super call\n        self.fc = nn.Linear(4, 2)  # keep me\n\n"
+           "    def forward(self, x):\n        y = self.fc(x)  # and me\n")
+    new, changes = fix(src, {"type": "AttributeError",
+                             "message": "cannot assign module before Module.__init__() call"})
+    assert [c["rule"] for c in changes] == ["super_init"]
+    assert "        super().__init__()\n        self.fc = nn.Linear(4, 2)  # keep me\n" in new
+    assert "        # no super call\n" in new and "        y = self.fc(x)  # and me\n" in new
+    new, changes = fix(new, {"type": "OutputError", "message": "forward() returned NoneType"})
+    assert new.endswith("        y = self.fc(x)  # and me\n        return y\n")
+
+
+def test_statements_sharing_a_line_fall_back_to_a_whole_rewrite():
+    src = ("import torch.nn as nn\n\n\nclass Model(nn.Module):\n    def __init__(self):\n"
+           "        super().__init__(); self.fc = nn.Linear(100, 10)\n\n"
+           "    def forward(self, x):\n        return self.fc(x)\n")
+    new, changes = fix(src, {"type": "RuntimeError", "module": "fc (Linear)",
+                             "message": "mat1 and mat2 shapes cannot be multiplied (2x32 and 100x10)"})
+    assert [c["rule"] for c in changes] == ["in_features"]
+    assert "nn.Linear(32, 10)" in new and new.count("super().__init__()") == 1
