@@ -327,25 +327,17 @@ static void sleep_s(double s)
 /* The verdict of a queue entry no worker lived to judge, LOST times. */
 static struct json *lost_entry(const struct json *req, long long lost)
 {
-	struct json *res = json_object(), *e = json_object();
+	const char *arch =
+	    json_get_str(req, "architecture_id") ? json_get_str(req, "architecture_id") : json_get_str(req, "arch_id");
 	char msg[300];
-	const char *arch;
+	struct json *res;
 
 	snprintf(msg, sizeof(msg),
 		 "%lld workers claimed this entry and were lost before they finished (killed, out of memory, "
 		 "or their node went away); it is not run again",
 		 lost);
-	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
-	arch =
-	    json_get_str(req, "architecture_id") ? json_get_str(req, "architecture_id") : json_get_str(req, "arch_id");
+	res = serve_error_result(req, "queue", "WorkerLost", msg);
 	json_set(res, "architecture_id", arch ? json_str(arch) : json_null());
-	json_set(res, "status", json_str("error"));
-	json_set(res, "stage", json_str("queue"));
-	json_set(res, "success", json_bool(false));
-	json_set(e, "type", json_str("WorkerLost"));
-	json_set(e, "message", json_str(msg));
-	json_set(e, "line", json_null());
-	json_set(res, "error", e);
 	return res;
 }
 

@@ -52,24 +52,30 @@ struct options {
 
 static struct json *request_error(const struct json *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static struct json *request_error(const struct json *req, const char *fmt, ...)
+struct json *serve_error_result(const struct json *req, const char *stage, const char *type, const char *message)
 {
 	struct json *res = json_object(), *e = json_object();
+
+	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
+	json_set(res, "status", json_str("error"));
+	json_set(res, "stage", json_str(stage));
+	json_set(res, "success", json_bool(false));
+	json_set(e, "type", json_str(type));
+	json_set(e, "message", json_str(message));
+	json_set(e, "line", json_null());
+	json_set(res, "error", e);
+	return res;
+}
+
+static struct json *request_error(const struct json *req, const char *fmt, ...)
+{
 	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_set(res, "request_id", json_get(req, "id") ? json_dup(json_get(req, "id")) : json_null());
-	json_set(res, "status", json_str("error"));
-	json_set(res, "stage", json_str("request"));
-	json_set(res, "success", json_bool(false));
-	json_set(e, "type", json_str("RequestError"));
-	json_set(e, "message", json_str(msg));
-	json_set(e, "line", json_null());
-	json_set(res, "error", e);
-	return res;
+	return serve_error_result(req, "request", "RequestError", msg);
 }
 
 static bool get_long(const struct json *o, const char *k, long lo, long hi, long *out)

@@ -17,7 +17,7 @@ struct request_run {
 	char *code; /* the source that was submitted (NULL: the request was refused) */
 	size_t code_len;
 	long parent, generation;
-	bool want_approval; /* the request (or the policy) asks for one */
+	bool want_approval;    /* the request (or the policy) asks for one */
 	struct candidate cand; /* only its staged archive (see pipeline.h) */
 	struct policy_limits used;
 };
@@ -29,5 +29,8 @@ struct request_run {
 struct json *serve_run_request(struct supervisor *s, const struct policy *base, const struct json *req,
 			       const char *stage_dir, struct request_run *rr);
 void serve_request_release(struct request_run *rr);
+/* The result of a request that ran no job: status "error" at STAGE, with
+ * an error of TYPE saying MESSAGE, and REQ's "id" as its request_id. */
+struct json *serve_error_result(const struct json *req, const char *stage, const char *type, const char *message);
 
 #endif
