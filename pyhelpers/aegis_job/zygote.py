@@ -95,6 +95,7 @@ def warm():
     import ast  # noqa: F401
     import difflib  # noqa: F401
     from aegis_job import build, fixers, guard, inputs, report, static, validate  # noqa: F401
+    _keep_own_source()
     _warm_torchscript(torch)
     # Every job child is a fork of this process.  A garbage collection in
     # a child walks (and writes to) the header of every object it tracks,
@@ -106,6 +107,28 @@ def warm():
     import gc
     gc.freeze()
     return runtime(torch)
+
+
+def _keep_own_source():
+    """Put the harness's own source in linecache, as entries it never
+    checks against the file (mtime None), for every job child to inherit.
+    torch.jit.script reads a class's source (the build scripts BothModes
+    and AllPositions), and a job child may not see the file: its /tmp is a
+    private, empty one, so a checkout under /tmp (as CI clones it) was
+    invisible, the scripting failed, and a model with dropout was exported
+    as a whole scripted model, or not at all."""
+    import linecache
+    import sys
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if not (name == "aegis_job" or name.startswith("aegis_job.")) or not path or not path.endswith(".py"):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.readlines()
+        except OSError:
+            continue
+        linecache.cache[path] = (sum(len(ln) for ln in lines), None, lines, path)
 
 
 def runtime(torch):

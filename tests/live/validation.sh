@@ -107,6 +107,14 @@ m.train(); t = not torch.equal(m(x), m(x))
 print(e, t)")" "True True"
 rm -rf "$(field 'r["workdir"]')"
 expect "dropout + batch norm: two traces in the archive" "$(field 'r["metrics"]["export"]')" "trace (train and eval)"
+# the same with the harness in a directory no job child can see (its /tmp
+# is private, and CI clones the checkout under /tmp): scripting the two
+# traces reads the harness's source, which the zygote keeps in memory
+mkdir -p /tmp/aegis-hidden-helpers.$$
+cp -r "$TOP_SRCDIR/pyhelpers/aegis_job" /tmp/aegis-hidden-helpers.$$/
+AEGIS_PYHELPERS=/tmp/aegis-hidden-helpers.$$ "$AEGIS" run --no-train --json --input tokens:4x10:100 "$MODELS/dropout_bn.py" >"$TMP/r.json" 2>"$TMP/stderr"
+expect "harness under /tmp: still two traces" "$(field '(r["status"], r["metrics"]["export"])')" "('accepted', 'trace (train and eval)')"
+rm -rf /tmp/aegis-hidden-helpers.$$
 # a model nothing marks as reading the mode: one trace, compared in eval mode
 expect "plain MLP: one trace" "$(run_model --no-train --input float:2x100 "$MODELS/mlp.py"; field 'r["metrics"]["export"]')" "trace"
 # ...and one that reads it where no look at the code can see: it differs in
