@@ -54,6 +54,37 @@ static const char submit_usage[] = "Usage: aegis-sandbox submit --db DB [OPTIONS
 				   "  -j, --json             print the queue ids as JSON\n"
 				   "  -h, --help             this help\n";
 
+/* A file input (.npy, .pt) is a path on the submitting machine, which a
+ * worker on another node does not have: its bytes go into the request
+ * ("input_data", base64, and "input_file", its name), and the worker
+ * writes them to a file of its own (worker_input()).  0, or -1 with the
+ * message printed. */
+#define EMBED_MAX (64u << 20)
+static int embed_input(struct json *req)
+{
+	const char *spec = json_get_str(req, "input"), *name;
+	size_t n = spec ? strlen(spec) : 0, len = 0;
+	char *data = NULL, *b;
+	int r;
+
+	if (!spec || !((n > 3 && !strcmp(spec + n - 3, ".pt")) || (n > 4 && !strcmp(spec + n - 4, ".npy"))))
+		return 0;
+	r = util_read_file(spec, EMBED_MAX, &data, &len);
+	if (r < 0) {
+		usage_error("--input: cannot read %s: %s", spec,
+			    r == -EFBIG ? "larger than 64 MiB (a queue entry carries its input)" : strerror(-r));
+		return -1;
+	}
+	name = strrchr(spec, '/') ? strrchr(spec, '/') + 1 : spec;
+	b = util_base64_encode(data, len);
+	json_set(req, "input_data", json_str(b));
+	json_set(req, "input_file", json_str(name));
+	json_set(req, "input", json_str(name));
+	free(b);
+	free(data);
+	return 0;
+}
+
 int submit_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -144,6 +175,8 @@ int submit_main(int argc, char **argv)
 		usage_error("submit: expected at least one MODEL.py");
 		goto out;
 	}
+	if (embed_input(base) < 0)
+		goto out;
 	pool = pool_open(db, err, sizeof(err));
 	if (!pool) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
@@ -341,11 +374,61 @@ static struct json *lost_entry(const struct json *req, long long lost)
 	return res;
 }
 
+/* An input the submitter embedded (embed_input()): written to a new
+ * directory of this worker's, and REQ's "input" pointed at it.  Returns
+ * the directory (the caller removes it), or NULL with ERR when there is
+ * none to write (*ERR empty) or it cannot be. */
+static char *worker_input(struct json *req, char *err, size_t errlen)
+{
+	const char *b = json_get_str(req, "input_data"), *name = json_get_str(req, "input_file");
+	const char *t = getenv("TMPDIR");
+	unsigned char *data = NULL;
+	size_t len = 0, n;
+	char *dir, *path;
+	int rc;
+
+	*err = '\0';
+	if (!b)
+		return NULL;
+	n = name ? strlen(name) : 0;
+	if (!name || strchr(name, '/') ||
+	    !((n > 3 && !strcmp(name + n - 3, ".pt")) || (n > 4 && !strcmp(name + n - 4, ".npy")))) {
+		snprintf(err, errlen, "the entry's input_file is not the name of a .pt or .npy file");
+		return NULL;
+	}
+	if (util_base64_decode(b, strlen(b), &data, &len) < 0) {
+		snprintf(err, errlen, "the entry's input_data is not base64");
+		return NULL;
+	}
+	dir = xasprintf("%s/aegis-input-XXXXXX", t && *t == '/' ? t : "/tmp");
+	if (!mkdtemp(dir)) {
+		snprintf(err, errlen, "a directory for the entry's input: %s", strerror(errno));
+		free(dir);
+		free(data);
+		return NULL;
+	}
+	path = xasprintf("%s/%s", dir, name);
+	rc = util_write_file(path, data, len, 0600);
+	free(data);
+	if (rc < 0) {
+		snprintf(err, errlen, "writing the entry's input: %s", strerror(-rc));
+		util_rm_rf(dir);
+		free(dir);
+		free(path);
+		return NULL;
+	}
+	json_set(req, "input", json_str(path));
+	json_free(json_take(req, "input_data"));
+	json_free(json_take(req, "input_file"));
+	free(path);
+	return dir;
+}
+
 static void run_job(struct supervisor *sup, struct pool *pool, const struct worker_opts *o, const char *owner,
 		    struct renewer *rn, struct pool_job *job)
 {
 	struct json *req = json_dup(job->request), *res;
-	char *stage_dir = pool_stage_dir(o->db), err[1024];
+	char *stage_dir = pool_stage_dir(o->db), err[1024], *input_dir;
 	struct request_run rr;
 	long long cid = 0, aid = 0;
 	int rc = -1;
@@ -354,7 +437,10 @@ static void run_job(struct supervisor *sup, struct pool *pool, const struct work
 	json_free(json_take(req, "path"));         /* the code is the queue's, never a file of the node's */
 	json_free(json_take(req, "artifact_out")); /* the archive goes to the pool */
 	renew_set(rn, job->id);
-	if (job->claims > o->max_claims) {
+	if (!(input_dir = worker_input(req, err, sizeof(err))) && *err) {
+		rr = (struct request_run){0};
+		res = serve_error_result(req, "request", "RequestError", err);
+	} else if (job->claims > o->max_claims) {
 		/* Every worker that claimed it before was lost before it
 		 * finished: killed, out of memory, its node gone.  A job child
 		 * cannot do that to its worker, but a node can die of the
@@ -435,6 +521,9 @@ static void run_job(struct supervisor *sup, struct pool *pool, const struct work
 	json_free(res);
 	json_free(req);
 	free(stage_dir);
+	if (input_dir)
+		util_rm_rf(input_dir);
+	free(input_dir);
 }
 
 static int worker_loop(const struct worker_opts *o)

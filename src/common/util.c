@@ -508,6 +508,68 @@ size_t util_utf8_char(const char *buf, size_t avail)
 	return n + 1;
 }
 
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *util_base64_encode(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *out = xmalloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v =
+		    (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
+
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < len ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+int util_base64_decode(const char *s, size_t slen, unsigned char **out, size_t *out_len)
+{
+	unsigned char *buf, *o;
+	size_t pad = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (slen % 4)
+		return -EINVAL;
+	if (slen && s[slen - 1] == '=')
+		pad = slen > 1 && s[slen - 2] == '=' ? 2 : 1;
+	o = buf = xmalloc(slen / 4 * 3 + 1);
+	for (size_t i = 0; i < slen; i += 4) {
+		unsigned v = 0;
+
+		for (size_t k = 0; k < 4; k++) {
+			const char *c = s[i + k] ? strchr(b64, s[i + k]) : NULL;
+
+			if (i + k >= slen - pad) { /* padding, only at the very end */
+				if (s[i + k] != '=')
+					goto bad;
+				v <<= 6;
+				continue;
+			}
+			if (!c)
+				goto bad;
+			v = v << 6 | (unsigned)(c - b64);
+		}
+		*o++ = (unsigned char)(v >> 16);
+		if (i + 2 < slen - pad)
+			*o++ = (unsigned char)(v >> 8);
+		if (i + 3 < slen - pad)
+			*o++ = (unsigned char)v;
+	}
+	*out = buf;
+	*out_len = (size_t)(o - buf);
+	return 0;
+bad:
+	free(buf);
+	return -EINVAL;
+}
+
 bool util_utf8_valid(const char *buf, size_t len)
 {
 	for (size_t i = 0, n; i < len; i += n)

@@ -84,6 +84,11 @@ bool util_parse_long(const char *s, long *out);
 bool util_parse_double(const char *s, double *out);
 /* True when BUF is valid UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *buf, size_t len);
+/* Base64 (RFC 4648, with padding) of LEN bytes: a new string. */
+char *util_base64_encode(const void *data, size_t len);
+/* Decode S (SLEN characters, padded, no whitespace) into a new buffer of
+ * *OUT_LEN bytes: 0, or -EINVAL for anything that is not such base64. */
+int util_base64_decode(const char *s, size_t slen, unsigned char **out, size_t *out_len);
 /* The length (1 to 4) of the valid UTF-8 character at BUF, of at most
  * AVAIL bytes; 0 when there is none. */
 size_t util_utf8_char(const char *buf, size_t avail);

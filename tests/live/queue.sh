@@ -150,6 +150,22 @@ expect "its verdict says why" "$(field '(r["status"], r["error"]["type"], r["err
 sleep 1
 expect "nothing of the lost workers is left (cgroups)" "$(stale_cgroups)" 0
 
+# a file input travels with the entry: the submitter's file is gone by the
+# time a worker (on another node, say) runs it
+"$PY" -c "import numpy as np; np.save('$TMP/x.npy', np.random.rand(2, 8).astype('float32'))"
+run_cmd "$AEGIS" submit --db "$TMP/f.db" --input "$TMP/x.npy" --no-train good5.py
+expect "submit with a file input" "$RC $(cat "$TMP/out")" "0 queued 1: good5.py"
+rm -f "$TMP/x.npy"
+ls -d "${TMPDIR:-/tmp}"/aegis-input-* >"$TMP/before" 2>/dev/null
+"$AEGIS" worker --db "$TMP/f.db" --drain >"$TMP/f.out" 2>"$TMP/f.err"
+expect "the worker ran it from the entry's copy" "$? $(grep -c '"status":"accepted"' "$TMP/f.out")" "0 1"
+run_cmd "$AEGIS" pool show 1 --db "$TMP/f.db" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "on the submitter's tensor" "$(field '(r["status"], r["metrics"]["input"], r["metrics"]["output_shape"])')" "('accepted', 'file', [2, 6])"
+expect "the worker's copy of it is gone" "$(ls -d "${TMPDIR:-/tmp}"/aegis-input-* 2>/dev/null | diff - "$TMP/before" >/dev/null && echo yes)" yes
+run_cmd "$AEGIS" submit --db "$TMP/f.db" --input "$TMP/missing.npy" good5.py
+expect "an input file that is not there: a usage error" "$RC $(head -1 "$TMP/stderr")" "2 aegis-sandbox: --input: cannot read $TMP/missing.npy: No such file or directory"
+
 # concurrent submitters
 for k in 1 2 3 4; do
 	"$AEGIS" submit --db "$TMP/c.db" --no-train good5.py good6.py good7.py good8.py good9.py >"$TMP/s$k.out" 2>&1 &

@@ -181,7 +181,6 @@ static void test_read_fd_and_copy(void **state)
 	assert_int_equal(util_rm_rf(dir), 0);
 }
 
-
 /* Apply the unified diff PATCH to A: what it turns A into, or NULL when
  * the patch does not fit A (a context or removed line that is not A's,
  * a hunk header whose counts do not match its lines).  A checker written
@@ -382,12 +381,53 @@ static void test_diff(void **state)
 	}
 }
 
+static void test_base64(void **state)
+{
+	static const char *const vec[][2] = {{"", ""},
+					     {"f", "Zg=="},
+					     {"fo", "Zm8="},
+					     {"foo", "Zm9v"},
+					     {"foob", "Zm9vYg=="},
+					     {"fooba", "Zm9vYmE="},
+					     {"foobar", "Zm9vYmFy"}};
+	static const char *const bad[] = {"Zg=", "Z===", "Zg=a", "Zm9v!A==", "=Zg=", "Zm 9", "Zg==Zg=="};
+	unsigned char data[300], *out;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		char *e = util_base64_encode(vec[i][0], strlen(vec[i][0]));
+
+		assert_string_equal(e, vec[i][1]);
+		assert_int_equal(util_base64_decode(e, strlen(e), &out, &len), 0);
+		assert_int_equal(len, strlen(vec[i][0]));
+		assert_memory_equal(out, vec[i][0], len);
+		free(out);
+		free(e);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(util_base64_decode(bad[i], strlen(bad[i]), &out, &len), -EINVAL);
+	/* every length and every byte value, there and back */
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 37 + 11);
+	for (size_t n = 0; n <= sizeof(data); n++) {
+		char *e = util_base64_encode(data, n);
+
+		assert_int_equal(strlen(e), (n + 2) / 3 * 4);
+		assert_int_equal(util_base64_decode(e, strlen(e), &out, &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(out, data, n);
+		free(out);
+		free(e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sha256),   cmocka_unit_test(test_utf8),       cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_rm_rf),    cmocka_unit_test(test_rm_rf_deep), cmocka_unit_test(test_read_fd_and_copy),
-	    cmocka_unit_test(test_exe_kind),  cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_exe_kind), cmocka_unit_test(test_diff),       cmocka_unit_test(test_base64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
