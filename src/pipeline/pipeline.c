@@ -512,22 +512,45 @@ static int write_source(const struct policy *pol, const char *workdir, const cha
 	return rc;
 }
 
-/* Put what a job in WORKDIR needs there: the code as candidate.py, and
- * the policy's reference model, the candidate's input file and its
- * training data when there are any.  0, or -1 with ERR. */
+/* The operator's files a job reads from its work directory, as (name in
+ * the work directory, original) pairs into NAMES and SRCS (room for 4):
+ * the build child's (the candidate's input file), or, with VALIDATE, the
+ * validate child's (that, the policy's reference model and the training
+ * data).  Returns how many. */
+static size_t operator_files(const struct policy *pol, const struct candidate *cand, bool validate, const char **names,
+			     const char **srcs)
+{
+	size_t n = 0;
+
+	if (input_copy_name(cand)) {
+		names[n] = input_copy_name(cand);
+		srcs[n++] = cand->input->path;
+	}
+	if (validate && pol->validation.reference.model && *pol->validation.reference.model) {
+		names[n] = "reference.pt";
+		srcs[n++] = pol->validation.reference.model;
+	}
+	if (validate && cand->dataset) {
+		names[n] = "train-inputs.npy";
+		srcs[n++] = cand->dataset->inputs;
+		names[n] = "train-targets.npy";
+		srcs[n++] = cand->dataset->targets;
+	}
+	return n;
+}
+
+/* Put what a build job in WORKDIR needs there: the code as candidate.py
+ * and the candidate's input file.  What only validation reads comes
+ * later (place_validation_files).  0, or -1 with ERR. */
 static int fill_workdir(const struct policy *pol, const struct candidate *cand, const char *workdir, const char *code,
 			size_t code_len, char *err, size_t errlen)
 {
+	const char *names[4], *srcs[4];
+	size_t n = operator_files(pol, cand, false, names, srcs);
 	int rc = write_source(pol, workdir, code, code_len);
 
-	if (rc == 0 && pol->validation.reference.model && *pol->validation.reference.model)
-		rc = copy_into(pol, pol->validation.reference.model, workdir, "reference.pt");
-	if (rc == 0 && input_copy_name(cand))
-		rc = copy_into(pol, cand->input->path, workdir, input_copy_name(cand));
-	if (rc == 0 && cand->dataset)
-		rc = copy_into(pol, cand->dataset->inputs, workdir, "train-inputs.npy");
-	if (rc == 0 && cand->dataset)
-		rc = copy_into(pol, cand->dataset->targets, workdir, "train-targets.npy");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = copy_into(pol, srcs[i], workdir, names[i]);
 	if (rc < 0) {
 		snprintf(err, errlen, "preparing the work directory: %s", strerror(-rc));
 		return -1;
@@ -597,7 +620,6 @@ static void make_requests(struct run *r)
 	json_set(r->req, "artifact", json_str(r->artifact));
 	positions = xasprintf("%.*s.positions.pt", (int)(strlen(r->artifact) - 3), r->artifact);
 	json_set(r->req, "positions_artifact", json_str(positions));
-	json_set(r->req, "reference", ref ? json_str("reference.pt") : json_null());
 	json_set(r->req, "workdir", json_str(r->workdir));
 	json_set(r->req, "ro_roots", ro);
 	r->vreq = job_request(r->pol, "validate");
@@ -683,40 +705,28 @@ static bool prepare(struct run *r)
 	return true;
 }
 
-/* Files of the operator's in the work directory that the validate child
- * reads: the reference model, the input file, the training data.  True
- * when this candidate has any. */
+/* True when the validate child reads operator's files from the work
+ * directory (then it starts after the build: see start_early). */
 static bool has_operator_files(const struct run *r)
 {
-	return (r->pol->validation.reference.model && *r->pol->validation.reference.model) ||
-	       input_copy_name(r->cand) || r->cand->dataset;
+	const char *names[4], *srcs[4];
+
+	return operator_files(r->pol, r->cand, true, names, srcs) > 0;
 }
 
 /* The build child is the candidate: whatever it left in the work directory
- * is its claim, the operator's files included (it can overwrite a
- * reference model to flatter itself, or the training data).  Before the
- * validate child reads them, they are put back from the originals, each
- * after removing whatever the build child left under its name (a file, a
- * symlink, a tree).  0, or -1 with ERR. */
-static int restore_operator_files(struct run *r, char *err, size_t errlen)
+ * is its claim, under the operator's files' names too (the input file it
+ * was given, or a reference model or training data it planted to flatter
+ * itself).  The files the validate child reads are put there now, from
+ * the originals, each after removing whatever the build child left under
+ * its name (a file, a symlink, a tree); the reference model and the
+ * training data were never in the build's work directory.  0, or -1 with
+ * ERR. */
+static int place_validation_files(struct run *r, char *err, size_t errlen)
 {
-	const char *names[4] = {NULL}, *srcs[4] = {NULL};
-	size_t n = 0;
+	const char *names[4], *srcs[4];
+	size_t n = operator_files(r->pol, r->cand, true, names, srcs);
 
-	if (r->pol->validation.reference.model && *r->pol->validation.reference.model) {
-		names[n] = "reference.pt";
-		srcs[n++] = r->pol->validation.reference.model;
-	}
-	if (input_copy_name(r->cand)) {
-		names[n] = input_copy_name(r->cand);
-		srcs[n++] = r->cand->input->path;
-	}
-	if (r->cand->dataset) {
-		names[n] = "train-inputs.npy";
-		srcs[n++] = r->cand->dataset->inputs;
-		names[n] = "train-targets.npy";
-		srcs[n++] = r->cand->dataset->targets;
-	}
 	for (size_t i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s", r->workdir, names[i]);
 		int rc = util_rm_rf(path);
@@ -728,7 +738,7 @@ static int restore_operator_files(struct run *r, char *err, size_t errlen)
 		}
 		rc = copy_into(r->pol, srcs[i], r->workdir, names[i]);
 		if (rc < 0) {
-			snprintf(err, errlen, "restoring %s for validation: %s", names[i], strerror(-rc));
+			snprintf(err, errlen, "placing %s for validation: %s", names[i], strerror(-rc));
 			return -1;
 		}
 	}
@@ -964,7 +974,7 @@ static void validate(struct run *r)
 		archive_copy_release(&r->ac);
 	}
 	if (!r->early) {
-		if (restore_operator_files(r, err, sizeof(err)) < 0) {
+		if (place_validation_files(r, err, sizeof(err)) < 0) {
 			set_failure(res, VERDICT_ERROR, "validate", verdict_error("SandboxError", err, 0));
 			return;
 		}

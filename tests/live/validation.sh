@@ -134,4 +134,33 @@ rm -rf "$(field 'r["workdir"]')"
 # causality through the form that returns every position
 run_model --train-steps 5 --input tokens:2x20:256 "$MODELS/nanogpt_style.py"
 expect "nanoGPT-style model: accepted, causal in both modes through its every-position form" "$(field '(r["status"], r["metrics"]["positions"], r["checks"]["causality"]["status"], r["checks"]["causality_eval"]["status"])')" "('accepted', 'every position, called with targets', 'pass', 'pass')"
+# training on the operator's data (a serve request's "dataset"), which a
+# build child that plants its own files under those names cannot replace
+"$PY" -c "
+import numpy as np
+np.save('$TMP/ds_x.npy', np.random.rand(64, 100).astype('float32'))
+np.save('$TMP/ds_y.npy', np.random.randint(0, 10, 64))"
+cat >"$TMP/plant_data.py" <<'EOF'
+import torch
+import torch.nn as nn
+
+# its own 'training data', where the validate child will look for it
+torch.save(torch.zeros(1), "train-targets.npy")
+torch.save(torch.zeros(1), "train-inputs.npy")
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.fc(x)
+EOF
+"$PY" -c "
+import json
+print(json.dumps({'id': 1, 'path': '$TMP/plant_data.py', 'input': 'float:2x100', 'train': False,
+                  'dataset': {'inputs': '$TMP/ds_x.npy', 'targets': '$TMP/ds_y.npy', 'epochs': 2, 'batch_size': 16}}))" |
+	"$AEGIS" serve --stdio >"$TMP/r.json" 2>"$TMP/stderr"
+expect "training on the operator's data, not on what the build planted" "$(field '(r["status"], r["checks"]["full_training"]["status"] if "full_training" in r["checks"] else None, r["metrics"]["full_training"]["samples"], r["metrics"]["full_training"]["loss"], len(r["metrics"]["full_training"]["epochs"]))')" "('accepted', 'pass', 64, 'cross_entropy', 2)"
 finish
