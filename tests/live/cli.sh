@@ -87,6 +87,9 @@ if command -v ldd >/dev/null 2>&1; then
 	expect "the supervisor does not link libpython" "$(ldd "$AEGIS" | grep -c libpython)" 0
 	expect "nor holds any of its code" "$(nm "$AEGIS" 2>/dev/null | grep -c ' Py_InitializeFromConfig$')" 0
 	expect "the zygote does (static or shared)" "$({ ldd "$TOP_BUILDDIR/src/aegis-zygote"; nm "$TOP_BUILDDIR/src/aegis-zygote"; } 2>/dev/null | grep -q 'libpython\| T Py_InitializeFromConfig$' && echo yes)" yes
+	# ASLR: both programs that read candidate-made bytes are position-independent
+	expect "the zygote is a PIE" "$(LC_ALL=C readelf -h "$TOP_BUILDDIR/src/aegis-zygote" | awk '/Type:/ {print $2}')" DYN
+	expect "the supervisor is a PIE" "$(LC_ALL=C readelf -h "$AEGIS" | awk '/Type:/ {print $2}')" DYN
 fi
 # every result says what it was judged on, and so does its pool row
 run_model --no-train --input float:2x100 --db "$TMP/rt.db" "$MODELS/mlp.py"
