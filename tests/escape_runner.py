@@ -16,7 +16,9 @@ and the supervisor must answer every case with a valid verdict (never
 "error") and the exit code of that verdict.
 
 Mode "default": the default policy; each case's verdict must be in its
-'# expect:' set.  Mode "kernel": the Python layer (static check and audit
+'# expect:' set, and where the case has a '# reason:' header, the verdict's
+error message must contain it (the archive cases: refused for the reason
+named, before any loader ran).  Mode "kernel": the Python layer (static check and audit
 hook) switched off; process, network, filesystem and native cases must
 still be contained and must not be accepted.
 
@@ -178,6 +180,9 @@ def main():
                 if status not in allowed:
                     problems.append("status %s, expected %s (%s)" % (
                         status, meta["expect"], (r.get("error") or {}).get("message", "")[:200]))
+                elif meta.get("reason") and meta["reason"] not in (r.get("error") or {}).get("message", ""):
+                    problems.append("rejected, but not for the reason %r: %s" % (
+                        meta["reason"], (r.get("error") or {}).get("message", "")[:300]))
             elif status == "accepted":
                 problems.append("accepted with the Python layer off")
         if token in out or token in p.stderr.decode("utf-8", "replace"):

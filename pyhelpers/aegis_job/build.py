@@ -27,9 +27,11 @@ from aegis_job import guard, inputs, pinned, report, static
 # The harness's own references, taken in the zygote (pinned.py): a
 # candidate that rebinds torch.jit.save does not change what these call.
 _jit_trace = pinned.ref("torch.jit.trace")
+# torch 2.x keeps a trace's example inputs in the archive (traced_inputs/)
+# unless told not to: the verifier refuses entries a model does not need
+_TRACE_KW = {"_store_inputs": False} if "_store_inputs" in inspect.signature(_jit_trace).parameters else {}
 _jit_script = pinned.ref("torch.jit.script")
 _jit_save = pinned.ref("torch.jit.save")
-_jit_load = pinned.ref("torch.jit.load")
 _isfinite = pinned.ref("torch.isfinite")
 _allclose = pinned.ref("torch.allclose")
 _deepcopy = copy.deepcopy  # bound in the zygote, like the references above
@@ -150,7 +152,7 @@ def trace(model, x):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", torch.jit.TracerWarning)
             inputs.seed(0)
-            traced = _jit_trace(model, (x,), check_trace=False, strict=False)
+            traced = _jit_trace(model, (x,), check_trace=False, strict=False, **_TRACE_KW)
     finally:
         handle.remove()
     notes = []
@@ -339,7 +341,7 @@ def _trace_quiet(module, x):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         inputs.seed(0)
-        return _jit_trace(module, (x,), check_trace=False, strict=False)
+        return _jit_trace(module, (x,), check_trace=False, strict=False, **_TRACE_KW)
 
 
 def _graph_key(traced):

@@ -1,12 +1,16 @@
 """The validate phase: architecture and trainability checks on the
 exported TorchScript archive, in a child that never ran candidate Python.
 
-Every fact of the verdict comes from here.  The archive is loaded with
-torch.jit.load (TorchScript, not pickle: no candidate class is imported or
-unpickled).  Checks report pass / fail / warn / skipped with a reason.
+Every fact of the verdict comes from here.  The archive is code, so it is
+read by our own reader first (archive.py: the zip, every pickle with a
+restricted reader, every tensor record against its storage, every
+operator of every compiled function against the allowlist), and loaded
+from the same bytes in memory only after that.  Checks report pass /
+fail / warn / skipped with a reason.
 """
 
 import copy
+import hashlib
 import math
 import os
 import time
@@ -14,7 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from aegis_job import inputs, report
+from aegis_job import archive, inputs, report
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skipped"
 
@@ -678,7 +682,7 @@ def compare_reference(ref, model, batches, kind, tr, metrics, record, est_mb):
     """Training-step time and training memory against the operator's
     reference archive, on the same data."""
     try:
-        rmodel = torch.jit.load(ref["model"], map_location="cpu")
+        rmodel = ref["load"]()
         rmodel.train()
         n = 10
         mine = _time_steps(model, batches, kind, tr["learning_rate"], n)
@@ -785,7 +789,6 @@ def _read_stream(n):
     """The N bytes of the archive the supervisor streams after the request
     (it read them from the build child's file once, and keeps the same
     bytes for delivery: what is validated is what is delivered)."""
-    import io
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     try:
@@ -796,21 +799,44 @@ def _read_stream(n):
             got += k
     finally:
         os.close(HOLD_FD)
-    return lambda: io.BytesIO(buf)
+    return bytes(buf)
+
+
+def _refused(e, sha=None):
+    """The result for an archive the verifier refused: nothing was loaded."""
+    report.result(ok=False, stage="validate", error=e.as_error(),
+                  archive={"verified": False, "refused": e.reason, "sha256": sha, "verifier": archive.VERIFIER})
+    return 1
+
+
+def _verified_file(path, where):
+    """A loader for the archive at PATH (the every-position archive, the
+    operator's reference): read once, verified, imported from memory."""
+    def load():
+        return archive.load(archive.read_file(path), where)[0]
+    return load
 
 
 def run(req):
     laps = report.Laps()
     torch.set_num_threads(int(req["policy"]["sandbox"]["threads"]))
+    sha = None
     try:
+        # the bytes are read once, into memory; what is verified is what
+        # is loaded (no second read of a file), and its digest is the
+        # verdict's: the client and 'pool export' load nothing else
         if req.get("artifact_bytes") is not None:
-            source = _read_stream(int(req["artifact_bytes"]))
+            buf = _read_stream(int(req["artifact_bytes"]))
             laps.lap("stream")
         else:
-            path = req["artifact"]
-            source = lambda: path  # noqa: E731
-        model = torch.jit.load(source(), map_location="cpu")
-        laps.lap("load")
+            buf = archive.read_file(req["artifact"])
+        sha = hashlib.sha256(buf).hexdigest()
+        verified = archive.verify(buf, sha256=sha)
+        laps.lap("verify")
+        model = verified.module()  # every compiled graph is walked before any method runs
+        laps.lap("load")["graph_walk_s"] = round(verified.walk_s, 6)  # of load_s
+    except archive.Refused as e:
+        return _refused(e, sha)
     except Exception as e:  # noqa: BLE001
         report.result(ok=False, stage="validate",
                       error={"type": "ArtifactError",
@@ -832,22 +858,27 @@ def run(req):
         def fresh():
             if spare:
                 return spare.pop()
-            return torch.jit.load(source(), map_location="cpu")
+            return verified.module()
 
         positions = None
         if req.get("positions_artifact") and os.path.exists(req["positions_artifact"]):
-            def positions():
-                return torch.jit.load(req["positions_artifact"], map_location="cpu")
+            positions = _verified_file(req["positions_artifact"], "the every-position archive")
+        cfg = config(req)
+        if cfg["reference"].get("model"):
+            cfg["reference"]["load"] = _verified_file(cfg["reference"]["model"], "the reference model")
         with torch.jit.optimized_execution(False):
-            ok, metrics, checks, err = validate_model(model, spec, config(req), fresh=fresh,
+            ok, metrics, checks, err = validate_model(model, spec, cfg, fresh=fresh,
                                                       positions=positions)
             if ok and req.get("dataset"):
-                ok, err = full_training(model, req["dataset"], config(req), metrics, checks)
+                ok, err = full_training(model, req["dataset"], cfg, metrics, checks)
         metrics["input"] = inputs.describe(spec)
+    except archive.Refused as e:  # the every-position archive, or the reference
+        return _refused(e, sha)
     except Exception as e:  # noqa: BLE001 - the model itself raised
         report.result(ok=False, stage="validate",
-                      error={"type": type(e).__name__, "message": str(e)[:2000], "line": None})
+                      error={"type": type(e).__name__, "message": str(e)[:2000], "line": None},
+                      archive=verified.facts)
         return 1
     report.result(ok=ok, stage="validate", metrics=metrics, checks=checks, error=err,
-                  timings=laps.lap("checks"))
+                  timings=laps.lap("checks"), archive=verified.facts)
     return 0

@@ -94,7 +94,8 @@ def warm():
         pass
     import ast  # noqa: F401
     import difflib  # noqa: F401
-    from aegis_job import build, fixers, guard, inputs, report, static, validate  # noqa: F401
+    from aegis_job import archive, build, fixers, guard, inputs, report, static, validate  # noqa: F401
+    archive.prepare()  # the operator allowlist and registry, read once for every child
     _keep_own_source()
     _warm_torchscript(torch)
     # Every job child is a fork of this process.  A garbage collection in
@@ -144,7 +145,7 @@ def _warm_torchscript(torch):
     """Compile, save and load a tiny TorchScript module, so that every job
     child inherits a warm TorchScript frontend and (de)serializer instead
     of initialising them itself (about 10 ms of each validate child's
-    torch.jit.load).  Nothing is computed: the parameter is torch.empty and
+    verification and load).  Nothing is computed: the parameter is torch.empty and
     forward() never runs, so no kernel (and no OpenMP region) is entered."""
     import io
 
@@ -156,7 +157,7 @@ def _warm_torchscript(torch):
         def forward(self, x):
             return torch.nn.functional.linear(x, self.w).relu().mean(dim=-1)
 
+    from aegis_job import archive
     buf = io.BytesIO()
     torch.jit.save(torch.jit.script(Warm()), buf)
-    buf.seek(0)
-    torch.jit.load(buf, map_location="cpu")
+    archive.load(buf.getvalue(), "the zygote's warm-up archive")  # through the verifier, like every load

@@ -8,13 +8,16 @@ Drop-in for the names of the AEGIS design document (core.evolution.code_executio
 
 Candidate code never runs in this process: each executor keeps one warm
 ``aegis-sandbox serve --stdio`` child (started lazily, restarted if it dies,
-closed at exit) and the model comes back as a TorchScript module loaded with
-torch.jit.load; nothing candidate-made is unpickled here.  Every object of
+closed at exit) and the model comes back as a TorchScript module loaded
+only from the bytes the archive verifier passed (load_archive: their SHA-256
+is checked in memory, then loaded from there); nothing else candidate-made
+is unpickled or loaded here.  Every object of
 one process shares one server; logging goes to the "aegis_sandbox" logger.
 """
 
 from aegis_sandbox.executor import (  # noqa: F401
     ApprovalManager,
+    ArchiveMismatch,
     ArchitectureValidator,
     CodeDebugger,
     CodePool,
@@ -25,6 +28,7 @@ from aegis_sandbox.executor import (  # noqa: F401
     SandboxError,
     TrainingValidator,
     default_db,
+    load_archive,
     run_full_training,
     shutdown,
     submit,
@@ -49,4 +53,5 @@ def install_seed_shim():
 
 __all__ = ["install_seed_shim", "SafeCodeExecutor", "ExecutionResult", "CodeDebugger", "LLMCodeDebugger",
            "TrainingValidator", "ApprovalManager", "CodePool", "CodeValidator", "ArchitectureValidator",
-           "SandboxError", "default_db", "run_full_training", "shutdown", "submit"]
+           "SandboxError", "ArchiveMismatch", "default_db", "load_archive", "run_full_training", "shutdown",
+           "submit"]

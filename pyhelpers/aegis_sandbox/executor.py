@@ -9,8 +9,9 @@ or made (the server, its zygote, private directories) is gone after
 process, at the next start.
 
 Candidate code never runs in this process: a model comes back as a
-TorchScript module loaded with ``torch.jit.load``, nothing candidate-made
-is unpickled here.
+TorchScript module loaded only from bytes whose SHA-256 is the digest the
+verifier passed (load_archive), and nothing else candidate-made is
+unpickled or loaded here.
 """
 
 from __future__ import annotations
@@ -60,6 +61,44 @@ def _require_binary() -> None:
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed or was misused (not the candidate)."""
+
+
+class ArchiveMismatch(SandboxError):
+    """An archive whose bytes are not the bytes the verifier passed."""
+
+
+def load_archive(path: str, sha256: str) -> Any:
+    """The TorchScript model in the archive at PATH, loaded only when its
+    bytes hash to SHA256: the digest of the bytes the verifier passed (a
+    verdict's ``archive["sha256"]``, or what ``aegis-sandbox pool show``
+    prints).  The file is read once; those bytes are hashed and then loaded
+    from memory, so nothing can change between the check and the load.
+
+    "Verified" means: in a confined child that never ran the candidate's
+    Python, our own reader parsed these exact bytes (the zip, every pickle
+    with a restricted reader, every tensor record against its storage) and
+    every operator of every compiled function, untaken branches included,
+    is a pure tensor operator from the allowlist (no files, processes,
+    network, RNG seeding, profiler, custom or Python operators).  It does
+    not mean the model is good at anything, or that it computes what its
+    source says (doc/security.md).  Raises ArchiveMismatch otherwise."""
+    import io
+
+    import torch
+    if not (isinstance(sha256, str) and re.fullmatch(r"[0-9a-f]{64}", sha256)):
+        raise ArchiveMismatch("%s: no verified digest to check it against: not loaded" % path)
+    with open(path, "rb") as f:
+        data = f.read()
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        raise ArchiveMismatch("%s: its SHA-256 is %s, the verifier passed %s: not loaded" % (path, got, sha256))
+    return torch.jit.load(io.BytesIO(data), map_location="cpu")
+
+
+def _verified_digest(raw: Dict[str, Any]) -> Optional[str]:
+    """The digest the verifier passed, from a result, or None."""
+    a = raw.get("archive") or {}
+    return a.get("sha256") if a.get("verified") is True else None
 
 
 def _import_fixers():
@@ -487,7 +526,14 @@ class SafeCodeExecutor:
             log.error("candidate accepted, but its archive was not recorded (see the server's "
                       "messages): result.model is None")
         if raw.get("status") == "accepted" and archive:
-            model = torch.jit.load(archive, map_location="cpu")
+            try:
+                model = load_archive(archive, _verified_digest(raw))
+            except ArchiveMismatch as e:
+                # what was delivered is not what passed: no model, and the
+                # result says why (an error of the sandbox, not a verdict)
+                log.error("%s", e)
+                raw = dict(raw, status="error", error={"type": "ArchiveMismatch", "message": str(e), "line": None})
+        if model is not None:
             tokens = isinstance(test_inputs, torch.Tensor) and not test_inputs.is_floating_point()
             _models[model] = _Origin(self, dict(req, input=None if tokens else req.get("input")),
                                      raw.get("final_code", code), raw.get("candidate_id"),

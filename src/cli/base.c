@@ -113,6 +113,28 @@ bool cli_unverified(const struct json *j)
 	return integ && !strcmp(integ, "unverified");
 }
 
+void cli_print_archive(const struct json *j, bool indent)
+{
+	const char *label = indent ? "  archive     " : "archive    ";
+
+	const struct json *a = json_get(j, "archive"), *ops;
+	double bytes = 0, fns = 0;
+
+	if (!a || a->type != JSON_OBJECT)
+		return;
+	if (!json_get_bool(a, "verified", false)) {
+		printf("%s REFUSED by the archive verifier (%s): nothing of it was loaded\n", label,
+		       T(json_get_str(a, "refused") ? json_get_str(a, "refused") : "?"));
+		return;
+	}
+	ops = json_get(a, "operators");
+	json_get_num(a, "bytes", &bytes);
+	json_get_num(a, "functions", &fns);
+	printf("%s verified (%s): sha256 %.16s..., %.0f bytes, %.0f functions, %zu operators\n", label,
+	       T(json_get_str(a, "verifier")), T(json_get_str(a, "sha256")), bytes, fns,
+	       ops && ops->type == JSON_ARRAY ? ops->count : 0);
+}
+
 void cli_print_json(const struct json *j)
 {
 	struct sbuf sb = SBUF_INIT;

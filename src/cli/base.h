@@ -39,6 +39,10 @@ const char *cli_pyhelpers_dir(void);
 /* Whether J (a result, a pool row, an approval) carries a verdict the
  * candidate's own process gave (validation.export_failure: in-process). */
 bool cli_unverified(const struct json *j);
+/* The line "archive  verified (...): sha256 ..." (or REFUSED) for J (a
+ * result or a pool row), when J says what the archive verifier read;
+ * INDENT: as a field of a result (two spaces, then the label). */
+void cli_print_archive(const struct json *j, bool indent);
 /* J as indented JSON on stdout. */
 void cli_print_json(const struct json *j);
 /* The approval request a person reads for RES (a result document or a

@@ -132,6 +132,7 @@ static void print_human(const char *path, const struct json *res)
 	       arch && *arch ? ", architecture " : "", arch && *arch ? T(arch) : "");
 	if (cli_unverified(res))
 		printf("  %-12s UNVERIFIED: %s\n", "integrity", T(json_get_str(res, "integrity_note")));
+	cli_print_archive(res, true);
 	if (err && err->type == JSON_OBJECT) {
 		double line;
 		const char *mod = json_get_str(err, "module");

@@ -199,6 +199,7 @@ static int do_show(struct pool *pool, const struct popts *o, struct json **doc, 
 			printf(": %s\n", T(json_get_str(e, "message")));
 		}
 	}
+	cli_print_archive(*doc, true);
 	print_sparkline(json_get(m, "loss_curve"));
 	for (size_t i = 0; ch && ch->type == JSON_OBJECT && i < ch->count; i++)
 		printf("  %-12s %-7s %s: %s\n", i ? "" : "checks", T(json_get_str(ch->items[i], "status")),
@@ -261,7 +262,9 @@ static int do_export(struct pool *pool, const struct popts *o, struct json **doc
 		return usage_error("pool export: --out FILE is required ('-' for standard output)");
 	if (pool_export(pool, o->id, o->out_path, o->force, &len, err, errlen) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		return strstr(err, "not been approved") || strstr(err, "no exported model") ? AEGIS_EXIT_REJECTED
+		return strstr(err, "not been approved") || strstr(err, "no exported model") ||
+				       strstr(err, "did not pass the archive verifier")
+			       ? AEGIS_EXIT_REJECTED
 		       : strstr(err, "exists: give --force")                                ? AEGIS_EXIT_USAGE
 											    : AEGIS_EXIT_ERROR;
 	}
@@ -509,6 +512,7 @@ static int do_approvals_show(struct pool *pool, const struct popts *o, struct js
 	printf("\n%-11s %s at %s, integrity %s, torch %s, Python %s\n", "verdict", T(json_get_str(c, "status")),
 	       T(json_get_str(c, "stage")), T(json_get_str(c, "integrity")), T(json_get_str(c, "torch")),
 	       T(json_get_str(c, "python")));
+	cli_print_archive(c, false);
 	printf("%-11s", "metrics");
 	if (json_get_num(m, "parameters", &v))
 		printf(" %.0f parameters", v);

@@ -956,6 +956,21 @@ static void judge_in_process(struct run *r)
 	}
 }
 
+/* The verifier's digest of the archive in RES ("archive": {"verified":
+ * true, "sha256": ...}), or NULL when it did not pass the verifier. */
+static const char *archive_verified(const struct json *res)
+{
+	const struct json *a = json_get(res, "archive");
+	const char *sha = a ? json_get_str(a, "sha256") : NULL;
+
+	if (!a || !json_get_bool(a, "verified", false) || !sha || strlen(sha) != 64)
+		return NULL;
+	for (const char *p = sha; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return NULL;
+	return sha;
+}
+
 /* Validate: a fresh child that sees only the archive, and the verdict
  * from its report alone. */
 static void validate(struct run *r)
@@ -1012,12 +1027,23 @@ static void validate(struct run *r)
 		static const char *const labels[] = {"class", "export", "tracer_warnings", "positions"};
 		const struct json *re = json_get(r->vr.result, "error");
 		bool ok = json_get_bool(r->vr.result, "ok", false);
+		const struct json *va = json_get(r->vr.result, "archive");
 
 		/* metrics and checks come from the validate child only */
 		json_set(res, "metrics", json_object());
 		json_set(res, "checks", json_object());
 		merge_obj(res, "metrics", r->vr.result);
 		merge_obj(res, "checks", r->vr.result);
+		/* and what the verifier read of the archive: its digest, and
+		 * whether it passed (the client and 'pool export' load or ship
+		 * only bytes with that digest); never the build child's word */
+		json_set(res, "archive", va && va->type == JSON_OBJECT ? json_dup(va) : json_null());
+		if (ok && !archive_verified(res)) {
+			set_failure(res, VERDICT_ERROR, "validate",
+				    verdict_error("SandboxError", "the validate child accepted an archive it did not verify",
+						  0));
+			return;
+		}
 		for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
 			const struct json *label = json_get(json_get(r->br.result, "metrics"), labels[i]);
 
@@ -1052,6 +1078,14 @@ static void deliver_artifact(struct run *r)
 		accepted = false;
 		set_failure(r->res, VERDICT_ERROR, "validate",
 			    verdict_error("SandboxError", "the validated archive could not be kept", 0));
+	}
+	if (accepted && copied && !r->ac.no_hash &&
+	    (!archive_verified(r->res) || strcmp(r->ac.sha256, archive_verified(r->res)))) {
+		/* the supervisor's own digest of what it keeps differs from
+		 * the verifier's: what would be delivered is not what passed */
+		accepted = false;
+		set_failure(r->res, VERDICT_ERROR, "validate",
+			    verdict_error("SandboxError", "the archive kept is not the archive the verifier read", 0));
 	}
 	if (r->early && accepted) {
 		validated = r->ac.dst;

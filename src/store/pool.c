@@ -794,7 +794,7 @@ struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, s
 	struct sbuf sql = SBUF_INIT;
 	struct json *row = NULL;
 	struct db_val v = DV_INT(id);
-	static const char *const parts[] = {"error", "attempts", "sandbox", "warnings", "violations"};
+	static const char *const parts[] = {"error", "attempts", "sandbox", "warnings", "violations", "archive"};
 
 	sbuf_adds(&sql, "SELECT ");
 	summary_columns(p, &sql);
@@ -1039,14 +1039,31 @@ static int write_out(const char *out, const void *data, size_t len, bool force, 
 	return rc;
 }
 
+/* True when the verdict recorded in ROW ("result") says the archive
+ * verifier passed the bytes named SHA (the row's archive digest): only
+ * those leave the pool.  Rows recorded before the verifier existed, or
+ * with the archive still in the row, have no such word. */
+static bool archive_was_verified(const struct json *row, const char *sha)
+{
+	const char *text = json_get_str(row, "result");
+	char perr[64];
+	struct json *res = text && sha ? json_parse(text, strlen(text), perr, sizeof(perr)) : NULL;
+	const struct json *a = res ? json_get(res, "archive") : NULL;
+	const char *vsha = a && json_get_bool(a, "verified", false) ? json_get_str(a, "sha256") : NULL;
+	bool ok = vsha && !strcmp(vsha, sha);
+
+	json_free(res);
+	return ok;
+}
+
 int pool_export(struct pool *p, long long id, const char *out, bool force, size_t *len, char *err, size_t errlen)
 {
 	struct db_val v = DV_INT(id);
 	struct json *row = query_one(p,
 				     "SELECT (SELECT count(*) FROM approval_requests r WHERE r.candidate_id = c.id"
 				     " AND r.state = 'approved') AS approved, c.status, c.artifact_sha256,"
-				     " c.artifact_pruned_at, CASE WHEN c.artifact IS NULL THEN 0 ELSE 1 END AS in_row"
-				     " FROM candidates c WHERE c.id = $1",
+				     " c.artifact_pruned_at, CASE WHEN c.artifact IS NULL THEN 0 ELSE 1 END AS in_row,"
+				     " c.result FROM candidates c WHERE c.id = $1",
 				     id, "candidate", err, errlen);
 	char *data = NULL, got[65];
 	const char *sha;
@@ -1063,6 +1080,13 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 		snprintf(err, errlen,
 			 "candidate %lld has not been approved by a person: export refused "
 			 "(see 'aegis-sandbox approvals list')",
+			 id);
+		goto out;
+	}
+	if ((sha || in_row) && !archive_was_verified(row, sha)) {
+		snprintf(err, errlen,
+			 "candidate %lld's archive did not pass the archive verifier (a record from before it, or one "
+			 "whose verdict names other bytes): export refused; run the candidate again to have it verified",
 			 id);
 		goto out;
 	}

@@ -105,6 +105,13 @@ def machine(binary):
         pass
     info["cgroup"] = "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1"
     info["binary"] = binary
+    try:
+        # ELF e_type 3 (ET_DYN): position-independent, loaded at a random
+        # address (the zygote reads candidate-made bytes: doc/security.md)
+        with open(os.path.join(os.path.dirname(os.path.abspath(binary)), "aegis-zygote"), "rb") as f:
+            info["zygote_pie"] = f.read(18)[16] == 3
+    except (OSError, IndexError):
+        pass
     return info
 
 
@@ -124,6 +131,7 @@ class Ours:
                                    "float:2x4", "warm-up")
         self.startup_s = time.perf_counter() - t
         self.last = None
+        self.handoff = []
 
     def run(self, code, spec):
         t = time.perf_counter()
@@ -131,6 +139,11 @@ class Ours:
         if r.success:
             r.model  # noqa: B018 - the caller gets the model, as with the seed's
         self.last = r
+        steps = (r.raw.get("timings") or {}).get("validate_steps") or {}
+        if "verify_s" in steps:
+            # the handoff's checks, as the validate child timed them: read,
+            # hash and our reader; the graph walk (part of the load)
+            self.handoff.append((steps["verify_s"], steps.get("graph_walk_s", 0.0)))
         return time.perf_counter() - t, r
 
     def close(self):
@@ -378,7 +391,7 @@ def main():
     sys.path.insert(0, os.path.abspath(a.pyhelpers))
     work = tempfile.mkdtemp(prefix="aegis-bench-")
     res = {"machine": machine(binary), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
-    rows, targets = [], []
+    rows, targets, notes = [], [], []
     try:
         threads = int(re.search(r"^\s*threads:\s*(\d+)", subprocess.run(
             [binary, "policy", "show"], capture_output=True, text=True).stdout, re.M).group(1))
@@ -414,6 +427,15 @@ def main():
             ent["status"] = {k: sorted(v) for k, v in status.items()}
             if warm.last is not None:
                 ent["warm_phases"] = warm.last.raw.get("timings")
+            if warm.handoff:
+                v = sorted(x[0] for x in warm.handoff)[len(warm.handoff) // 2]
+                g = sorted(x[1] for x in warm.handoff)[len(warm.handoff) // 2]
+                ent["handoff_checks_s"] = {"reader": v, "graph_walk": g}
+                notes.append("archive verifier, %s: reader (read, hash, zip, pickles, tensors, code) %.1f ms, "
+                             "graph walk %.1f ms: %.0f%% of the warm client's %.0f ms"
+                             % (label, v * 1e3, g * 1e3, 100 * (v + g) / ent["warm client"]["median"],
+                                ent["warm client"]["median"] * 1e3))
+                warm.handoff = []
             res["execute_only"][label] = ent
             b = ent["baseline"]["median"]
             for k in ("baseline", "one-shot run", "warm client"):
@@ -550,9 +572,9 @@ def main():
         json.dump(res, f, indent=1, default=list)
 
     mi = res["machine"]
-    print("\naegis-sandbox benchmark, %s: %s, %s cores, %s GiB, kernel %s, torch %s, cgroup %s"
+    print("\naegis-sandbox benchmark, %s: %s, %s cores, %s GiB, kernel %s, torch %s, cgroup %s, zygote %s"
           % (res["when"], mi.get("cpu", "?"), mi["cores"], mi.get("memory_gib", "?"), mi["kernel"],
-             mi["torch"], mi["cgroup"]))
+             mi["torch"], mi["cgroup"], {True: "PIE", False: "not PIE"}.get(mi.get("zygote_pie"), "?")))
     print("%-42s %-20s %12s %19s %9s" % ("comparison", "contender", "median", "p25..p75", "vs base"))
     for c, k, m, r in rows:
         if c.startswith("peak memory"):
@@ -563,6 +585,8 @@ def main():
         else:
             print("%-42s %-20s %12s %19s %8.1fx" % (c, k, fmt_s(m["median"]), "", r))
     print()
+    for n in notes:
+        print(n)
     for t, ok, v in targets:
         print("%-4s %-72s %s" % ("MET" if ok else "MISS", t, v))
     print("\nsamples and per-phase timings: %s" % a.out)

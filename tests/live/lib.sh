@@ -63,6 +63,17 @@ print(json.dumps(v) if isinstance(v, (list, dict)) else v)
 PYEOF
 }
 
+# load_verified ARCHIVE SHA256 CODE: run CODE (Python) with m, the model
+# in ARCHIVE loaded as users load it: aegis_sandbox.load_archive, only when
+# its bytes hash to SHA256 (the digest the archive verifier passed)
+load_verified() {
+	PYTHONPATH="$AEGIS_PYHELPERS${PYTHONPATH:+:$PYTHONPATH}" "$PY" -W ignore -c "
+import torch
+from aegis_sandbox import load_archive
+m = load_archive('$1', '$2')
+$3"
+}
+
 expect() {
 	if [ "$2" = "$3" ]; then
 		PASSED=$((PASSED + 1))

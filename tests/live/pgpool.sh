@@ -44,8 +44,9 @@ expect "a decision is final" "$RC $(cat "$TMP/stderr")" "1 aegis-sandbox: approv
 run_cmd "$AEGIS" approvals reject 1 --db "$DB" --comment "too big"
 run_cmd "$AEGIS" pool export 2 --out "$TMP/m.pt" --db "$DB"
 expect "export after approval" "$RC" 0
-"$PY" -c "import torch; m = torch.jit.load('$TMP/m.pt'); print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
-expect "the exported archive opens" "$(cat "$TMP/shape")" "(3, 10)"
+"$AEGIS" pool show 2 --db "$DB" --json >"$TMP/r.json"
+load_verified "$TMP/m.pt" "$(field 'r["archive"]["sha256"]')" "print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
+expect "the exported archive loads, as the verifier passed it" "$(cat "$TMP/shape")" "(3, 10)"
 expect "the archive is a row of the archives table, named by its digest" \
 	"$(pg_psql -d pool -c "SELECT count(*) FROM archives WHERE sha256 = '$(sha256sum "$TMP/m.pt" | cut -d' ' -f1)'")" 1
 # the trail is append-only, even behind the program's back

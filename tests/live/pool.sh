@@ -37,8 +37,23 @@ run_cmd "$AEGIS" pool export 1 --out "$TMP/seed.pt" --db "$DB"
 expect "no export of a rejected candidate" "$RC" 1
 run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
 expect "export after approval" "$RC" 0
-"$PY" -c "import torch; m = torch.jit.load('$TMP/m.pt'); print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
-expect "exported archive opens with torch.jit.load" "$(cat "$TMP/shape")" "(3, 10)"
+"$AEGIS" pool show 3 --db "$DB" --json >"$TMP/r.json"
+expect "the pool says what the verifier passed" "$(field '(r["archive"]["verified"], r["archive"]["sha256"] == r["artifact_sha256"], "aten::linear" in r["archive"]["operators"])')" "(True, True, True)"
+load_verified "$TMP/m.pt" "$(field 'r["archive"]["sha256"]')" "print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
+expect "the exported archive loads, as the verifier passed it" "$(cat "$TMP/shape")" "(3, 10)"
+expect "pool show names the verifier's word" "$("$AEGIS" pool show 3 --db "$DB" | grep -c "^  archive      verified (aegis-archive/1): sha256 $(field 'r["archive"]["sha256"][:16]')\.\.\., ")" 1
+load_verified "$TMP/m.pt" "$(printf '%064d' 0)" "print('loaded')" >"$TMP/shape" 2>&1
+expect "bytes that are not the verified ones are not loaded" "$(grep -c "ArchiveMismatch: .*m.pt: its SHA-256 is .*, the verifier passed 0\{64\}: not loaded" "$TMP/shape")" 1
+# a record whose verdict does not say the verifier passed these bytes (a
+# pool written before the verifier, or a forged row) is not exported
+cp "$DB" "$TMP/old.db"
+cp -r "$DB-archives" "$TMP/old.db-archives"
+sqlite3 "$TMP/old.db" "UPDATE candidates SET result = json_remove(result, '\$.archive') WHERE id = 3"
+run_cmd "$AEGIS" pool export 3 --out "$TMP/old.pt" --db "$TMP/old.db"
+expect "no export of an archive the verifier did not pass" "$RC $(cat "$TMP/stderr")" "1 aegis-sandbox: candidate 3's archive did not pass the archive verifier (a record from before it, or one whose verdict names other bytes): export refused; run the candidate again to have it verified"
+sqlite3 "$TMP/old.db" "UPDATE candidates SET result = json_set(result, '\$.archive', json_object('verified', json('true'), 'sha256', '$(printf '%064d' 0)')) WHERE id = 3"
+run_cmd "$AEGIS" pool export 3 --out "$TMP/old.pt" --db "$TMP/old.db"
+expect "nor of one whose verified digest names other bytes" "$RC $(test -e "$TMP/old.pt" && echo written || echo none)" "1 none"
 run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
 expect "an existing file is not overwritten" "$RC $(cat "$TMP/stderr")" "2 aegis-sandbox: $TMP/m.pt exists: give --force to overwrite it"
 run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB" --force

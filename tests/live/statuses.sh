@@ -73,7 +73,7 @@ expect "pickled objects in a .pt input are refused" "$(field '(r["status"], r["e
 run_model --no-train --keep-workdir --input float:2x100 "$MODELS/mlp.py"
 art=$(field 'r["artifact"]')
 expect "kept artifact exists" "$(test -f "$art" && echo yes)" yes
-"$PY" -c "import torch; m = torch.jit.load('$art'); print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
-expect "kept artifact loads with torch.jit.load" "$(cat "$TMP/shape")" "(3, 10)"
+load_verified "$art" "$(field 'r["archive"]["sha256"]')" "print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"
+expect "the kept archive loads, as the verifier passed it" "$(cat "$TMP/shape")" "(3, 10)"
 rm -rf "$(field 'r["workdir"]')"
 finish

@@ -95,9 +95,7 @@ expect "the archive delivered is the one validated (the pool's, by SHA-256)" "$(
 import hashlib, json, os
 r = json.load(open('$TMP/r.json'))
 print(hashlib.sha256(open(r['artifact'], 'rb').read()).hexdigest() == os.path.basename(r['pool_archive'])[:-3])")" True
-expect "and it is the model, not the zeros the build child wrote" "$("$PY" -c "
-import torch
-m = torch.jit.load('$(field 'r["artifact"]')')
+expect "and it is the model, not the zeros the build child wrote" "$(load_verified "$(field 'r["artifact"]')" "$(field 'r["archive"]["sha256"]')" "
 print(m.original_name, bool(m(torch.randn(2, 100)).abs().sum() > 0))")" "Model True"
 rm -rf "$(field 'r["workdir"]')"
 # a forged announcement before the archive exists starts nothing early,

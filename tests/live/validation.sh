@@ -98,9 +98,7 @@ expect "the training data differ from run to run" "$([ "$a" != "$(field 'r["metr
 run_model --keep-workdir --input tokens:4x10:100 "$MODELS/dropout_bn.py"
 expect "dropout + batch norm: accepted, eval checks passed" "$(field '(r["status"], r["checks"]["eval_determinism"]["status"], r["checks"]["eval_state"]["status"])')" "('accepted', 'pass', 'pass')"
 art=$(field 'r["artifact"]')
-expect "the archive's eval() is deterministic and its train() is not" "$("$PY" -c "
-import torch
-m = torch.jit.load('$art')
+expect "the archive's eval() is deterministic and its train() is not" "$(load_verified "$art" "$(field 'r["archive"]["sha256"]')" "
 x = torch.randint(0, 100, (4, 10))
 m.eval(); e = torch.equal(m(x), m(x))
 m.train(); t = not torch.equal(m(x), m(x))
@@ -122,9 +120,7 @@ expect "plain MLP: one trace" "$(run_model --no-train --input float:2x100 "$MODE
 run_model --no-train --keep-workdir --input float:2x100 "$MODELS/covert_mode.py"
 expect "covert reader of the training flag: two traces" "$(field '(r["status"], r["metrics"]["export"])')" "('accepted', 'trace (train and eval)')"
 art=$(field 'r["artifact"]')
-expect "its archive's eval() scales like the model's" "$("$PY" -c "
-import torch
-m = torch.jit.load('$art')
+expect "its archive's eval() scales like the model's" "$(load_verified "$art" "$(field 'r["archive"]["sha256"]')" "
 x = torch.randn(3, 100)
 m.train(); a = m(x)
 m.eval(); b = m(x)

@@ -43,18 +43,28 @@ static char *db_path(const char *name)
 }
 
 /* pool_record with an archive, staged as the pipeline stages one: a file
- * in the database's archive directory, its digest computed here */
-static long long record_archive(struct pool *p, const char *db, const struct json *r, const char *code,
-				long long parent, long gen, const void *data, size_t len, char *err, size_t errlen)
+ * in the database's archive directory, its digest computed here; the
+ * verdict says the archive verifier passed those bytes unless VERIFIED is
+ * false (a record from before the verifier) */
+static long long record_archive_as(struct pool *p, const char *db, const struct json *r, const char *code,
+				   long long parent, long gen, const void *data, size_t len, bool verified, char *err,
+				   size_t errlen)
 {
 	static int n;
 	char sha[65], *adir = pool_stage_dir(db), *staged = xasprintf("%s/.incoming-test-%d-%d", adir, getpid(), n++);
+	struct json *res = json_dup(r), *a;
 	long long id;
 
 	mkdir(adir, 0700);
 	assert_int_equal(util_write_file(staged, data, len, 0600), 0);
 	sha256_hex(data, len, sha);
-	id = pool_record(p, r, code, strlen(code), parent, gen, staged, len, sha, err, errlen);
+	if (verified) {
+		a = json_set(res, "archive", json_object());
+		json_set(a, "verified", json_bool(true));
+		json_set(a, "sha256", json_str(sha));
+	}
+	id = pool_record(p, res, code, strlen(code), parent, gen, staged, len, sha, err, errlen);
+	json_free(res);
 	if (id > 0) /* the file is the pool's now */
 		assert_int_equal(access(staged, F_OK), -1);
 	else
@@ -62,6 +72,12 @@ static long long record_archive(struct pool *p, const char *db, const struct jso
 	free(staged);
 	free(adir);
 	return id;
+}
+
+static long long record_archive(struct pool *p, const char *db, const struct json *r, const char *code,
+				long long parent, long gen, const void *data, size_t len, char *err, size_t errlen)
+{
+	return record_archive_as(p, db, r, code, parent, gen, data, len, true, err, errlen);
 }
 
 /* The bytes of a file (NUL-terminated), or NULL. */
@@ -236,6 +252,19 @@ static void test_approval_state_machine(void **state)
 	assert_non_null(strstr(err, "exists: give --force to overwrite it"));
 	assert_int_equal(pool_export(p, c1, out, true, &len, err, sizeof(err)), 0);
 	assert_int_equal(pool_export(p, c2, out, true, &len, err, sizeof(err)), -1);
+	{
+		/* approved, but its verdict does not say the archive verifier
+		 * passed these bytes (a record from before the verifier) */
+		long long c3 = record_archive_as(p, path, r, "c", 0, 0, "ARCHIVE3", 8, false, err, sizeof(err));
+		long long r3 = pool_request_approval(p, c3, "t3", "d3", risk, risk, err, sizeof(err));
+		char *out3 = db_path("unverified.pt");
+
+		assert_int_equal(pool_decide(p, r3, "approved", "alice", "", err, sizeof(err)), 0);
+		assert_int_equal(pool_export(p, c3, out3, false, &len, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "did not pass the archive verifier"));
+		assert_int_equal(access(out3, F_OK), -1);
+		free(out3);
+	}
 	/* the trail */
 	a = pool_approval_get(p, r2, err, sizeof(err));
 	assert_non_null(a);
