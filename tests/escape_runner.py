@@ -144,6 +144,10 @@ def main():
         if mode == "kernel" and (meta["threat"] not in KERNEL_CLASSES
                                  or meta.get("layer") == "python"):
             return None
+        if meta.get("include"):
+            # shared machinery of several cases (tests/escape/include/),
+            # appended: each case still runs as one file
+            text += "\n\n" + open(os.path.join(corpus, "include", meta["include"] + ".py")).read()
         for k, v in subst.items():
             text = text.replace(k, v)
         src = os.path.join(base, name)

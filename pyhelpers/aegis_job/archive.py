@@ -532,22 +532,23 @@ def _(u):
     u.stack.append([])
 
 
+def _top_list(u, op):
+    lst = u.stack[-1] if u.stack else None
+    if not isinstance(lst, list):
+        u.refuse("%s to something that is not a list" % op)
+    return lst
+
+
 @_op(ord("a"))  # APPEND
 def _(u):
     v = u.pop()
-    lst = u.stack[-1] if u.stack else None
-    if not isinstance(lst, list):
-        u.refuse("APPEND to something that is not a list")
-    lst.append(v)
+    _top_list(u, "APPEND").append(v)
 
 
 @_op(ord("e"))  # APPENDS
 def _(u):
     items = u.pop_mark()
-    lst = u.stack[-1] if u.stack else None
-    if not isinstance(lst, list):
-        u.refuse("APPENDS to something that is not a list")
-    lst.extend(items)
+    _top_list(u, "APPENDS").extend(items)
 
 
 @_op(ord("}"))  # EMPTY_DICT

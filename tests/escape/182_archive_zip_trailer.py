@@ -2,6 +2,7 @@
 # expect: rejected
 # input: float:2x100
 # layer: all
+# include: rewrite_archive
 # reason: archive refused before any load (zip)
 # The archive is replaced after the harness saved it with one that has
 # bytes after the zip's end record (zip readers differ on such files).
@@ -12,49 +13,8 @@ import torch.nn as nn
 
 
 def edit(name, data):
-    if name == "constants.pkl":
-        for f in os.listdir("."):
-            if f.startswith("model-") and f.endswith(".pt"):
-                trailer.append(f)
+    if name is None:  # the rewritten archive, DATA its path
+        fd = torch.os.open(data, torch.os.O_WRONLY | torch.os.O_APPEND)
+        torch.os.write(fd, b"PK\x05\x06" + bytes(40))
+        torch.os.close(fd)
     return data
-
-
-trailer = []
-
-
-def rewrite(edit):
-    """Rewrite the harness's saved archive (model-*.pt in the work
-    directory) with torch's own record writer, each record through EDIT."""
-    for name in os.listdir("."):
-        if name.startswith("model-") and name.endswith(".pt") and ".positions" not in name:
-            r = torch._C.PyTorchFileReader(name)
-            recs = [(n, r.get_record(n)) for n in r.get_all_records()]
-            del r
-            w = torch._C.PyTorchFileWriter(name)
-            for n, d in recs:
-                if n not in (".data/version", "byteorder", ".data/serialization_id"):
-                    d = edit(n, d)
-                    w.write_record(n, d, len(d))
-            w.write_end_of_file()
-            del w
-            return True
-    return False
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(100, 10)
-        # 8 MB: an archive this size is validated after the build (no
-        # early start), so the validate child reads the rewritten file
-        self.register_buffer("pad", torch.zeros(2_000_000))
-        self.done = False
-
-    def forward(self, x):
-        if not self.done and not torch.jit.is_tracing():
-            self.done = rewrite(edit)  # after the harness saved it
-            for f in trailer:
-                fd = torch.os.open(f, torch.os.O_WRONLY | torch.os.O_APPEND)
-                torch.os.write(fd, b"PK\x05\x06" + bytes(40))
-                torch.os.close(fd)
-        return self.fc(x)

@@ -83,52 +83,16 @@ def test_accepted_models_used_on_unseen_inputs_leave_the_host_unchanged(ex, cana
     assert sorted(os.listdir(canary)) == before == []
 
 
-HOSTILE = {
-    # aten::from_file on a branch the validator never takes: on a batch of
-    # 80 it would map a host file shared and write it from this process
-    "from_file": '''
-import torch
-import torch.nn as nn
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(100, 10)
-
-    def forward(self, x):
-        if torch.jit.is_tracing():
-            raise RuntimeError("exported by script only")
-        y = self.fc(x)
-        if x.size(0) > 64:
-            y = y + torch.from_file("@CANARY@/from_file", True, 10).fill_(1)
-        return y
-''',
-    # aten::save on the same kind of branch
-    "save": '''
-import torch
-import torch.nn as nn
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(100, 10)
-
-    def forward(self, x):
-        if torch.jit.is_tracing():
-            raise RuntimeError("exported by script only")
-        y = self.fc(x)
-        if x.size(0) > 64:
-            torch.save(y, "@CANARY@/save")
-        return y
-''',
-}
+# the escape corpus's cases with aten::from_file and aten::save on a branch
+# the validator never takes (batches above 64): used on a batch of 80 in
+# this process, their archives would write a host file
+HOSTILE = {"from_file": "184_archive_from_file_branch.py", "save": "185_archive_save_branch.py"}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_archives_that_would_write_the_host_from_this_process_are_refused(ex, canary, name):
-    r = ex.execute_model_code(HOSTILE[name].replace("@CANARY@", canary), torch.randn(2, 100), name)
+    code = open(os.path.join(TOP, "tests", "escape", HOSTILE[name])).read().replace("@CANARY@", canary)
+    r = ex.execute_model_code(code, torch.randn(2, 100), name)
     assert r.status == "rejected" and r.model is None
     assert r.error["type"] == "ArchiveRefused" and r.error["reason"] == "operator"
     assert "aten::%s in Model.forward" % name in r.error["message"]
