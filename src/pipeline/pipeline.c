@@ -291,8 +291,14 @@ static void merge_obj(struct json *dst, const char *key, const struct json *src)
 
 	if (!s || s->type != JSON_OBJECT)
 		return;
-	if (!d || d->type != JSON_OBJECT)
-		d = json_set(dst, key, json_object());
+	if (!d || d->type != JSON_OBJECT || d->count == 0) {
+		/* the usual case (the caller emptied it): one copy, linear in
+		 * the size of SRC (whose keys the parser made unique); a
+		 * json_set per key scanned the keys set so far, and 150,000
+		 * metrics cost 40 s of the supervisor */
+		json_set(dst, key, json_dup(s));
+		return;
+	}
 	for (size_t i = 0; i < s->count; i++)
 		json_set(d, s->keys[i], json_dup(s->items[i]));
 }

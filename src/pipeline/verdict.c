@@ -87,6 +87,14 @@ static void add_violation(struct report *r, struct json *v)
 }
 
 /* Record one deviation from the protocol as a violation of rule "report". */
+/* Whether RESULT's object KEY has more keys than VERDICT_MAX_METRICS. */
+static bool too_many(const struct json *result, const char *key)
+{
+	const struct json *o = json_get(result, key);
+
+	return o && o->type == JSON_OBJECT && o->count > VERDICT_MAX_METRICS;
+}
+
 static void tamper(struct report *r, size_t lineno, const char *what)
 {
 	struct json *v = json_object();
@@ -159,6 +167,8 @@ static void parse_line(struct report *r, const char *p, size_t len, size_t linen
 			tamper(r, lineno, "a second result line");
 		else if (v->type != JSON_OBJECT)
 			tamper(r, lineno, "a result that is not an object");
+		else if (too_many(v, "metrics") || too_many(v, "checks"))
+			tamper(r, lineno, "a result with more metrics or checks than the protocol allows");
 		else
 			r->result = json_take(j, "result");
 	} else if (!strcmp(key, "archive")) {

@@ -11,7 +11,8 @@
  *   then      {"violation":{...}} and {"seccomp":{...}}, any number
  *             (the first VERDICT_MAX_VIOLATIONS kept, the rest counted)
  *             {"harness_error":"..."} at most once
- *             {"result":{...}} exactly once, last
+ *             {"result":{...}} exactly once, last, with at most
+ *             VERDICT_MAX_METRICS keys in its "metrics" and "checks"
  *
  * Every line is one JSON object with exactly one of those keys and ends
  * in a newline.  A setup_error or sandbox line anywhere but first, a
@@ -46,6 +47,10 @@ enum verdict {
 };
 
 #define VERDICT_MAX_VIOLATIONS 100
+/* Keys of a result's "metrics" (and of its "checks"): the harness reports
+ * a few dozen; a build child that claims 150,000 is tampering, and every
+ * view and the pool stay small. */
+#define VERDICT_MAX_METRICS 1000
 
 /* The parsed report of one job.  Owned pointers; report_release frees. */
 struct report {
