@@ -8,17 +8,35 @@ import torch
 SEED = 0
 
 
+_DRAWN = {}
+
+
+def drawn(label):
+    """The seed for LABEL (0, 1, a step number...) in this process: a
+    full-entropy 64-bit value drawn the first time LABEL is asked for.
+    The same label gives the same draws within one job child (two calls
+    that must see the same dropout masks), but no value is a constant or
+    a small integer a model could recognise the probe by (issue 29).  The
+    table is empty in the zygote: each child draws its own."""
+    v = _DRAWN.get(label)
+    if v is None:
+        v = _DRAWN[label] = int.from_bytes(os.urandom(8), "little")
+    return v
+
+
 def seed(n):
-    """Seed torch's CPU generator: what torch.manual_seed does on a machine
-    without CUDA, minus its lazy CUDA bookkeeping, which records a Python
-    stack trace per call (about a millisecond, and a list that grows with
-    every call: a hundred training steps paid for it a hundred times)."""
-    torch.default_generator.manual_seed(n)
+    """Seed torch's CPU generator with drawn(N): what torch.manual_seed
+    does on a machine without CUDA, minus its lazy CUDA bookkeeping, which
+    records a Python stack trace per call (about a millisecond, and a list
+    that grows with every call: a hundred training steps paid for it a
+    hundred times)."""
+    torch.default_generator.manual_seed(drawn(n))
 
 
 def make(spec, seed=SEED):
-    """Return the input tensor for SPEC, reproducibly from SEED."""
-    g = torch.Generator().manual_seed(seed)
+    """Return the input tensor for SPEC, the same for the same SEED label
+    within this process (from drawn(SEED))."""
+    g = torch.Generator().manual_seed(drawn(("input", seed)))
     kind = spec["kind"]
     shape = tuple(int(d) for d in spec.get("shape", []))
     if kind == "tokens":

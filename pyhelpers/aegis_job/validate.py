@@ -139,7 +139,7 @@ class Task:
         import random
         self.spec, self.x, self.kind, self.vocab = spec, x, kind, vocab
         self.out_shape = tuple(out.shape)
-        self.g = torch.Generator().manual_seed(random.SystemRandom().randrange(1 << 62))
+        self.g = torch.Generator().manual_seed(random.SystemRandom().getrandbits(64))
         self.fixed = kind != "ce" or spec["kind"] not in ("tokens", "float") or x.dim() != 2
         if not self.fixed:
             k = min(vocab, 16)
@@ -258,7 +258,7 @@ def check_causality(model, x, vocab, a=None, rng=None):
         if d is None:
             return SKIP, "no output dimension runs along the input's sequence"
         B, T = x.shape[0], x.shape[1]
-        g = torch.Generator().manual_seed(rng.randrange(1 << 31))
+        g = torch.Generator().manual_seed(rng.getrandbits(64))
         points = split_points(T, rng)
         passes = -(-len(points) // B)
         cuts = list(points)
@@ -756,7 +756,7 @@ def full_training(model, ds, cfg, metrics, checks):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=float(ds["learning_rate"]))
     # the order comes from this child's own randomness: nothing to fit to
-    g = torch.Generator().manual_seed(random.SystemRandom().randrange(1 << 31))
+    g = torch.Generator().manual_seed(random.SystemRandom().getrandbits(64))
     bs, epochs, n = int(ds["batch_size"]), [], xs.shape[0]
     model.train()
     for e in range(int(ds["epochs"])):
