@@ -364,20 +364,52 @@ def check_eval(model, x, x2, vocab, record, causality):
     model.train()
 
 
-def check_long_run(model, x, calls, record):
+def long_run_calls(model, x, least):
+    """(calls, seconds): how many calls the long run makes, and the time
+    it may take.  The budget is a sixteenth of this child's remaining CPU
+    time (RLIMIT_CPU, which the operator's limits.cpu_time_s sets); the
+    count is drawn by this child from the upper half of what that budget
+    affords at the model's own speed, and is never below LEAST.  No
+    constant in the source bounds it: a bomb set past any fixed count is
+    reached when the budget allows (issue 29)."""
+    import random
+    import resource
+    model.train()
+    n, t0 = 0, time.perf_counter()
+    with torch.no_grad():
+        while n < 3 or (time.perf_counter() - t0 < 0.02 and n < 50):
+            inputs.seed(("long run probe", n))
+            model(x)
+            n += 1
+    per_call = max((time.perf_counter() - t0) / n, 1e-6)
+    soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
+    remaining = (soft if soft != resource.RLIM_INFINITY else 120.0) - time.process_time()
+    budget = max(remaining, 0.0) / 16
+    most = max(least, int(budget / per_call))
+    return random.SystemRandom().randint(max(least, most // 2), most), budget
+
+
+def check_long_run(model, x, plan, record):
     """A model that keeps state between calls (a buffer other than
     batch-norm statistics changes, or forward() sets an attribute) is
-    called CALLS more times, in train mode, and must stay finite: a
-    counter that turns the output to Inf at call 400 is a time bomb the
-    training would not reach."""
+    called again and again, in train mode, and must stay finite: a counter
+    that turns the output to Inf at call 400 (or 5,000) is a time bomb the
+    training would not reach.  PLAN: long_run_calls()'s (calls, seconds);
+    the run stops at whichever comes first."""
+    calls, budget = plan
     model.train()
+    end = time.perf_counter() + max(budget, 0.5)
     with torch.no_grad():
         for i in range(calls):
-            inputs.seed(i)
+            inputs.seed(("long run", i))
             bad = [t for t in inputs.tensors(model(x)) if not _finite_any(t)]
             if bad:
                 record("long_run", FAIL, "the output is not finite at call %d of %d: the model keeps "
                        "state that changes its output over time" % (i + 1, calls))
+                return
+            if time.perf_counter() > end:
+                record("long_run", PASS, "finite over %d calls (the run's time budget; %d were drawn) of "
+                       "a model that keeps state between calls" % (i + 1, calls))
                 return
     record("long_run", PASS, "finite over %d calls of a model that keeps state between calls" % calls)
 
@@ -519,6 +551,10 @@ def validate_model(model, spec, cfg, x=None, fresh=None, positions=None):
 
     if not tr["enabled"]:
         record("trainability", SKIP, "training disabled (--no-train or validation.training.enabled)")
+        if stateful:
+            # no training to wait for: the long run starts from the state
+            # the checks left, for a length the archive cannot know
+            check_long_run(model, x, long_run_calls(model, x, 500), record)
         return _finish(metrics, checks, failures)
     if not params or not any(p.requires_grad for p in params):
         record("trainability", FAIL, "the model has no trainable parameters")
@@ -609,9 +645,7 @@ def validate_model(model, spec, cfg, x=None, fresh=None, positions=None):
     if stateful:
         # continued from the state the training left, for a number of calls
         # the archive cannot know in advance
-        import random
-        steps_done = int(tr["steps"])
-        check_long_run(model, x, random.SystemRandom().randint(2 * steps_done, 8 * steps_done) + 100, record)
+        check_long_run(model, x, long_run_calls(model, x, 2 * int(tr["steps"]) + 100), record)
     if not touched:
         record("backward", FAIL, "no parameter ever received a non-zero gradient")
     else:
