@@ -182,6 +182,33 @@ class Task:
         return self.states[seq], self.states[label]
 
 
+    def floor(self, n):
+        """(entropy, noise) of the next-token task for a model whose every
+        position predicts the next token: the expected cross-entropy of
+        the best causal predictor there is (the chain's own transition
+        probabilities), in nats per prediction, and the standard error of
+        that predictor's mean over N predictions.  No causal model can do
+        better on average: a held-out loss far below it sees the tokens
+        it predicts.  None for the other tasks."""
+        if self.fixed or len(self.out_shape) != 3:
+            return None
+        k, T = self.states.shape[0], self.x.shape[1]
+        split = (self.succ[:, 0] != self.succ[:, 1]).double()  # 0.8 / 0.2 states
+        h = -(0.8 * math.log(0.8) + 0.2 * math.log(0.2))
+        var1 = 0.8 * 0.2 * math.log(0.8 / 0.2) ** 2  # per prediction, in a split state
+        trans = torch.zeros(k, k, dtype=torch.double)
+        for s in range(k):
+            trans[s, self.succ[s, 0]] += 0.8
+            trans[s, self.succ[s, 1]] += 0.2
+        p = torch.full((k,), 1.0 / k, dtype=torch.double)
+        ent, var = 0.0, 0.0
+        for _ in range(T):
+            ent += float((p * split).sum()) * h
+            var += float((p * split).sum()) * var1
+            p = p @ trans
+        return ent / T, math.sqrt(var / T / max(n, 1))
+
+
 def compute_loss(out, tgt, kind):
     if kind == "ce":
         return F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), tgt.reshape(-1))
@@ -640,6 +667,30 @@ def validate_model(model, spec, cfg, x=None, fresh=None, positions=None):
         metrics["trainable"] = False
         return _finish(metrics, checks, failures)
     record("finite_loss", PASS, "finite at all %d steps and on the held-out batch" % done)
+    # what training taught: the trained weights get the output checks
+    # again (a future-token path behind a zero-initialised projection is
+    # causal until it learns to read the future), and the held-out loss is
+    # held to what the task allows
+    if causal:
+        status, detail = check_causality(model, x, vocab)
+        record("causality_trained", status, detail + " (the trained weights)")
+        if reads_mode(model):
+            model.eval()
+            status, detail = check_causality(model, x, vocab)
+            record("causality_trained_eval", status, detail + " (the trained weights, eval mode)")
+            model.train()
+    fl = task.floor(heldout[1].numel())
+    if fl is not None:
+        ent, noise = fl
+        margin = max(0.05, 6 * noise)
+        metrics["task_entropy"] = ent
+        if hl < ent - margin:
+            record("below_entropy", FAIL, "the held-out loss %.4g is below the task's own entropy %.4g nats "
+                   "(less %.3g for the held-out batch's noise): no model that reads only past tokens can "
+                   "do that; this one sees the tokens it predicts" % (hl, ent, margin))
+        else:
+            record("below_entropy", PASS, "the held-out loss %.4g is not below the task's entropy %.4g nats"
+                   % (hl, ent))
     record("finite_gradients", PASS, "finite at all %d steps" % done)
     record("no_explosion", PASS, "never above %g x the initial loss" % tr["explode_factor"])
     if stateful:

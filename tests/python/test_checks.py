@@ -2,6 +2,7 @@
 (pyhelpers/aegis_job/validate.py): one cut per row of the batch, a moved
 row confirmed with the whole batch cut at the same place."""
 
+import math
 import os
 import random
 import sys
@@ -93,3 +94,27 @@ def test_nan_where_outputs_should_agree_is_a_leak():
     status, detail = validate.check_causality(NaNFuture(), x, V, rng=random.Random(1))
     assert status == "fail"
     assert detail.startswith("the output at position 0 changed by inf when only tokens after position ")
+
+
+def test_task_floor_is_the_best_causal_loss():
+    """The learnable task's entropy (Task.floor) is what the best causal
+    predictor, the chain's own transition probabilities, scores on its
+    data; a predictor that reads the next token scores far below it."""
+    spec = {"kind": "tokens", "shape": [2, 20], "vocab": 50}
+    x = torch.zeros(2, 20, dtype=torch.long)
+    task = validate.Task(spec, x, torch.zeros(2, 20, 50), "ce", 50)
+    ent, noise = task.floor(4000 * 20)
+    k = task.states.shape[0]
+    tok = {int(t): i for i, t in enumerate(task.states)}
+    xb, tb = task.batch(scale=2000)
+    nll = []
+    for row_x, row_t in zip(xb.tolist(), tb.tolist()):
+        for a, b in zip(row_x, row_t):
+            s = tok[a]
+            p = 0.8 * (int(task.succ[s, 0]) == tok[b]) + 0.2 * (int(task.succ[s, 1]) == tok[b])
+            nll.append(-math.log(p))
+    best = sum(nll) / len(nll)
+    assert abs(best - ent) < 6 * noise + 1e-9, (best, ent, noise)
+    assert 0.0 <= ent <= 0.51 and k == 16
+    leak = 0.0  # reading the target itself: a cross-entropy of zero
+    assert leak < ent - max(0.05, 6 * noise) or ent < 0.05
