@@ -763,6 +763,17 @@ static char *copy_dir(const struct run *r)
 	return slash && slash != r->workdir ? xstrndup(r->workdir, (size_t)(slash - r->workdir)) : xstrdup("/");
 }
 
+/* Whether the build left an every-position archive under this attempt's
+ * name (the causality check of a last-position language model reads it). */
+static bool has_positions(const struct run *r)
+{
+	char *p = xasprintf("%s/%.*s.positions.pt", r->workdir, (int)(strlen(r->artifact) - 3), r->artifact);
+	bool yes = access(p, F_OK) == 0;
+
+	free(p);
+	return yes;
+}
+
 /* The build child announced its archive ({"archive": "ready"}, see the
  * build harness's Archive): start the held validate child on it now,
  * while the build child goes on comparing the archive with the model.
@@ -987,9 +998,13 @@ static void validate(struct run *r)
 
 	double saves = 0;
 
-	if (r->early && !(json_get_num(r->br.result, "archive_saves", &saves) && saves == 1)) {
+	if (r->early && (!(json_get_num(r->br.result, "archive_saves", &saves) && saves == 1) || has_positions(r))) {
 		/* the archive announced is not the one the build exported in the
-		 * end (the script fallback wrote it again): validate that one */
+		 * end (the script fallback wrote it again), or the build also left
+		 * an every-position archive, which the early start (on the
+		 * announcement alone, a line anyone in the build child can write)
+		 * went without: validate again, with everything the build left.
+		 * An announcement is a hint; it never makes a check skipped. */
 		supervise_job_cancel(r->s, &r->vrun);
 		r->vheld = r->early = false;
 		archive_copy_release(&r->ac);
