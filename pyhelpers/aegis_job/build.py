@@ -246,11 +246,11 @@ class SecondInput:
     one the model takes (its forward pass on it is the comparison's own,
     not an extra probe); every later one uses that."""
 
-    def __init__(self, spec, x):
+    def __init__(self, spec, x, max_batch=8):
         if spec["kind"] == "file":
             self.options = [x]
             return
-        other = inputs.other_shape(spec)
+        other = inputs.other_shape(spec, max_batch)
         self.options = [inputs.make(spec, seed=1)]
         if other is not None:
             self.options.insert(0, inputs.make(other, seed=1))
@@ -746,7 +746,7 @@ def run(req):
         return 3
     if tracer_warnings:
         metrics["tracer_warnings"] = tracer_warnings
-    x2 = SecondInput(spec, x)
+    x2 = SecondInput(spec, x, req["policy"]["validation"]["checks"]["probe_max_batch"])
     free = mode_free(model, text)
     # announced as soon as it is saved, unless an every-position archive
     # will follow it (the validate child needs both)

@@ -49,18 +49,24 @@ def make(spec, seed=SEED):
     raise ValueError("unknown input kind %r" % (kind,))
 
 
-def other_shape(spec):
-    """SPEC with another batch size (one more) and, for token input,
-    another sequence length (three fewer, or one more when that is too
-    short): the archive-fidelity input.  A trace that froze the test
-    input's shape into its graph (a view(2, 20, ...)) shows there.  None
-    for a file input, which has one shape."""
+def other_shape(spec, max_batch=8, rng=None):
+    """SPEC with another batch size and, for token input, another sequence
+    length, both drawn (from os.urandom) per run: batch in 1..MAX_BATCH,
+    length in 2..twice the test's, neither the test input's own (issue 29:
+    a fixed (batch + 1, length - 3) was a shape a model could single out).
+    The archive-fidelity input: a trace that froze the test input's shape
+    into its graph (a view(2, 20, ...)) shows there.  None for a file
+    input, which has one shape."""
+    import random
+    rng = rng or random.SystemRandom()
     if spec["kind"] not in ("tokens", "float") or not spec.get("shape"):
         return None
     shape = [int(d) for d in spec["shape"]]
-    shape[0] += 1
+    b = shape[0]
+    shape[0] = rng.choice([n for n in range(1, max(int(max_batch), b + 1) + 1) if n != b])
     if spec["kind"] == "tokens" and len(shape) >= 2:
-        shape[1] = shape[1] - 3 if shape[1] > 4 else shape[1] + 1
+        t = shape[1]
+        shape[1] = rng.choice([n for n in range(2, max(2 * t, 3) + 1) if n != t])
     return dict(spec, shape=shape)
 
 

@@ -317,6 +317,52 @@ def check_causality(model, x, vocab, a=None, rng=None):
 _BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
 
+def probe_shapes(x, ck, rng):
+    """Two (batch, length) shapes for the causality probe besides the test
+    input's, drawn by this child: the first larger than the test input in
+    both, from the upper half of the policy's range
+    (validation.checks.probe_max_batch, probe_length_factor), the second
+    anywhere in it.  A model that reads the future only at long sequences
+    or large batches meets one (issue 29)."""
+    B, T = int(x.shape[0]), int(x.shape[1])
+    bmax = max(int(ck.get("probe_max_batch", 8)), B + 1)
+    tmax = max(int(T * float(ck.get("probe_length_factor", 2.0))), T + 1)
+    big = (rng.randint(max(B + 1, (bmax + 1) // 2), bmax), rng.randint(max(T + 1, (T + tmax + 1) // 2), tmax))
+    anywhere = (rng.randint(1, bmax), rng.randint(2, tmax))
+    return [big, anywhere]
+
+
+def check_causality_shapes(model, x, vocab, ck, record, name="causality_shapes"):
+    """Causality at probe_shapes(), on fresh random tokens.  A shape the
+    archive cannot run (a fixed context length, a trace specialised to
+    the test shape) is noted, not failed: what it cannot compute it cannot
+    leak.  A shape where it reads the future fails."""
+    import random
+    rng = random.SystemRandom()
+    done, notes = [], []
+    T = int(x.shape[1])
+    shapes = probe_shapes(x, ck, rng)
+    while shapes:
+        b, t = shapes.pop(0)
+        g = torch.Generator().manual_seed(rng.getrandbits(64))
+        xs = torch.randint(0, vocab, (b, t), generator=g, dtype=x.dtype)
+        try:
+            status, detail = check_causality(model, xs, vocab)
+        except Exception as e:  # noqa: BLE001 - a shape it cannot run
+            notes.append("(%d, %d): cannot run there (%s)" % (b, t, str(e).strip().splitlines()[-1][:80] if str(e)
+                                                               else type(e).__name__))
+            if t != T:
+                shapes.insert(0, (b, T))  # a fixed context: the drawn batch at the test length
+            continue
+        if status == FAIL:
+            record(name, FAIL, "at the drawn shape (%d, %d): %s" % (b, t, detail))
+            return
+        done.append("(%d, %d)" % (b, t) if status == PASS else "(%d, %d): %s" % (b, t, detail))
+    record(name, PASS if done else SKIP, "causal at the drawn shapes %s%s" % (", ".join(done), "; " + "; ".join(notes)
+                                                                             if notes else "")
+           if done else "no drawn shape could run: " + "; ".join(notes))
+
+
 def _buffers(model):
     return {n: b.detach().clone() for n, b in model.named_buffers()}
 
@@ -551,12 +597,16 @@ def validate_model(model, spec, cfg, x=None, fresh=None, positions=None):
     if causal:
         status, detail = check_causality(model, x, vocab, out)
         record("causality", status, detail)
+        if status != FAIL:
+            check_causality_shapes(model, x, vocab, ck, record)
     elif ck["causality"] and tokens_in and positions is not None:
         # a last-position language model: its every-position form (called
         # with targets, as in training), in both modes
         pm = positions()
         status, detail = check_causality(pm, x, vocab)
         record("causality", status, detail + " (every position, called with targets)")
+        if status != FAIL:
+            check_causality_shapes(pm, x, vocab, ck, record)
         if reads_mode(pm):
             pm.eval()
             status, detail = check_causality(pm, x, vocab)

@@ -80,6 +80,8 @@ struct policy {
 			bool gradient_coverage;
 			bool low_loss;
 			double low_loss_fraction;
+			long probe_max_batch;
+			double probe_length_factor;
 		} checks;
 		struct {
 			char *model;
