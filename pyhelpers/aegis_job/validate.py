@@ -13,6 +13,7 @@ import copy
 import hashlib
 import math
 import os
+import re
 import time
 
 import torch
@@ -361,6 +362,65 @@ def check_causality_shapes(model, x, vocab, ck, record, name="causality_shapes")
     record(name, PASS if done else SKIP, "causal at the drawn shapes %s%s" % (", ".join(done), "; " + "; ".join(notes)
                                                                              if notes else "")
            if done else "no drawn shape could run: " + "; ".join(notes))
+
+
+_MANGLE = re.compile(r"\.___torch_mangle_\d+")
+
+
+def module_tree(model, limit=200):
+    """The archive's own module tree, as the loaded archive says it (not
+    as the build child claimed): each module's path, TorchScript type and
+    class, and its own parameters' shapes."""
+    tree = []
+    for path, m in model.named_modules():
+        if len(tree) >= limit:
+            break
+        try:
+            qual = m._c._type().qualified_name()
+        except Exception:  # noqa: BLE001 - an eager module (not an archive)
+            qual = type(m).__module__ + "." + type(m).__name__
+        tree.append({"path": path or "(root)", "type": _MANGLE.sub("", qual),
+                     "class": getattr(m, "original_name", type(m).__name__),
+                     "parameters": {n: list(p.shape) for n, p in m.named_parameters(recurse=False)}})
+    return tree
+
+
+def coherence(tree, source_text, wanted=None):
+    """(status, detail): whether every module of the archive is of a class
+    the submitted source defines (module "candidate", the name the harness
+    imports it under), of torch, or of the harness's own wrappers.  The
+    build child is the candidate and may save another model in its place;
+    this catches one that does not come from the submitted code (built from
+    a string, another module).  It cannot tell a planted model whose
+    classes the source also defines: the verdict is about the archive."""
+    import ast
+    try:
+        tree_ast = ast.parse(source_text)
+    except (SyntaxError, ValueError):
+        return SKIP, "the source does not parse here"
+    defined = {n.name for n in ast.walk(tree_ast) if isinstance(n, ast.ClassDef)}
+    top = [n.name for n in tree_ast.body if isinstance(n, ast.ClassDef)]
+    # the model the build picks (build.pick_class): --class, else Model
+    wanted = wanted or ("Model" if "Model" in top else None)
+    root = next((node for node in tree if not node["type"].replace("__torch__.", "", 1).startswith("aegis_job.")),
+                None)
+    if root is not None:
+        q = root["type"].replace("__torch__.", "", 1)
+        if q != "candidate." + (wanted or q.rpartition(".")[2]) or q.rpartition(".")[2] not in defined:
+            return FAIL, ("the archive's model is %s, not %s of the submitted source"
+                          % (q, "class " + wanted if wanted else "a class"))
+    alien = []
+    for node in tree:
+        q = node["type"].replace("__torch__.", "", 1)
+        if q.startswith("torch.") or q.startswith("aegis_job."):
+            continue
+        module, _, cls = q.rpartition(".")
+        if module != "candidate" or cls not in defined:
+            alien.append("%s (%s)" % (node["path"], q))
+    if alien:
+        return FAIL, ("the archive holds modules of classes the submitted source does not define: %s"
+                      % ", ".join(alien[:5]))
+    return PASS, "every module is of a class of the submitted source or of torch"
 
 
 def _buffers(model):
@@ -998,12 +1058,20 @@ def run(req):
         positions = None
         if req.get("positions_artifact") and os.path.exists(req["positions_artifact"]):
             positions = _verified_file(req["positions_artifact"], "the every-position archive")
+        tree = module_tree(model)
+        verified.facts["modules"] = tree
         cfg = config(req)
         if cfg["reference"].get("model"):
             cfg["reference"]["load"] = _verified_file(cfg["reference"]["model"], "the reference model")
         with torch.jit.optimized_execution(False):
             ok, metrics, checks, err = validate_model(model, spec, cfg, fresh=fresh,
                                                       positions=positions)
+        if req.get("source_text") is not None:
+            status, detail = coherence(tree, req["source_text"], req.get("class"))
+            checks["coherence"] = {"status": status, "detail": detail}
+            if status == FAIL and ok:
+                ok, err = False, {"type": "ValidationError", "message": "coherence: " + detail, "line": None,
+                                  "check": "coherence"}
             if ok and req.get("dataset"):
                 ok, err = full_training(model, req["dataset"], cfg, metrics, checks)
         metrics["input"] = inputs.describe(spec)

@@ -117,7 +117,7 @@ void cli_print_archive(const struct json *j, bool indent)
 {
 	const char *label = indent ? "  archive     " : "archive    ";
 
-	const struct json *a = json_get(j, "archive"), *ops;
+	const struct json *a = json_get(j, "archive"), *ops, *mods;
 	double bytes = 0, fns = 0;
 
 	if (!a || a->type != JSON_OBJECT)
@@ -128,11 +128,19 @@ void cli_print_archive(const struct json *j, bool indent)
 		return;
 	}
 	ops = json_get(a, "operators");
+	mods = json_get(a, "modules");
 	json_get_num(a, "bytes", &bytes);
 	json_get_num(a, "functions", &fns);
 	printf("%s verified (%s): sha256 %.16s..., %.0f bytes, %.0f functions, %zu operators\n", label,
 	       T(json_get_str(a, "verifier")), T(json_get_str(a, "sha256")), bytes, fns,
 	       ops && ops->type == JSON_ARRAY ? ops->count : 0);
+	if (mods && mods->type == JSON_ARRAY && mods->count) {
+		/* the archive's own module tree, as the validate child read it */
+		printf("%s modules: %s", indent ? "              " : "           ", T(json_get_str(mods->items[0], "type")));
+		for (size_t i = 1; i < mods->count && i < 8; i++)
+			printf(", %s %s", T(json_get_str(mods->items[i], "path")), T(json_get_str(mods->items[i], "class")));
+		printf("%s\n", mods->count > 8 ? ", ..." : "");
+	}
 }
 
 void cli_print_json(const struct json *j)

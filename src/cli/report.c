@@ -516,6 +516,64 @@ static void check_table(struct sbuf *out, const struct json *checks)
 	sbuf_adds(out, "</tbody></table>\n");
 }
 
+/* What the archive verifier read (the validate child's word): the digest
+ * of the bytes it passed, the operators they can run, and the archive's
+ * own module tree, to read beside the code: the verdict is about the
+ * archive, and the build child is the candidate. */
+static void archive_section(struct sbuf *out, const struct json *a)
+{
+	const struct json *mods = json_get(a, "modules"), *ops = json_get(a, "operators");
+	double v = 0;
+
+	if (!a || a->type != JSON_OBJECT) {
+		sbuf_adds(out, "<p class=dim>not verified (recorded before the archive verifier, or no archive)</p>\n");
+		return;
+	}
+	if (!json_get_bool(a, "verified", false)) {
+		sbuf_adds(out, "<p><b>refused by the archive verifier</b> (");
+		html(out, str_or(a, "refused", "?"));
+		sbuf_adds(out, "): nothing of it was loaded</p>\n");
+		return;
+	}
+	json_get_num(a, "bytes", &v);
+	sbuf_adds(out, "<p>verified by ");
+	html(out, str_or(a, "verifier", "?"));
+	sbuf_adds(out, ": SHA-256 <code>");
+	html(out, str_or(a, "sha256", "?"));
+	sbuf_addf(out, "</code>, %.0f bytes. Operators it can run:", v);
+	for (size_t i = 0; ops && ops->type == JSON_ARRAY && i < ops->count; i++) {
+		sbuf_adds(out, i ? ", " : " ");
+		html(out, ops->items[i]->type == JSON_STRING ? ops->items[i]->s : "?");
+	}
+	sbuf_adds(out, "</p>\n");
+	if (!mods || mods->type != JSON_ARRAY || !mods->count)
+		return;
+	sbuf_adds(out, "<table><tr><th>module</th><th>class</th><th>TorchScript type</th><th>parameters</th></tr>\n");
+	for (size_t i = 0; i < mods->count; i++) {
+		const struct json *m = mods->items[i], *ps = json_get(m, "parameters");
+
+		sbuf_adds(out, "<tr><td>");
+		html(out, str_or(m, "path", ""));
+		sbuf_adds(out, "</td><td>");
+		html(out, str_or(m, "class", ""));
+		sbuf_adds(out, "</td><td>");
+		html(out, str_or(m, "type", ""));
+		sbuf_adds(out, "</td><td>");
+		for (size_t j = 0; ps && ps->type == JSON_OBJECT && j < ps->count; j++) {
+			const struct json *shape = ps->items[j];
+
+			sbuf_adds(out, j ? "; " : "");
+			html(out, ps->keys[j]);
+			sbuf_adds(out, " [");
+			for (size_t k = 0; shape && shape->type == JSON_ARRAY && k < shape->count; k++)
+				sbuf_addf(out, "%s%.0f", k ? ", " : "", shape->items[k]->n);
+			sbuf_adds(out, "]");
+		}
+		sbuf_adds(out, "</td></tr>\n");
+	}
+	sbuf_adds(out, "</table>\n");
+}
+
 static void sandbox_list(struct sbuf *out, const struct json *sb)
 {
 	const struct json *ns = json_get(sb, "namespaces");
@@ -669,6 +727,8 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 		sbuf_adds(out, "<h2>The caller's metrics</h2>\n");
 		html_value(out, json_get(c, "user_metrics"), 0);
 	}
+	sbuf_adds(out, "<h2>The archive, as the verifier read it</h2>\n");
+	archive_section(out, json_get(c, "archive"));
 	sbuf_adds(out, "<h2>Sandbox layers that held</h2>\n");
 	sandbox_list(out, json_get(c, "sandbox"));
 	{

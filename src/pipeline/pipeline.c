@@ -641,6 +641,11 @@ static void make_requests(struct run *r)
 	}
 	json_set(r->vreq, "artifact", json_str(r->artifact));
 	json_set(r->vreq, "positions_artifact", json_str(positions));
+	/* the code this attempt ran, as text: the validate child parses it
+	 * (never runs it) for the classes it defines, which the archive's
+	 * module tree must come from (the coherence check) */
+	json_set(r->vreq, "source_text", json_strn(r->code, r->code_len));
+	json_set(r->vreq, "class", cand->class_name ? json_str(cand->class_name) : json_null());
 	free(positions);
 	json_set(r->vreq, "reference", ref ? json_str("reference.pt") : json_null());
 }
