@@ -18,7 +18,8 @@ and the supervisor must answer every case with a valid verdict (never
 Mode "default": the default policy; each case's verdict must be in its
 '# expect:' set, and where the case has a '# reason:' header, the verdict's
 error message must contain it (the archive cases: refused for the reason
-named, before any loader ran).  Mode "kernel": the Python layer (static check and audit
+named, before any loader ran).  '# timeout:' raises the job's limits
+(3 s) for a case that needs the long run's budget.  Mode "kernel": the Python layer (static check and audit
 hook) switched off; process, network, filesystem and native cases must
 still be contained and must not be accepted.
 
@@ -154,7 +155,7 @@ def main():
         with open(src, "w") as f:
             f.write(text)
         os.chmod(src, 0o644)
-        args = [aegis, "run", "--json", "--no-train", "--timeout", "3", "--memory-mb", "512",
+        args = [aegis, "run", "--json", "--no-train", "--timeout", meta.get("timeout", "3"), "--memory-mb", "512",
                 "--input", meta.get("input", "float:2x100"), src]
         if meta["threat"] == "reward":
             args.remove("--no-train")

@@ -246,7 +246,7 @@ class SecondInput:
     one the model takes (its forward pass on it is the comparison's own,
     not an extra probe); every later one uses that."""
 
-    def __init__(self, spec, x, max_batch=8):
+    def __init__(self, spec, x, max_batch=6):
         if spec["kind"] == "file":
             self.options = [x]
             return

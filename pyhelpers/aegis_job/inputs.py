@@ -49,7 +49,7 @@ def make(spec, seed=SEED):
     raise ValueError("unknown input kind %r" % (kind,))
 
 
-def other_shape(spec, max_batch=8, rng=None):
+def other_shape(spec, max_batch=6, rng=None):
     """SPEC with another batch size and, for token input, another sequence
     length, both drawn (from os.urandom) per run: batch in 1..MAX_BATCH,
     length in 2..twice the test's, neither the test input's own (issue 29:

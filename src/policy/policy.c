@@ -195,9 +195,9 @@ const struct key schema[] = {
 	  "Reject a model whose initial loss on random targets is suspiciously low (label leakage).", TO_VALIDATE | TO_BUILD },
 	{ "validation.checks.low_loss_fraction", K_NUM, OFF(validation.checks.low_loss_fraction), "0.25", 0, 1, NULL, C_NONE,
 	  "Initial cross-entropy below this fraction of ln(vocab) is suspicious.", TO_VALIDATE | TO_BUILD },
-	{ "validation.checks.probe_max_batch", K_INT, OFF(validation.checks.probe_max_batch), "8", 1, 4096, NULL, C_NONE,
-	  "Largest batch size the probes draw (causality in the validate child, the archive-fidelity input in the build): each run draws its own shapes, one of them larger than the test input.", TO_VALIDATE | TO_BUILD },
-	{ "validation.checks.probe_length_factor", K_NUM, OFF(validation.checks.probe_length_factor), "2", 1, 64, NULL, C_NONE,
+	{ "validation.checks.probe_max_batch", K_INT, OFF(validation.checks.probe_max_batch), "6", 1, 4096, NULL, C_NONE,
+	  "Largest batch size the probes draw (causality in the validate child, the archive-fidelity input in the build): each run draws its own shapes, the causality probe's larger than the test input (from the upper half of the range).", TO_VALIDATE | TO_BUILD },
+	{ "validation.checks.probe_length_factor", K_NUM, OFF(validation.checks.probe_length_factor), "1.5", 1, 64, NULL, C_NONE,
 	  "Longest sequence the causality probe draws, as a multiple of the test input's length (a model that reads the future only beyond the test length is caught there).", TO_VALIDATE | TO_BUILD },
 
 	SEC("validation.reference", "Optional comparison with a reference model (an operator's TorchScript archive, e.g. the artifact of 'run --keep-workdir' on a baseline)."),
