@@ -503,9 +503,15 @@ def check_eval(model, x, x2, vocab, record, causality):
            else "eval-mode forwards changed no buffer")
     if c is not None and a and c and a[0].shape == c[0].shape:
         insensitive = bool(torch.equal(a[0], c[0]))
-        record("input_sensitivity", FAIL if insensitive else PASS,
-               "the output is the same for another input: it does not depend on the input" if insensitive
-               else "the output depends on the input")
+        if insensitive:
+            insensitive = not _sensitive_after_a_step(model, x, x2)
+            record("input_sensitivity", FAIL if insensitive else PASS,
+                   "the output is the same for another input, untrained and after a training step: it "
+                   "does not depend on the input" if insensitive else
+                   "the untrained output is the same for every input (a zero-initialised output layer, "
+                   "as adaLN-Zero's); after one training step it depends on the input")
+        else:
+            record("input_sensitivity", PASS, "the output depends on the input")
     if causality is True and a:
         status, detail = check_causality(model, x, vocab, a[0])
         record("causality_eval", status, detail)
@@ -538,6 +544,41 @@ def long_run_calls(model, x, least):
     budget = max(remaining, 0.0) / 16
     most = max(least, int(budget / per_call))
     return random.SystemRandom().randint(max(least, most // 2), most), budget
+
+
+def _sensitive_after_a_step(model, x, x2):
+    """Whether MODEL (check_eval's own fresh copy of the archive, which
+    nothing uses after it), after one Adam step towards random targets on
+    X, gives different eval-mode outputs for X and X2: a design that starts
+    at a constant output (a zero-initialised output layer or gate) depends
+    on its input once it has learnt anything; a model that ignores it still
+    does not."""
+    probe = model
+    probe.train()
+    params = [p for p in probe.parameters() if p.requires_grad and p.is_floating_point()]
+    if not params:
+        return False
+    g = torch.Generator().manual_seed(inputs.drawn("sensitivity target"))
+    inputs.seed("sensitivity step")
+    out = inputs.first_tensor(probe(x))
+    if out is None or not out.is_floating_point():
+        return False
+    target = torch.randn(out.shape, generator=g, dtype=out.dtype)
+    # Adam's first step, by hand: each parameter moves by the learning
+    # rate against its gradient's sign (a deep copy of a TorchScript
+    # module holds its parameters as clones, which an optimizer refuses)
+    grads = torch.autograd.grad(((out - target) ** 2).mean(), params, allow_unused=True)
+    with torch.no_grad():
+        for p, gr in zip(params, grads):
+            if gr is not None:
+                p.sub_(1e-2 * gr.sign())
+    probe.eval()
+    with torch.no_grad():
+        inputs.seed(0)
+        a = inputs.first_tensor(probe(x))
+        inputs.seed(0)
+        c = inputs.first_tensor(probe(x2))
+    return a is not None and c is not None and not torch.equal(a, c)
 
 
 def check_long_run(model, x, plan, record):
@@ -851,7 +892,10 @@ def validate_model(model, spec, cfg, x=None, fresh=None, positions=None):
         record("loss_decrease", PASS, "%s fell by %.1f%% (%.4g -> %.4g)"
                % (what, 100 * drop, init, final))
     if ck["gradient_coverage"]:
-        dead = [n for n in names if n not in touched]
+        # a frozen parameter (requires_grad=False: a fixed embedding, a
+        # buffer-like table) is meant to get no gradient: not a gap
+        frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+        dead = [n for n in names if n not in touched and n not in frozen]
         if dead:
             record("gradient_coverage", WARN, "parameters that never received a gradient: "
                    + ", ".join(dead[:20]) + (" ..." if len(dead) > 20 else ""))
