@@ -653,6 +653,8 @@ def run(req):
     lines = text.splitlines(True)
     linecache.cache[report.CANDIDATE] = (len(text), None, lines, report.CANDIDATE)
 
+    compiled = []
+    guard.eager_compile(torch, compiled)
     if py["audit"]["enabled"]:
         guard.close_native_doors(torch)
         _aegis_host.arm(list(py["audit"]["deny_events"]), req["workdir"], list(req["ro_roots"]),
@@ -746,6 +748,8 @@ def run(req):
         return 3
     if tracer_warnings:
         metrics["tracer_warnings"] = tracer_warnings
+    if compiled:
+        metrics["torch_compile"] = "ran eagerly: torch.compile was applied to %s" % ", ".join(sorted(set(compiled)))
     x2 = SecondInput(spec, x, req["policy"]["validation"]["checks"]["probe_max_batch"])
     free = mode_free(model, text)
     # announced as soon as it is saved, unless an every-position archive

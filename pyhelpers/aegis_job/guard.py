@@ -109,6 +109,24 @@ def _caller_line():
     return 0
 
 
+def eager_compile(torch, applied):
+    """torch.compile in a job child is the identity: the model runs eagerly
+    (what the archive holds is TorchScript anyway).  Compiling would write
+    caches, set environment variables and start workers; applying the
+    decorator is no attack, and was a violation (torch sets
+    TORCHINDUCTOR_CACHE_DIR with os.putenv).  APPLIED collects what it was
+    applied to, for the verdict.  Works as @torch.compile, as
+    @torch.compile(mode=...) and as torch.compile(model), on torch 1.13
+    too (which has none)."""
+
+    def compile(model=None, *args, **kwargs):
+        if model is None:
+            return lambda m: compile(m, *args, **kwargs)
+        applied.append(getattr(model, "__qualname__", None) or type(model).__name__)
+        return model
+    torch.compile = compile
+
+
 def close_native_doors(torch):
     """Replace torch's own loaders of native code (and a few interpreter
     knobs) with stubs that record a violation: they raise no audit event

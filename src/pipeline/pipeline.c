@@ -1050,7 +1050,7 @@ static void validate(struct run *r)
 		/* the class name, the export method (trace | script) and the
 		 * tracer's warnings are the build child's word: labels, never
 		 * facts the verdict rests on */
-		static const char *const labels[] = {"class", "export", "tracer_warnings", "positions"};
+		static const char *const labels[] = {"class", "export", "tracer_warnings", "positions", "torch_compile"};
 		const struct json *re = json_get(r->vr.result, "error");
 		bool ok = json_get_bool(r->vr.result, "ok", false);
 		const struct json *va = json_get(r->vr.result, "archive");
