@@ -214,7 +214,15 @@ def differs(model, exported, x2):
                 d = (q - p).abs()
                 d = d[_isfinite(d)] if not p.is_complex() else d
                 worst = float(d.max()) if d.numel() else float("nan")
-                return "output %d differs by up to %.3g (or in where it is NaN/Inf)" % (i, worst)
+                at = ""
+                if not p.is_complex() and d.numel() == q.numel() and d.numel():
+                    flat, idx = int(d.argmax()), []
+                    for n in reversed(q.shape):
+                        flat, r = divmod(flat, n)
+                        idx.append(r)
+                    at = " at index %s" % (tuple(reversed(idx)),)
+                return ("output %d differs by up to %.3g%s (or in where it is NaN/Inf), on the fidelity input "
+                        "of shape %s; the trace was taken at %s" % (i, worst, at, list(xin.shape), x2.traced_shape))
         elif not torch.equal(p, q):
             return "output %d differs" % i
     return None
@@ -225,8 +233,8 @@ def _why(e):
     line, and the candidate's line when TorchScript's message names it
     (its first line often ends in ':' before the quoted source)."""
     text = str(e)
-    # the first line that says something (TorchScript's start with "\n")
-    first = next((ln.strip().rstrip(": ") for ln in text.splitlines() if ln.strip()), "")
+    # the line that says why (TorchScript's interpreter puts it last)
+    first = report.cause(text).rstrip(": ")
     where = re.search(r'File "%s", line (\d+)' % re.escape(report.CANDIDATE), text)
     why = re.search(r"Could not export Python function call '([^']+)'", text)
     if why:
@@ -247,6 +255,7 @@ class SecondInput:
     not an extra probe); every later one uses that."""
 
     def __init__(self, spec, x, max_batch=6):
+        self.traced_shape = list(x.shape)
         if spec["kind"] == "file":
             self.options = [x]
             return

@@ -79,3 +79,26 @@ def violation(rule, event, args="", line=0, col=0, message=""):
 
 def harness_error(message):
     emit({"harness_error": message})
+
+
+def cause(text):
+    """The line of an exception's TEXT that says why: its first, except
+    where TorchScript's interpreter puts its own traceback first and the
+    cause last ("The following operation failed in the TorchScript
+    interpreter. ... RuntimeError: <why>")."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    if "TorchScript interpreter" in lines[0] or lines[0].startswith("Traceback of TorchScript"):
+        return lines[-1]
+    return lines[0]
+
+
+def cause_first(e, limit=2000):
+    """str(E) cut at LIMIT, with the cause() before everything else: a long
+    message is never cut before it says why (issue 28)."""
+    text = str(e)
+    why = cause(text)
+    if why and not text.lstrip().startswith(why):
+        text = why + "\n\n" + text
+    return text[:limit]

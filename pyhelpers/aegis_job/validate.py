@@ -1146,7 +1146,7 @@ def run(req):
         return _refused(e, sha)
     except Exception as e:  # noqa: BLE001 - the model itself raised
         report.result(ok=False, stage="validate",
-                      error={"type": type(e).__name__, "message": str(e)[:2000], "line": None},
+                      error={"type": type(e).__name__, "message": report.cause_first(e), "line": None},
                       archive=verified.facts)
         return 1
     timings = laps.lap("checks")
