@@ -14,7 +14,8 @@
  *   6. cgroups        join the job's memory and pids cgroups (needs write
  *                     access to cgroupfs, so before Landlock)
  *   7. namespaces     user (only when unprivileged), net, ipc, mount (with
- *                     an empty /tmp and /dev/shm), pid
+ *                     an empty /tmp and /dev/shm, and as root the read-only
+ *                     roots exposed where a 0700 home hid them), pid
  *   8. credentials    the privilege step: as root, a uid and gid that own
  *                     nothing on the host (sandbox.uid/gid), no
  *                     supplementary groups, locked securebits; as anyone,
@@ -324,6 +325,120 @@ static int write_proc(const char *path, const char *text)
 }
 
 /* 7 */
+/* The highest directory on PATH's way from / that UID (group GID, no
+ * supplementary groups) cannot search, as a new string, or NULL when it
+ * can reach PATH.  A Python under a home of mode 0700 (pyenv, conda) is
+ * out of the job's reach that way. */
+static char *closed_ancestor(const char *path, uid_t uid, gid_t gid)
+{
+	char *p = xstrdup(path);
+
+	for (char *slash = p + 1;; slash++) {
+		struct stat sb;
+		char c = *slash;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*slash = '\0';
+		if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    !(sb.st_mode & (sb.st_uid == uid ? S_IXUSR : sb.st_gid == gid ? S_IXGRP : S_IXOTH)))
+			return p; /* cut at the closed directory */
+		if (c == '\0')
+			break;
+		*slash = c;
+	}
+	free(p);
+	return NULL;
+}
+
+/* PATH's directories, made with mode 0755 where missing (in the tmpfs
+ * expose_ro_roots laid over a closed directory); with LEAF, PATH itself
+ * too, as a directory, or as an empty file when FILE.  0 or -1. */
+static int make_path(const char *path, bool file)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+
+	for (char *slash = p + 1; *slash && rc == 0; slash++) {
+		if (*slash != '/')
+			continue;
+		*slash = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -1;
+		*slash = '/';
+	}
+	if (rc == 0 && !file && mkdir(p, 0755) < 0 && errno != EEXIST)
+		rc = -1;
+	if (rc == 0 && file) {
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		rc = fd < 0 ? -1 : close(fd);
+	}
+	free(p);
+	return rc;
+}
+
+/* Make the read-only roots (the Python, torch and helper trees Landlock
+ * will allow) reachable by the job's uid when one of their ancestors is
+ * not (a Python under a 0700 home), without opening anything else there:
+ * in this job's own mount namespace, each such root is cloned as a
+ * detached mount (open_tree), the closed ancestor is covered by an empty
+ * tmpfs of mode 0755, the root's path is made in it and the clone moved
+ * back into place.  Everything else under the ancestor is gone from this
+ * namespace.  Runs before the privilege step (it needs CAP_SYS_ADMIN). */
+static int expose_ro_roots(const struct confine_config *c, char *err, size_t errlen)
+{
+	struct {
+		const char *path;
+		char *top;
+		int tree;
+		bool file;
+	} ex[16];
+	size_t n = 0;
+	int rc = 0;
+
+	for (const char *const *r = c->ro_paths; r && *r && n < sizeof(ex) / sizeof(ex[0]); r++) {
+		struct stat sb;
+		char *top;
+
+		if (stat(*r, &sb) < 0)
+			continue; /* not in this namespace (under the private /tmp): as before */
+		top = closed_ancestor(*r, c->job_uid, c->job_gid);
+		if (!top)
+			continue;
+		ex[n] = (typeof(ex[0])){.path = *r, .top = top, .file = !S_ISDIR(sb.st_mode)};
+		ex[n].tree = (int)syscall(SYS_open_tree, AT_FDCWD, *r, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (ex[n++].tree < 0) {
+			rc = fail(err, errlen, "open_tree(%s):", *r);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool covered = false;
+
+		for (size_t j = 0; j < i; j++)
+			covered = covered || !strcmp(ex[j].top, ex[i].top);
+		if (!covered && mount("aegis-ro", ex[i].top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755") < 0) {
+			rc = fail(err, errlen, "covering %s:", ex[i].top);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (make_path(ex[i].path, ex[i].file) < 0 ||
+		    syscall(SYS_move_mount, ex[i].tree, "", AT_FDCWD, ex[i].path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			rc = fail(err, errlen, "placing %s:", ex[i].path);
+			goto out;
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (ex[i].tree >= 0)
+			close(ex[i].tree);
+		free(ex[i].top);
+	}
+	return rc;
+}
+
 static int confine_namespaces(const struct confine_config *c, struct confine_status *st, char *err, size_t errlen)
 {
 	int flags = 0;
@@ -370,6 +485,8 @@ static int confine_namespaces(const struct confine_config *c, struct confine_sta
 			return fail(err, errlen, "mounting /dev/shm:");
 		if (mount("aegis-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=700") < 0)
 			return fail(err, errlen, "mounting /tmp:");
+		if (uid == 0 && expose_ro_roots(c, err, errlen) < 0)
+			return -1;
 		st->ns_mount = true;
 	}
 	return 0;

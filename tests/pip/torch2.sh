@@ -59,7 +59,28 @@ echo "torch2 suite: $npass passed, $nfail failed"
 # ---- the researcher's route: a new venv, torch, then the checkout ----------------
 V=$CACHE/venv-pip-route
 rm -rf "$V"
-/usr/bin/python3 -m venv "$V"
+# as the README says: 'python3 -m venv', whichever python3 comes first on
+# PATH (here pyenv's, under root's home of mode 0700: job children reach
+# its standard library only through the roots their mount namespace exposes)
+python3 -m venv "$V"
+BASE=$("$V/bin/python" -c 'import sys; print(sys.base_prefix)')
+CLOSED=$(p=$BASE; while [ "$p" != / ]; do case $(stat -c %a "$p") in *[0246]) echo "$p" ;; esac; p=$(dirname "$p"); done | tail -1)
+echo "pip route: the venv's base Python is $BASE${CLOSED:+, under $CLOSED, which others cannot search}"
+cat >"$CACHE/stdlib_model.py" <<'MODEL'
+import wave  # a module of the standard library no zygote preloads
+
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+        self.frames = wave.Wave_read.__name__
+
+    def forward(self, x):
+        return self.fc(x)
+MODEL
 route=0
 {
 	"$V/bin/pip" install -q --disable-pip-version-check "$TORCH" numpy &&
@@ -67,6 +88,8 @@ route=0
 		echo "pip route: installed: $(command -v "$V/bin/aegis-sandbox") $("$V/bin/aegis-sandbox" --version | head -1)" &&
 		ldd "$V/bin/aegis-sandbox" | grep -vq libpython &&
 		"$V/bin/aegis-sandbox" run "$TOP/doc/examples/seed_model.py" &&
+		"$V/bin/aegis-sandbox" run --no-train --input float:2x100 "$CACHE/stdlib_model.py" | head -1 | grep -q ': accepted' &&
+		echo "pip route: a model that imports the standard library's wave: accepted" &&
 		(
 			# the installed client and program, nothing of the build tree
 			cd "$CACHE"
