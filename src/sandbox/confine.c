@@ -351,9 +351,18 @@ static char *closed_ancestor(const char *path, uid_t uid, gid_t gid)
 	return NULL;
 }
 
-/* PATH's directories, made with mode 0755 where missing (in the tmpfs
- * expose_ro_roots laid over a closed directory); with LEAF, PATH itself
- * too, as a directory, or as an empty file when FILE.  0 or -1. */
+/* Directory P with mode 0755 (whatever the umask) when it is missing; one
+ * that exists is left as it is (it may be the host's).  0 or -1. */
+static int make_dir(const char *p)
+{
+	if (mkdir(p, 0755) == 0)
+		return chmod(p, 0755);
+	return errno == EEXIST ? 0 : -1;
+}
+
+/* PATH's directories, made where missing (in the tmpfs expose_ro_roots
+ * laid over a closed directory), then PATH itself: a directory, or an
+ * empty file when FILE, as a mount point.  0 or -1. */
 static int make_path(const char *path, bool file)
 {
 	char *p = xstrdup(path);
@@ -363,12 +372,11 @@ static int make_path(const char *path, bool file)
 		if (*slash != '/')
 			continue;
 		*slash = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			rc = -1;
+		rc = make_dir(p);
 		*slash = '/';
 	}
-	if (rc == 0 && !file && mkdir(p, 0755) < 0 && errno != EEXIST)
-		rc = -1;
+	if (rc == 0 && !file)
+		rc = make_dir(p);
 	if (rc == 0 && file) {
 		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
