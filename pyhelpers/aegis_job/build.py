@@ -595,6 +595,7 @@ def integrity_violation(when):
 
 def run(req):
     laps = report.Laps()
+    inputs.FIXED = True  # this process is the candidate's: its seeds hide nothing (inputs.drawn)
     py = req["policy"]["python"]
     rules = py["static_check"]
     try:
