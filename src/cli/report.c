@@ -552,13 +552,15 @@ static void archive_section(struct sbuf *out, const struct json *a)
 	for (size_t i = 0; i < mods->count; i++) {
 		const struct json *m = mods->items[i], *ps = json_get(m, "parameters");
 
-		sbuf_adds(out, "<tr><td>");
-		html(out, str_or(m, "path", ""));
-		sbuf_adds(out, "</td><td>");
-		html(out, str_or(m, "class", ""));
-		sbuf_adds(out, "</td><td>");
-		html(out, str_or(m, "type", ""));
-		sbuf_adds(out, "</td><td>");
+		static const char *const cols[] = {"path", "class", "type"};
+
+		sbuf_adds(out, "<tr>");
+		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
+			sbuf_adds(out, "<td>");
+			html(out, str_or(m, cols[k], ""));
+			sbuf_adds(out, "</td>");
+		}
+		sbuf_adds(out, "<td>");
 		for (size_t j = 0; ps && ps->type == JSON_OBJECT && j < ps->count; j++) {
 			const struct json *shape = ps->items[j];
 

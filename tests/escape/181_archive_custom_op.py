@@ -13,6 +13,6 @@ import torch.nn as nn
 
 
 def edit(name, data):
-    if name.startswith("code/") and name.endswith(".py"):
+    if name and name.startswith("code/") and name.endswith(".py"):
         return data.replace(b"torch.linear(", b"ops.evil.linear(")
     return data
