@@ -116,7 +116,6 @@ bool cli_unverified(const struct json *j)
 void cli_print_archive(const struct json *j, bool indent)
 {
 	const char *label = indent ? "  archive     " : "archive    ";
-
 	const struct json *a = json_get(j, "archive"), *ops, *mods;
 	double bytes = 0, fns = 0;
 

@@ -2,6 +2,7 @@
 #ifndef AEGIS_SHA256_H
 #define AEGIS_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,5 +18,7 @@ void sha256_update(struct sha256 *s, const void *data, size_t len);
 void sha256_final(struct sha256 *s, unsigned char out[32]);
 /* Digest of DATA as 64 lowercase hex digits plus NUL. */
 void sha256_hex(const void *data, size_t len, char out[65]);
+/* Whether S is a digest as sha256_hex writes it (64 lowercase hex digits). */
+bool sha256_is_hex(const char *s);
 
 #endif

@@ -985,12 +985,7 @@ static const char *archive_verified(const struct json *res)
 	const struct json *a = json_get(res, "archive");
 	const char *sha = a ? json_get_str(a, "sha256") : NULL;
 
-	if (!a || !json_get_bool(a, "verified", false) || !sha || strlen(sha) != 64)
-		return NULL;
-	for (const char *p = sha; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return NULL;
-	return sha;
+	return a && json_get_bool(a, "verified", false) && sha256_is_hex(sha) ? sha : NULL;
 }
 
 /* Validate: a fresh child that sees only the archive, and the verdict
@@ -1097,6 +1092,7 @@ static void deliver_artifact(struct run *r)
 	bool accepted = !strcmp(json_get_str(r->res, "status"), "accepted");
 	const char *validated = NULL; /* an early start's copy: the bytes validated */
 	bool copied = archive_copy_join(&r->ac) == 0;
+	const char *vsha = archive_verified(r->res); /* the verifier's digest */
 
 	if (r->early && accepted && !copied) {
 		/* what was validated cannot be delivered: say so, deliver nothing */
@@ -1105,8 +1101,7 @@ static void deliver_artifact(struct run *r)
 		set_failure(r->res, VERDICT_ERROR, "validate",
 			    verdict_error("SandboxError", "the validated archive could not be kept", 0));
 	}
-	if (accepted && copied && !r->ac.no_hash &&
-	    (!archive_verified(r->res) || strcmp(r->ac.sha256, archive_verified(r->res)))) {
+	if (accepted && copied && !r->ac.no_hash && !(vsha && !strcmp(r->ac.sha256, vsha))) {
 		/* the supervisor's own digest of what it keeps differs from
 		 * the verifier's: what would be delivered is not what passed */
 		accepted = false;

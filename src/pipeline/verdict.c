@@ -86,7 +86,6 @@ static void add_violation(struct report *r, struct json *v)
 	}
 }
 
-/* Record one deviation from the protocol as a violation of rule "report". */
 /* Whether RESULT's object KEY has more keys than VERDICT_MAX_METRICS. */
 static bool too_many(const struct json *result, const char *key)
 {
@@ -95,6 +94,7 @@ static bool too_many(const struct json *result, const char *key)
 	return o && o->type == JSON_OBJECT && o->count > VERDICT_MAX_METRICS;
 }
 
+/* Record one deviation from the protocol as a violation of rule "report". */
 static void tamper(struct report *r, size_t lineno, const char *what)
 {
 	struct json *v = json_object();

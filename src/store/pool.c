@@ -386,16 +386,6 @@ static const char *str_or(const struct json *o, const char *k, const char *def)
 	return s ? s : def;
 }
 
-static bool is_sha256_hex(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && s[n]; n++)
-		if (!isxdigit((unsigned char)s[n]) || isupper((unsigned char)s[n]))
-			return false;
-	return n == 64;
-}
-
 /* The first of ROWS (which are consumed), or NULL with ERR ("there is no
  * WHAT ID" when there is none; ROWS NULL: ERR says why already).  The
  * caller's. */
@@ -539,7 +529,7 @@ static long long record_row(struct pool *p, const struct json *result, const cha
 	long long id = -1;
 	double v = 0;
 
-	if (artifact && !is_sha256_hex(artifact_sha256)) {
+	if (artifact && !sha256_is_hex(artifact_sha256)) {
 		snprintf(err, errlen, "an archive without its digest");
 		goto out;
 	}
@@ -1094,7 +1084,7 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 		/* named by its digest: what is read must still match */
 		int e;
 
-		if (!is_sha256_hex(sha)) {
+		if (!sha256_is_hex(sha)) {
 			snprintf(err, errlen, "candidate %lld: the pool's archive name is not a digest", id);
 			goto out;
 		}
@@ -1390,7 +1380,7 @@ static int gc_files(struct pool *p, bool dry_run, struct json *doc, char *err, s
 				continue;
 			}
 			snprintf(sha, sizeof(sha), "%.64s", f->d_name);
-			ref = !tmp && n == 67 && is_sha256_hex(sha) ? referenced(p, sha, err, errlen) : 0;
+			ref = !tmp && n == 67 && sha256_is_hex(sha) ? referenced(p, sha, err, errlen) : 0;
 			if (ref < 0) {
 				free(path);
 				closedir(dir);

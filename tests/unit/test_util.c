@@ -37,6 +37,12 @@ static void test_sha256(void **state)
 	sha256_hex(million, 1000000, hex);
 	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(million);
+	/* what a digest looks like: what sha256_hex writes, and nothing else */
+	assert_true(sha256_is_hex(hex));
+	assert_false(sha256_is_hex(NULL));
+	assert_false(sha256_is_hex("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd"));
+	assert_false(sha256_is_hex("CDC76E5C9914FB9281A1C7E284D73E67F1809A48A497200E046D39CCC7112CD0"));
+	assert_false(sha256_is_hex("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0 "));
 }
 
 static void test_utf8(void **state)
