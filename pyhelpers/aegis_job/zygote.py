@@ -95,7 +95,7 @@ def warm():
     import ast  # noqa: F401
     import difflib  # noqa: F401
     from aegis_job import archive, build, fixers, guard, inputs, report, static, validate  # noqa: F401
-    archive.prepare()  # the operator allowlist and registry, read once for every child
+    archive.prepare()  # the operator allowlist, read once for every child
     _keep_own_source()
     _warm_torchscript(torch)
     # Every job child is a fork of this process.  A garbage collection in
