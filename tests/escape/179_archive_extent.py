@@ -1,6 +1,6 @@
 # threat: artifact
 # expect: rejected
-# input: float:2x100
+# input: tokens:2x16:64
 # layer: all
 # include: rewrite_archive
 # reason: archive refused before any load (tensor)
