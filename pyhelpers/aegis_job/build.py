@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 import _aegis_host
-from aegis_job import guard, inputs, pinned, report, static
+from aegis_job import guard, inputs, pinned, report, static, traceable
 
 
 # The harness's own references, taken in the zygote (pinned.py): a
@@ -133,6 +133,10 @@ class ModuleTracker:
             h.remove()
 
 
+# the custom autograd.Functions the traces of this build inlined (traceable.py)
+INLINED = set()
+
+
 def trace(model, x):
     """Run the model's forward pass once, under the tracer.  Returns
     (traced, output, tracer_warnings), or raises what the forward pass (or
@@ -152,7 +156,8 @@ def trace(model, x):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", torch.jit.TracerWarning)
             inputs.seed(0)
-            traced = _jit_trace(model, (x,), check_trace=False, strict=False, **_TRACE_KW)
+            with traceable.inline_functions(INLINED):
+                traced = _jit_trace(model, (x,), check_trace=False, strict=False, **_TRACE_KW)
     finally:
         handle.remove()
     notes = []
@@ -256,6 +261,7 @@ class SecondInput:
 
     def __init__(self, spec, x, max_batch=6):
         self.traced_shape = list(x.shape)
+        self.spec, self.max_batch = spec, max_batch
         if spec["kind"] == "file":
             self.options = [x]
             return
@@ -263,6 +269,21 @@ class SecondInput:
         self.options = [inputs.make(spec, seed=1)]
         if other is not None:
             self.options.insert(0, inputs.make(other, seed=1))
+
+    def other_length(self):
+        """True when the input chosen has another sequence length than the
+        traced one."""
+        x2 = self.options[0]
+        return x2.dim() >= 2 and len(self.traced_shape) >= 2 and int(x2.shape[1]) != self.traced_shape[1]
+
+    def same_length(self):
+        """A SecondInput at the traced length and another (drawn) batch."""
+        other = inputs.other_shape(self.spec, self.max_batch)
+        held = SecondInput.__new__(SecondInput)
+        held.traced_shape, held.spec, held.max_batch = self.traced_shape, self.spec, self.max_batch
+        held.options = [inputs.make(dict(other, shape=[other["shape"][0]] + self.traced_shape[1:]), seed=1),
+                        inputs.make(self.spec, seed=1)]
+        return held
 
     def run(self, model):
         """(x2, the tensors MODEL returns for it), seed 1; raises what the
@@ -350,7 +371,8 @@ def _trace_quiet(module, x):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         inputs.seed(0)
-        return _jit_trace(module, (x,), check_trace=False, strict=False, **_TRACE_KW)
+        with traceable.inline_functions(INLINED):
+            return _jit_trace(module, (x,), check_trace=False, strict=False, **_TRACE_KW)
 
 
 def _graph_key(traced):
@@ -514,7 +536,7 @@ def differs_in_both_modes(model, exported, x2):
     why = differs(model, exported, x2)
     if why is not None:
         return why
-    if getattr(exported, "original_name", None) not in ("BothModes", None) and \
+    if getattr(exported, "original_name", None) not in ("BothModes", "HeldLength", None) and \
             not _scripted_source(exported):
         return None
     return differs_in_mode(model, exported, x2, "eval")
@@ -525,11 +547,14 @@ def export(model, dest, traced, trace_error, x, x2, free=False):
     mode, on the second input X2: TRACED when it does (when tracing failed,
     a trace on X of the output's tensors alone, see TensorsOnly; with an
     eval-mode trace beside it when the modes differ, see BothModes), else a
-    scripted MODEL.  Returns (method, None, None), or (None, kind, why)
-    with KIND "ExportError" (it cannot be exported) or "ArchiveMismatch"
-    (what could be exported behaves differently)."""
+    scripted MODEL, else (token input) the trace held at the traced length
+    when it behaves like MODEL there (traceable.HeldLength).  Returns
+    (method, None, None), or (None, kind, why) with KIND "ExportError" (it
+    cannot be exported) or "ArchiveMismatch" (what could be exported
+    behaves differently)."""
     kind = "ExportError"
     tensors_only = False
+    mismatched = None
     if traced is None:
         # forward() returned what a trace cannot hold (None beside the
         # logits, a dataclass): trace the tensors it returns
@@ -538,31 +563,57 @@ def export(model, dest, traced, trace_error, x, x2, free=False):
             tensors_only = True
         except Exception:  # noqa: BLE001 - then the trace's own error stands
             traced = None
+    traced_model = TensorsOnly(model) if tensors_only else model
     if traced is not None:
         try:
-            traced, why = save_traced(TensorsOnly(model) if tensors_only else model, traced, x, x2,
-                                      dest, free)
+            exported, why = save_traced(traced_model, traced, x, x2, dest, free)
             if why is None:
-                notes = (["tensors only"] if tensors_only else []) + \
-                    (["train and eval"] if getattr(traced, "original_name", None) == "BothModes" else [])
-                return "trace (%s)" % ", ".join(notes) if notes else "trace", None, None
+                return _method(traced_model, exported, x, tensors_only), None, None
             kind, trace_why = "ArchiveMismatch", "the traced archive differs: " + why
+            if x2.other_length():
+                mismatched = exported
         except Exception as e:  # noqa: BLE001 - any failure means "try script"
             trace_why = _why(e)
     else:
         trace_why = _why(trace_error)
     try:
         scripted = _jit_script(model)
-    except Exception as e:  # noqa: BLE001
-        return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
-    try:
         why = save_and_compare(model, scripted, dest, x2)
+        if why is None:
+            return "script", None, None
+        kind, script_why = "ArchiveMismatch", "the scripted archive differs: " + why
     except Exception as e:  # noqa: BLE001
-        return None, kind, "trace: %s; script: %s" % (trace_why, _why(e))
-    if why is not None:
-        return None, "ArchiveMismatch", "trace: %s; script: the scripted archive differs: %s" % (
-            trace_why, why)
-    return "script", None, None
+        script_why = _why(e)
+    if mismatched is not None:
+        # a loop over time, a cache at the traced length: the trace may hold
+        # at that length (and any batch); then the archive is that trace,
+        # refusing every other length
+        length = int(x.shape[1])
+        try:
+            held = _jit_script(traceable.HeldLength(mismatched, length))
+            why = save_and_compare(traced_model, held, dest, x2.same_length())
+        except Exception as e:  # noqa: BLE001
+            why = _why(e)
+        if why is None:
+            method = _method(traced_model, mismatched, x, tensors_only)
+            return "%s, held at sequence length %d: it differs at other lengths (%s)" % (
+                method, length, trace_why[len("the traced archive differs: "):]), None, None
+        trace_why += "; held at length %d: %s" % (length, why)
+    return None, kind, "trace: %s; script: %s" % (trace_why, script_why)
+
+
+def _method(model, exported, x, tensors_only):
+    """The result's "export" for a trace that behaves like MODEL: what it
+    holds, and for custom autograd.Functions inlined, how it trains."""
+    notes = (["tensors only"] if tensors_only else []) + \
+        (["train and eval"] if getattr(exported, "original_name", None) == "BothModes" else [])
+    if INLINED:
+        names = ", ".join(sorted(INLINED))
+        notes.append("autograd.Function %s traced through its forward" % names)
+        grad = traceable.gradient_note(model, _deepcopy(exported), x, INLINED)
+        if grad:
+            notes.append(grad)
+    return "trace (%s)" % "; ".join(notes) if notes else "trace"
 
 
 def source_error(e):

@@ -19,7 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from aegis_job import archive, inputs, report
+from aegis_job import archive, inputs, report, traceable
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skipped"
 
@@ -1127,6 +1127,12 @@ def run(req):
             positions = _verified_file(req["positions_artifact"], "the every-position archive")
         tree = module_tree(model)
         verified.facts["modules"] = tree
+        held = traceable.held_length(model)
+        if held is not None:
+            # the trace unrolled a loop over time: every check runs at this
+            # length (the drawn ones at the drawn batch), and the archive
+            # refuses any other
+            verified.facts["held_length"] = held
         cfg = config(req)
         if cfg["reference"].get("model"):
             cfg["reference"]["load"] = _verified_file(cfg["reference"]["model"], "the reference model")
