@@ -1,4 +1,5 @@
 # input: float:4x16x32
+# flawed: input_sensitivity
 # A diffusion-transformer block in the DiT style: adaptive layer norm whose
 # shift, scale and gate come from a conditioning vector (here the sequence
 # mean), every gate and the final projection zero-initialised (adaLN-Zero),
@@ -43,8 +44,8 @@ class Model(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, x):
-        c = self.cond(x.mean(1))
-        h = self.inp(x)
+        c = self.cond(x.mean(1))  # flaw: c = self.cond(torch.ones_like(x).mean(1))
+        h = self.inp(x)  # flaw: h = self.inp(torch.ones_like(x))
         for b in self.blocks:
             h = b(h, c)
         shift, scale = self.final_ada(c).chunk(2, dim=1)
