@@ -18,7 +18,9 @@ and the supervisor must answer every case with a valid verdict (never
 Mode "default": the default policy; each case's verdict must be in its
 '# expect:' set, and where the case has a '# reason:' header, the verdict's
 error message must contain it (the archive cases: refused for the reason
-named, before any loader ran).  '# timeout:' raises the job's limits
+named, before any loader ran); where it has a '# finding:' header (an
+audit event that changes only the candidate's own process, issue 28), an
+accepted verdict's warnings must name that event.  '# timeout:' raises the job's limits
 (3 s) for a case that needs the long run's budget.  Mode "kernel": the Python layer (static check and audit
 hook) switched off; process, network, filesystem and native cases must
 still be contained and must not be accepted.
@@ -188,6 +190,9 @@ def main():
                 elif meta.get("reason") and meta["reason"] not in (r.get("error") or {}).get("message", ""):
                     problems.append("rejected, but not for the reason %r: %s" % (
                         meta["reason"], (r.get("error") or {}).get("message", "")[:300]))
+                elif meta.get("finding") and status == "accepted" and not any(
+                        w.get("event") == meta["finding"] for w in r.get("warnings") or []):
+                    problems.append("accepted without the finding %r in its warnings" % meta["finding"])
             elif status == "accepted":
                 problems.append("accepted with the Python layer off")
         if token in out or token in p.stderr.decode("utf-8", "replace"):

@@ -719,7 +719,7 @@ def run(req):
     if py["audit"]["enabled"]:
         guard.close_native_doors(torch)
         _aegis_host.arm(list(py["audit"]["deny_events"]), req["workdir"], list(req["ro_roots"]),
-                        report.CANDIDATE)
+                        report.CANDIDATE, list(py["audit"]["finding_events"]))
     inputs.seed(0)
     try:
         exec(code, mod.__dict__)  # noqa: S102 - this is the point of the sandbox

@@ -38,8 +38,10 @@ def make_builtins(banned, allowed, optional, enforce=True, warnings=None):
     and modules in OPTIONAL (imported in try/except ImportError) fail
     quietly as if missing.  Without it they are imported and a warning is
     appended to WARNINGS: importing is not an attack, what the module does
-    is judged by the audit hook and the kernel.  Banned builtins are stubs
-    that record a violation when called (a call is an action)."""
+    is judged by the audit hook and the kernel.  Banned builtins are stubs:
+    with ENFORCE a call records a violation and raises; without it the call
+    runs and is a finding in WARNINGS (eval, exec, compile change only this
+    process; what the code they run does meets the audit hook)."""
     noted = set()
 
     def note(name):
@@ -83,7 +85,7 @@ def make_builtins(banned, allowed, optional, enforce=True, warnings=None):
     b = dict(builtins.__dict__)
     for n in banned:
         if n in b and callable(b[n]):
-            b[n] = _denied_builtin(n)
+            b[n] = _denied_builtin(n) if enforce else _noted_builtin(n, b[n], warnings)
         else:
             b.pop(n, None)
     b["__import__"] = guarded_import
@@ -98,6 +100,18 @@ def _denied_builtin(name):
         raise PermissionError("aegis-sandbox: %s() is denied by the policy" % name)
     stub.__name__ = name
     return stub
+
+
+def _noted_builtin(name, real, warnings):
+    def call(*args, **kwargs):
+        if warnings is not None and len(warnings) < 50 and \
+                not any(w.get("rule") == "guard.builtin" and w.get("event") == name for w in warnings):
+            warnings.append({"rule": "guard.builtin", "event": name, "line": _caller_line(), "col": None,
+                             "message": "%s() called: a finding, not a violation (it changes only this "
+                                        "process; python.static_check.banned_builtins)" % name})
+        return real(*args, **kwargs)
+    call.__name__ = name
+    return call
 
 
 def _caller_line():
@@ -144,10 +158,8 @@ def close_native_doors(torch):
         torch.classes.load_library = denied("torch.classes.load_library")
     except (AttributeError, RuntimeError):
         pass
-    # interpreter knobs a candidate could turn against the process
-    sys.setrecursionlimit = denied("sys.setrecursionlimit")
-    sys.settrace = denied("sys.settrace")
-    sys.setprofile = denied("sys.setprofile")
+    # (sys.settrace, sys.setprofile, sys.setrecursionlimit act on this
+    # process only: the audit hook makes them findings, python.audit)
     hub = getattr(torch, "hub", None)
     if hub is not None:
         for name in ("load", "load_state_dict_from_url", "download_url_to_file"):

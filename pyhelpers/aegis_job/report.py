@@ -66,9 +66,24 @@ def attach_warnings(warnings):
     _warnings = warnings
 
 
+def _audit_findings():
+    """The audit hook's findings (python.audit.finding_events) as
+    warnings; none outside the zygote's interpreter."""
+    try:
+        import _aegis_host
+        found = _aegis_host.findings()
+    except (ImportError, AttributeError):
+        return []
+    return [{"rule": "audit", "event": event, "line": line or None, "col": None,
+             "message": "%s%s: a finding, not a violation (it changes only this process; "
+                        "python.audit.finding_events)" % (event, " " + args[:120] if args else "")}
+            for event, args, line in found]
+
+
 def result(**fields):
-    if _warnings and "warnings" not in fields:
-        fields["warnings"] = _warnings
+    found = _audit_findings()
+    if (_warnings or found) and "warnings" not in fields:
+        fields["warnings"] = (_warnings + found)[:50]
     emit({"result": fields})
 
 

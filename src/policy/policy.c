@@ -71,17 +71,25 @@ const struct key schema[] = {
 	  "Install the audit-hook rules. The hook is a tripwire for clear errors; the kernel layer is the boundary.", TO_BUILD },
 	{ "python.audit.deny_events", K_LIST, OFF(python.audit.deny_events),
 	  "os.system|os.exec|os.posix_spawn|os.spawn|os.fork|os.forkpty|subprocess.Popen|pty.spawn|"
-	  "socket.*|ctypes.*|code.__new__|function.__new__|marshal.*|pickle.find_class|gc.get_objects|"
-	  "gc.get_referrers|gc.get_referents|sys._getframe|sys._current_frames|sys.setrecursionlimit|"
-	  "sys.addaudithook|sys.settrace|sys.setprofile|os.kill|os.killpg|signal.pthread_kill|os.putenv|os.unsetenv|os.chdir|"
+	  "socket.*|ctypes.*|os.kill|os.killpg|resource.prlimit|"
 	  "os.chmod|os.chown|os.remove|os.rename|os.rmdir|os.mkdir|os.symlink|os.link|os.truncate|"
-	  "shutil.*|resource.setrlimit|resource.prlimit|builtins.input|open|os.listdir|os.scandir|mmap.__new__|"
+	  "shutil.*|builtins.input|open|os.listdir|os.scandir|"
 	  "torch.ops.load_library|torch.classes.load_library|import",
 	  0, 0, NULL, C_EVENT,
-	  "Audit events denied once candidate code runs. \"x.*\" matches every event starting with \"x.\". "
+	  "Audit events denied once candidate code runs: what acts outside the candidate's process (processes, "
+	  "signals, sockets, files), and ctypes, past which the hook cannot see what the code does. "
+	  "\"x.*\" matches every event starting with \"x.\". "
 	  "\"open\", \"os.listdir\" and \"os.scandir\" are denied only outside the work directory and the read-only "
-	  "Python roots; \"import\" only outside allowed_imports; "
-	  "\"sys._getframe\" only from candidate frames.", TO_BUILD },
+	  "Python roots; \"import\" only outside allowed_imports.", TO_BUILD },
+	{ "python.audit.finding_events", K_LIST, OFF(python.audit.finding_events),
+	  "os.putenv|os.unsetenv|os.chdir|sys._getframe|sys._current_frames|sys.setrecursionlimit|sys.settrace|"
+	  "sys.setprofile|sys.addaudithook|code.__new__|function.__new__|marshal.*|pickle.find_class|gc.get_objects|"
+	  "gc.get_referrers|gc.get_referents|signal.pthread_kill|resource.setrlimit|mmap.__new__|compile|exec",
+	  0, 0, NULL, C_EVENT,
+	  "Audit events that change only the candidate's own process (its environment, directory, frames, tracing, "
+	  "code objects): they run, and the first of each kind is a finding in the verdict's warnings, not a "
+	  "violation. The build child is the candidate; the validate child never runs its Python. An event in both "
+	  "lists is denied.", TO_BUILD },
 	SEC("python.static_check", "AST rules checked before the candidate is compiled."),
 	{ "python.static_check.enabled", K_BOOL, OFF(python.static_check.enabled), "true", 0, 0, NULL, C_NONE,
 	  "Run the static check.", TO_BUILD },
@@ -94,8 +102,10 @@ const struct key schema[] = {
 	  "eval|exec|compile|__import__|open|breakpoint|input|globals|locals|vars|delattr|exit|quit|help|"
 	  "memoryview|__builtins__|__loader__|__spec__",
 	  0, 0, NULL, C_IDENT,
-	  "Builtins candidate code may not call: a call records a violation and raises PermissionError. A mention "
-	  "is a static finding (see action).", TO_BUILD },
+	  "Builtins the static check reports. A call, with action reject, records a violation and raises "
+	  "PermissionError; with warn (the default) it runs and is a finding in the verdict: eval, exec and compile "
+	  "change only the candidate's process, and what the code then does is judged by the audit hook and the "
+	  "kernel. A mention is a static finding (see action).", TO_BUILD },
 	{ "python.static_check.banned_attributes", K_LIST, OFF(python.static_check.banned_attributes),
 	  "f_back|f_globals|f_locals|f_builtins|f_code|gi_frame|gi_code|cr_frame|cr_code|ag_frame|ag_code|"
 	  "tb_frame|tb_next|func_globals|co_code|mro",

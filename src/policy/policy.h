@@ -32,6 +32,7 @@ struct policy {
 		struct {
 			bool enabled;
 			struct strv deny_events;
+			struct strv finding_events;
 		} audit;
 		struct {
 			bool enabled;

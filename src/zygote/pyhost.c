@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +55,21 @@ static int py_fail(char *err, size_t errlen, const char *prefix)
  * trusted build code calls _aegis_host.arm() just before the candidate's
  * module is executed; from then on the policy's deny_events apply.  The
  * hook is a tripwire that turns an attempt into a clear PermissionError and
- * a recorded violation; the kernel layers (confine.c) are the boundary. */
+ * a recorded violation; the kernel layers (confine.c) are the boundary.
+ *
+ * finding_events are what changes only the candidate's own process
+ * (os.putenv, sys._getframe, sys.settrace, marshal.loads...): the build
+ * child is the candidate, so they can only cost it its verdict.  They run,
+ * and the first of each kind is kept for the verdict's warnings
+ * (_aegis_host.findings()). */
+
+#define MAX_FINDINGS 20
+
+struct finding {
+	char event[64];
+	char args[160];
+	int line;
+};
 
 static struct {
 	bool armed;
@@ -64,6 +79,10 @@ static struct {
 	char **ro_roots; /* readable outside the workdir */
 	size_t nro;
 	char *candidate; /* co_filename of candidate code */
+	char **finding;  /* patterns, as deny */
+	size_t nfinding;
+	struct finding found[MAX_FINDINGS];
+	size_t nfound;
 } audit;
 
 /* Set while this thread is inside the hook.  Per thread: a flag shared by
@@ -82,10 +101,10 @@ static bool pattern_match(const char *pat, const char *event)
 	return !strcmp(pat, event);
 }
 
-static bool event_listed(const char *event)
+static bool listed_in(char *const *list, size_t n, const char *event)
 {
-	for (size_t i = 0; i < audit.ndeny; i++)
-		if (pattern_match(audit.deny[i], event))
+	for (size_t i = 0; i < n; i++)
+		if (pattern_match(list[i], event))
 			return true;
 	return false;
 }
@@ -169,7 +188,14 @@ static bool open_allowed(PyObject *args)
 	if (strstr(path, ".."))
 		return false;
 	if (path[0] != '/') {
-		snprintf(buf, sizeof(buf), "%s/%s", audit.workdir ? audit.workdir : "", path);
+		/* against the process's own directory: os.chdir is a finding, not
+		 * a violation, so it need not be the work directory */
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return false;
+		if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >= sizeof(buf))
+			return false;
 		path = buf;
 	}
 	if (audit.workdir && path_under(path, audit.workdir))
@@ -266,13 +292,44 @@ static void record_violation(const char *rule, const char *event, PyObject *args
 	sbuf_release(&sb);
 }
 
+/* Keep the first finding of EVENT (a kind counts once). */
+static void record_finding(const char *event, PyObject *args)
+{
+	struct sbuf desc = SBUF_INIT;
+	PyFrameObject *f;
+	struct finding *fd;
+
+	for (size_t i = 0; i < audit.nfound; i++)
+		if (!strcmp(audit.found[i].event, event))
+			return;
+	if (audit.nfound >= MAX_FINDINGS)
+		return;
+	fd = &audit.found[audit.nfound++];
+	f = candidate_frame(false);
+	fd->line = f ? PyFrame_GetLineNumber(f) : 0;
+	snprintf(fd->event, sizeof(fd->event), "%s", event);
+	if (args)
+		describe_arg(&desc, args, 0);
+	snprintf(fd->args, sizeof(fd->args), "%s", desc.len ? sbuf_str(&desc) : "");
+	sbuf_release(&desc);
+}
+
 static int audit_hook(const char *event, PyObject *args, void *userdata)
 {
 	bool deny;
 
 	(void)userdata;
-	if (!audit.armed || in_hook || !event_listed(event))
+	if (!audit.armed || in_hook)
 		return 0;
+	if (!listed_in(audit.deny, audit.ndeny, event)) {
+		if (listed_in(audit.finding, audit.nfinding, event) &&
+		    candidate_frame(event_candidate_only(event)) != NULL) {
+			in_hook = true;
+			record_finding(event, args);
+			in_hook = false;
+		}
+		return 0;
+	}
 	in_hook = true;
 	if (!strcmp(event, "open") || !strcmp(event, "os.listdir") || !strcmp(event, "os.scandir"))
 		deny = !open_allowed(args);
@@ -315,10 +372,10 @@ static char **strlist_from(PyObject *py_list, size_t *n)
 	return out;
 }
 
-/* arm(deny_events, workdir, ro_roots, candidate_filename): one way only. */
+/* arm(deny_events, workdir, ro_roots, candidate_filename, finding_events): one way only. */
 static PyObject *host_arm(PyObject *self, PyObject *args)
 {
-	PyObject *py_deny, *py_ro;
+	PyObject *py_deny, *py_ro, *py_finding;
 	const char *workdir, *candidate;
 
 	(void)self;
@@ -326,9 +383,11 @@ static PyObject *host_arm(PyObject *self, PyObject *args)
 		PyErr_SetString(PyExc_RuntimeError, "already armed");
 		return NULL;
 	}
-	if (!PyArg_ParseTuple(args, "O!sO!s", &PyList_Type, &py_deny, &workdir, &PyList_Type, &py_ro, &candidate))
+	if (!PyArg_ParseTuple(args, "O!sO!sO!", &PyList_Type, &py_deny, &workdir, &PyList_Type, &py_ro, &candidate,
+			      &PyList_Type, &py_finding))
 		return NULL;
 	audit.deny = strlist_from(py_deny, &audit.ndeny);
+	audit.finding = strlist_from(py_finding, &audit.nfinding);
 	audit.ro_roots = strlist_from(py_ro, &audit.nro);
 	audit.workdir = xstrdup(workdir);
 	audit.candidate = xstrdup(candidate);
@@ -360,7 +419,28 @@ static PyObject *host_violation(PyObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* findings(): [(event, args, line)] of the finding events seen, first of each kind. */
+static PyObject *host_findings(PyObject *self, PyObject *args)
+{
+	PyObject *list = PyList_New(0);
+
+	(void)self;
+	(void)args;
+	for (size_t i = 0; list && i < audit.nfound; i++) {
+		PyObject *t = Py_BuildValue("(ssi)", audit.found[i].event, audit.found[i].args, audit.found[i].line);
+
+		if (!t || PyList_Append(list, t) < 0) {
+			Py_XDECREF(t);
+			Py_DECREF(list);
+			return NULL;
+		}
+		Py_DECREF(t);
+	}
+	return list;
+}
+
 static PyMethodDef host_methods[] = {
+    {"findings", host_findings, METH_NOARGS, "The finding events seen: [(event, args, line)]."},
     {"arm", host_arm, METH_VARARGS, "Arm the audit hook (irreversible)."},
     {"armed", host_armed, METH_NOARGS, "Whether the audit hook is armed."},
     {"violation", host_violation, METH_VARARGS, "Record a violation on the report fd."},

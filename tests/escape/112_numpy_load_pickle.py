@@ -1,5 +1,6 @@
 # threat: deserialisation
-# expect: violation
+# expect: accepted
+# finding: pickle.find_class
 # input: float:2x100
 # layer: all
 import numpy
