@@ -202,6 +202,11 @@ static bool open_allowed(PyObject *args)
 		return true;
 	if (write)
 		return false;
+	/* the process reading about itself (psutil, cgroup-aware CPU counts,
+	 * import-time feature probes): its own business; what the kernel lets
+	 * it see of /proc is what it gets */
+	if (path_under(path, "/proc/self") || path_under(path, "/proc/thread-self") || !strcmp(path, "/proc/cpuinfo"))
+		return true;
 	for (size_t i = 0; i < audit.nro; i++)
 		if (path_under(path, audit.ro_roots[i]))
 			return true;
