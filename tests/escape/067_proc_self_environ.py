@@ -1,7 +1,10 @@
 # threat: environment
-# expect: violation
+# expect: violation|rejected
 # input: float:2x100
 # layer: all
+# The process reading about itself is no violation for the audit hook
+# (issue 28); the kernel refuses /proc/self/environ, and the secret is in
+# no job's environment anyway.
 import torch
 import torch.nn as nn
 
