@@ -59,6 +59,14 @@ def warm():
     finally:
         done()
     torch.set_num_threads(1)
+    # torch 2.x picks its vectorised kernels (AVX2, AVX-512) from cpuinfo,
+    # which reads /proc/cpuinfo and /sys once, on first use.  A job child
+    # cannot read them: it fell back to the scalar kernels (capability
+    # DEFAULT) and printed "Error in cpuinfo" on every result.  Detected
+    # here, once, every child inherits the answer (doc/performance.md).
+    cpu = getattr(torch.backends, "cpu", None)
+    if cpu is not None and hasattr(cpu, "get_cpu_capability"):
+        cpu.get_cpu_capability()
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
