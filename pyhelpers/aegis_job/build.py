@@ -247,6 +247,9 @@ def _why(e):
                  "recorded as a call TorchScript cannot save" % why.group(1))
     elif "Python builtin <built-in method apply of FunctionMeta" in text:
         first = "a custom torch.autograd.Function's apply(), which TorchScript cannot compile"
+    elif "Cannot insert a Tensor that requires grad as a constant" in text:
+        first = ("a tensor that requires grad made inside forward() (torch.autograd.grad, requires_grad_()), "
+                 "which a trace cannot record")
     return "%s: %s%s" % (type(e).__name__, first,
                          " (line %s)" % where.group(1) if where else "")
 

@@ -1,25 +1,22 @@
-# A custom autograd.Function (a parallel scan, as state-space models write
-# them): the tracer records it as a Python call that TorchScript cannot
-# save, and the TorchScript compiler does not take it either.  It runs and
-# trains, but cannot be validated apart from its code.
+# A model whose output is the gradient of a learned energy (as energy-based
+# and Hamiltonian networks compute forces): forward() calls
+# torch.autograd.grad on its own graph.  It runs and trains, but the
+# tracer cannot record a gradient taken inside the forward pass, and the
+# TorchScript compiler does not take this forward() either.  It cannot be
+# validated apart from its code.
 import torch
 import torch.nn as nn
-
-
-class Scan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.cumsum(-1)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.flip(-1).cumsum(-1).flip(-1)
 
 
 class Model(nn.Module):
     def __init__(self):
         super().__init__()
+        self.energy = nn.Sequential(nn.Linear(100, 64), nn.Tanh(), nn.Linear(64, 1))
         self.fc = nn.Linear(100, 10)
 
     def forward(self, x):
-        return Scan.apply(self.fc(x))
+        with torch.enable_grad():
+            x = x.detach().requires_grad_()
+            e = self.energy(x).sum()
+            (force,) = torch.autograd.grad(e, x, create_graph=True)
+        return self.fc(force)
