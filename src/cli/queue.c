@@ -112,6 +112,11 @@ int submit_main(int argc, char **argv)
 	int c, rc = AEGIS_EXIT_USAGE;
 	long l;
 	double d;
+	size_t n = 0, unread = 0;
+	char **codes = NULL;
+	size_t *lens = NULL;
+	struct json **reqs = NULL;
+	long long *qids = NULL;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "i:c:a:t:m:jh", opts, NULL)) != -1) {
@@ -177,59 +182,77 @@ int submit_main(int argc, char **argv)
 	}
 	if (embed_input(base) < 0)
 		goto out;
+	/* all or nothing: every file is read before the pool is opened, and
+	 * queued in one transaction */
+	n = (size_t)(argc - optind);
+	codes = xcalloc(n, sizeof(*codes));
+	lens = xcalloc(n, sizeof(*lens));
+	reqs = xcalloc(n, sizeof(*reqs));
+	qids = xcalloc(n, sizeof(*qids));
+	for (size_t i = 0; i < n; i++) {
+		const char *path = argv[optind + (int)i];
+		int r = cli_read_source(path, 1u << 24, &codes[i], &lens[i]);
+
+		if (r < 0) {
+			fprintf(stderr, "%s: cannot read %s: %s\n", aegis_progname, path, strerror(-r));
+			unread++;
+			continue;
+		}
+		reqs[i] = json_dup(base);
+		json_set(reqs[i], "name", json_str(strcmp(path, "-") ? path : "<stdin>"));
+		if (arch) {
+			json_set(reqs[i], "architecture_id", json_str(arch));
+		} else {
+			const char *base_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+			size_t len = strlen(base_name);
+
+			if (len > 3 && !strcmp(base_name + len - 3, ".py"))
+				len -= 3;
+			json_set(reqs[i], "architecture_id", json_strn(base_name, len));
+		}
+	}
+	if (unread) {
+		fprintf(stderr, "%s: submit: nothing queued (%zu of %zu files could not be read)\n", aegis_progname,
+			unread, n);
+		goto out;
+	}
 	pool = pool_open(db, err, sizeof(err));
 	if (!pool) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;
 		goto out;
 	}
+	if (pool_enqueue_all(pool, n, codes, lens, reqs, qids, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: submit: nothing queued: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_ERROR;
+		goto out;
+	}
 	rc = 0;
-	for (int i = optind; i < argc; i++) {
-		struct json *req = json_dup(base);
-		char *code = NULL;
-		size_t len = 0;
-		int r = cli_read_source(argv[i], 1u << 24, &code, &len);
-		long long id;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = argv[optind + (int)i];
 
-		if (r < 0) {
-			fprintf(stderr, "%s: cannot read %s: %s\n", aegis_progname, argv[i], strerror(-r));
-			json_free(req);
-			rc = AEGIS_EXIT_USAGE;
-			continue;
-		}
-		json_set(req, "name", json_str(strcmp(argv[i], "-") ? argv[i] : "<stdin>"));
-		if (arch) {
-			json_set(req, "architecture_id", json_str(arch));
-		} else {
-			const char *base_name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
-			size_t n = strlen(base_name);
-
-			if (n > 3 && !strcmp(base_name + n - 3, ".py"))
-				n -= 3;
-			json_set(req, "architecture_id", json_strn(base_name, n));
-		}
-		id = pool_enqueue(pool, code, len, req, err, sizeof(err));
-		free(code);
-		json_free(req);
-		if (id < 0) {
-			fprintf(stderr, "%s: %s: not queued: %s\n", aegis_progname, argv[i], err);
-			rc = AEGIS_EXIT_ERROR;
-			continue;
-		}
 		if (as_json) {
 			struct json *one = json_object();
 
-			json_set(one, "queue_id", json_num((double)id));
-			json_set(one, "file", json_str(argv[i]));
+			json_set(one, "queue_id", json_num((double)qids[i]));
+			json_set(one, "file", json_str(path));
 			json_append(ids, one);
 		} else {
-			printf("queued %lld: %s\n", id, T(argv[i]));
+			printf("queued %lld: %s\n", qids[i], T(path));
 		}
 	}
 	if (as_json)
 		cli_print_json(ids);
 out:
 	pool_close(pool);
+	for (size_t i = 0; i < n; i++) {
+		free(codes[i]);
+		json_free(reqs[i]);
+	}
+	free(codes);
+	free(lens);
+	free(reqs);
+	free(qids);
 	json_free(base);
 	json_free(ids);
 	return rc;

@@ -1457,6 +1457,25 @@ long long pool_enqueue(struct pool *p, const char *code, size_t code_len, const 
 	return id;
 }
 
+int pool_enqueue_all(struct pool *p, size_t n, char *const *codes, const size_t *lens, struct json *const *requests,
+		     long long *ids, char *err, size_t errlen)
+{
+	if (db_begin(p->db, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = pool_enqueue(p, codes[i], lens[i], requests[i], err, errlen);
+		if (ids[i] < 0) {
+			db_rollback(p->db);
+			return -1;
+		}
+	}
+	if (db_commit(p->db, err, errlen) < 0) {
+		db_rollback(p->db);
+		return -1;
+	}
+	return 0;
+}
+
 int pool_claim(struct pool *p, const char *owner, double lease_s, struct pool_job *job, char *err, size_t errlen)
 {
 	struct sbuf sql = SBUF_INIT;

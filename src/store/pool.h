@@ -88,6 +88,10 @@ struct json *pool_gc(struct pool *p, bool dry_run, double min_age_s, char *err, 
  * "code") to the queue.  Its id, or -1 with ERR. */
 long long pool_enqueue(struct pool *p, const char *code, size_t code_len, const struct json *request, char *err,
 		       size_t errlen);
+/* Queue N candidates in one transaction: all of them, their ids in IDS,
+ * and 0; or none, and -1 with ERR. */
+int pool_enqueue_all(struct pool *p, size_t n, char *const *codes, const size_t *lens, struct json *const *requests,
+		     long long *ids, char *err, size_t errlen);
 
 /* A claimed queue entry (the caller's: pool_job_release). */
 struct pool_job {

@@ -166,6 +166,12 @@ expect "the worker's copy of it is gone" "$(ls -d "${TMPDIR:-/tmp}"/aegis-input-
 run_cmd "$AEGIS" submit --db "$TMP/f.db" --input "$TMP/missing.npy" good5.py
 expect "an input file that is not there: a usage error" "$RC $(head -1 "$TMP/stderr")" "2 aegis-sandbox: --input: cannot read $TMP/missing.npy: No such file or directory"
 
+# all or nothing (issue 30): one file that cannot be read queues none of them
+run_cmd "$AEGIS" submit --db "$TMP/n.db" --no-train good5.py "$TMP/missing.py" good6.py
+expect "a missing file: exit 2, and says nothing was queued" "$RC $(tail -1 "$TMP/stderr")" \
+	"2 aegis-sandbox: submit: nothing queued (1 of 3 files could not be read)"
+expect "... not even the pool was made" "$([ -e "$TMP/n.db" ] && echo made || echo none)" none
+
 # concurrent submitters
 for k in 1 2 3 4; do
 	"$AEGIS" submit --db "$TMP/c.db" --no-train good5.py good6.py good7.py good8.py good9.py >"$TMP/s$k.out" 2>&1 &
