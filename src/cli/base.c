@@ -12,6 +12,7 @@
 
 #include "cli/base.h"
 #include "common/util.h"
+#include "store/db.h"
 #include "store/pool.h"
 
 int usage_error(const char *fmt, ...)
@@ -196,6 +197,26 @@ void cli_approval_of(const struct json *res, char **title, char **description, s
 		 json_num((double)(json_get(res, "attempts") ? json_get(res, "attempts")->count : 0)));
 	*description = sbuf_detach(&desc, NULL);
 	*risk_out = risk;
+}
+
+int cli_check_db(const char *db)
+{
+	char err[1024], *def;
+
+	if (!db)
+		return 0;
+	/* the default pool ('pool path'), and only it, gets its directory */
+	def = pool_default_path();
+	if (!strcmp(db, def) && util_mkdir_parents(def) < 0) {
+		fprintf(stderr, "%s: --db %s: cannot make its directory: %s\n", aegis_progname, db, strerror(errno));
+		free(def);
+		return AEGIS_EXIT_USAGE;
+	}
+	free(def);
+	if (db_check_target(db, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "%s: --db %s\n", aegis_progname, err);
+	return AEGIS_EXIT_USAGE;
 }
 
 int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,

@@ -51,6 +51,10 @@ void cli_approval_of(const struct json *res, char **title, char **description, s
 /* Record RES in the pool at DB_PATH (with an approval request for an
  * accepted candidate when WANT_APPROVAL); ids go into RES.  0 or -1 with a
  * message on stderr. */
+/* 0 when DB (a --db or storage.db) names a pool that can be opened or
+ * made, else a usage error printed and AEGIS_EXIT_USAGE: checked before
+ * any candidate runs, and no directory is made for a typo. */
+int cli_check_db(const char *db);
 int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
 		      long generation, bool want_approval, struct candidate *cand);
 /* Remove the archive copy a run staged for the pool and nobody recorded

@@ -418,6 +418,10 @@ static int cmd_run(int argc, char **argv, bool static_only)
 		}
 	}
 	shown = strcmp(argv[optind], "-") ? argv[optind] : "<stdin>";
+	if (!db_path && pol.storage.db && *pol.storage.db)
+		db_path = pol.storage.db;
+	if (db_path && !static_only && (rc = cli_check_db(db_path)) != 0)
+		goto out;
 	if (supervise_start(&sup, &pol, cli_pyhelpers_dir(), err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;

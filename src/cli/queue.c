@@ -180,6 +180,8 @@ int submit_main(int argc, char **argv)
 		usage_error("submit: expected at least one MODEL.py");
 		goto out;
 	}
+	if (cli_check_db(db) != 0)
+		goto out;
 	if (embed_input(base) < 0)
 		goto out;
 	/* all or nothing: every file is read before the pool is opened, and
@@ -670,6 +672,8 @@ int worker_main(int argc, char **argv)
 		return usage_error("worker: --db PATH is required (the pool whose queue it drains)");
 	if (optind != argc)
 		return usage_error("worker: unexpected argument '%s'", argv[optind]);
+	if (cli_check_db(o.db) != 0)
+		return AEGIS_EXIT_USAGE;
 	if (cli_load_policy(&pol, policy_path) < 0)
 		return AEGIS_EXIT_USAGE;
 	o.pol = &pol;

@@ -796,6 +796,10 @@ int serve_main(int argc, char **argv, bool batch)
 		return AEGIS_EXIT_USAGE;
 	if (!o.db && pol.storage.db && *pol.storage.db)
 		o.db = pol.storage.db;
+	if (cli_check_db(o.db) != 0) {
+		policy_release(&pol);
+		return AEGIS_EXIT_USAGE;
+	}
 	o.pol = &pol;
 	f.o = &o;
 	f.njobs = (int)jobs;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_LIBPQ
 #include <libpq-fe.h>
@@ -46,6 +47,30 @@ static char *shown_name(const char *t)
 	if (!colon)
 		return xstrdup(t);
 	return xasprintf("%.*s:***%s", (int)(colon - t), t, at);
+}
+
+int db_check_target(const char *target, char *err, size_t errlen)
+{
+	/* a new pool file, never its directories: a mistyped --db must not
+	 * leave a tree behind (issue 30) */
+	const char *slash;
+	char *dir;
+	struct stat st;
+	int rc = 0;
+
+	if (db_is_url(target))
+		return 0;
+	slash = strrchr(target, '/');
+	dir = slash ? xstrndup(target, slash == target ? 1 : (size_t)(slash - target)) : xstrdup(".");
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "%s: no directory %s to make the pool in (%s)", target, dir, strerror(errno));
+		rc = -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a directory", target, dir);
+		rc = -1;
+	}
+	free(dir);
+	return rc;
 }
 
 struct db *db_open(const char *target, char *err, size_t errlen)
@@ -91,8 +116,7 @@ struct db *db_open(const char *target, char *err, size_t errlen)
 #endif
 	}
 	db->kind = DB_SQLITE;
-	if (util_mkdir_parents(target) < 0) {
-		snprintf(err, errlen, "%s: cannot create its directory: %s", target, strerror(errno));
+	if (db_check_target(target, err, errlen) < 0) {
 		db_close(db);
 		return NULL;
 	}

@@ -20,6 +20,9 @@ enum db_kind { DB_SQLITE, DB_POSTGRES };
 
 /* Whether TARGET names a PostgreSQL database (postgresql:// or postgres://). */
 bool db_is_url(const char *target);
+/* 0 when TARGET (a URL, or a file path whose directory exists) can be
+ * opened, else -1 with ERR: the pool's directories are never made. */
+int db_check_target(const char *target, char *err, size_t errlen);
 /* Open TARGET (a path, created with its directory when missing, or a URL).
  * NULL with ERR. */
 struct db *db_open(const char *target, char *err, size_t errlen);

@@ -198,6 +198,23 @@ expect "kubernetes manifest: a Deployment whose worker takes the URL from a secr
 	"$(grep -c '^kind: Deployment$' "$k8s") $(grep -c 'command: \["aegis-sandbox", "worker", "--db", "$(AEGIS_DB)"' "$k8s") $(grep -c 'name: aegis-pool$' "$k8s")" "1 1 1"
 
 # usage
+# a mistyped --db (issue 30): a usage error before anything runs, and no
+# directory made for it
+echo '{"path": "good1.py"}' >"$TMP/one.jsonl"
+for cmd in "run --no-train --input float:2x8" "submit --no-train" "worker --drain" "batch --jobs 1"; do
+	case $cmd in
+	worker*) run_cmd "$AEGIS" worker --db "$TMP/typo/dir/pool.db" --drain ;;
+	batch*) run_cmd "$AEGIS" batch --db "$TMP/typo/dir/pool.db" "$TMP/one.jsonl" ;;
+	*) run_cmd "$AEGIS" ${cmd%% *} --db "$TMP/typo/dir/pool.db" ${cmd#* } good1.py ;;
+	esac
+	expect "${cmd%% *} --db in a directory that does not exist: exit 2, said, nothing made" \
+		"$RC $(tail -1 "$TMP/stderr") $([ -e "$TMP/typo" ] && echo made || echo none)" \
+		"2 aegis-sandbox: --db $TMP/typo/dir/pool.db: no directory $TMP/typo/dir to make the pool in (No such file or directory) none"
+done
+# ... but the default pool ('pool path', which the Python client uses) gets
+# its directory
+XDG_DATA_HOME=$TMP/xdg run_cmd "$AEGIS" submit --db "$TMP/xdg/aegis-sandbox/pool.db" good1.py
+expect "the default pool's directory is made" "$RC $([ -f "$TMP/xdg/aegis-sandbox/pool.db" ] && echo made)" "0 made"
 run_cmd "$AEGIS" submit good1.py
 expect "submit needs --db" "$RC $(head -1 "$TMP/stderr")" "2 aegis-sandbox: submit: --db PATH is required (the pool the workers drain)"
 run_cmd "$AEGIS" worker --help
