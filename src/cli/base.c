@@ -73,7 +73,7 @@ char *cli_policy_path(const char *name)
 
 int cli_load_policy(struct policy *pol, const char *path)
 {
-	char err[1024];
+	char err[4096]; /* every error of the file, one per line */
 	char *file = path ? cli_policy_path(path) : NULL;
 
 	policy_init_defaults(pol);

@@ -471,7 +471,7 @@ out:
 static int cmd_policy(int argc, char **argv)
 {
 	struct policy pol = {0};
-	char err[1024];
+	char err[4096];
 	int rc = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

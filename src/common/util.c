@@ -621,3 +621,38 @@ int util_mkdir_parents(const char *path)
 	free(dup);
 	return 0;
 }
+
+size_t util_edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b), d[128][128];
+
+	if (n >= 128 || m >= 128)
+		return (size_t)-1;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		for (size_t j = 1; j <= m; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[n][m];
+}
+
+bool util_close_enough(const char *word, const char *candidate)
+{
+	/* a dotted path: judged by its last part (the one mistyped, often) */
+	const char *last = strrchr(word, '.');
+	size_t limit = strlen(last ? last + 1 : word) / 3;
+
+	return util_edit_distance(word, candidate) <= (limit ? limit : 1);
+}

@@ -84,6 +84,13 @@ bool util_parse_long(const char *s, long *out);
 bool util_parse_double(const char *s, double *out);
 /* True when BUF is valid UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *buf, size_t len);
+/* The edit distance (insertions, deletions, substitutions, and swaps of
+ * two neighbours) between A and B, for "did you mean": strings longer
+ * than 127 bytes count as far from everything. */
+size_t util_edit_distance(const char *a, const char *b);
+/* Whether CANDIDATE is close enough to WORD to suggest: an edit distance of
+ * at most a third of the length of WORD's last dotted part (at least 1). */
+bool util_close_enough(const char *word, const char *candidate);
 /* Base64 (RFC 4648, with padding) of LEN bytes: a new string. */
 char *util_base64_encode(const void *data, size_t len);
 /* Decode S (SLEN characters, padded, no whitespace) into a new buffer of

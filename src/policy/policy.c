@@ -253,6 +253,25 @@ const struct key *schema_find(const char *path)
 	return NULL;
 }
 
+const char *schema_suggest(const char *path, char *buf, size_t len)
+{
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		size_t d = util_edit_distance(path, schema[i].path);
+
+		if (d && d < bestd && util_close_enough(path, schema[i].path)) {
+			bestd = d;
+			best = schema[i].path;
+		}
+	}
+	if (!best)
+		return "";
+	snprintf(buf, len, " (did you mean '%s'?)", best);
+	return buf;
+}
+
 void *schema_field(struct policy *p, const struct key *k)
 {
 	return (char *)p + k->off;
@@ -487,7 +506,9 @@ int policy_set(struct policy *p, const char *assignment, char *err, size_t errle
 	path[eq - assignment] = '\0';
 	k = schema_find(path);
 	if (!k || k->type == K_SECTION || k->off == 0) {
-		snprintf(err, errlen, "--set: unknown key '%s'", path);
+		char hint[300];
+
+		snprintf(err, errlen, "--set: unknown key '%s'%s", path, schema_suggest(path, hint, sizeof(hint)));
 		return -1;
 	}
 	if (k->type == K_LIST) {

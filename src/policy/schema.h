@@ -29,6 +29,9 @@ extern const struct key schema[];
 extern const size_t schema_nkeys;
 
 const struct key *schema_find(const char *path);
+/* For an unknown PATH: " (did you mean 'KEY'?)" naming the closest key,
+ * or "" when none is close. */
+const char *schema_suggest(const char *path, char *buf, size_t len);
 void *schema_field(struct policy *p, const struct key *k);
 /* Set a scalar key from text.  MSG gets a reason on failure. */
 int schema_set_scalar(struct policy *p, const struct key *k, const char *v, char *msg, size_t msglen);

@@ -17,12 +17,17 @@
 #include "policy/policy.h"
 #include "policy/schema.h"
 
+/* Every error of a file is reported at once, one per line (up to
+ * MAX_ERRORS), so a person fixes a policy in one pass. */
+#define MAX_ERRORS 20
+
 struct walk {
 	yaml_document_t *doc;
 	struct policy *p;
 	const char *name;
 	char *err;
 	size_t errlen;
+	size_t nerr;
 };
 
 static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -32,11 +37,15 @@ static int node_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...
 	char msg[512];
 	va_list ap;
 
+	size_t used = w->nerr ? strlen(w->err) : 0;
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(w->err, w->errlen, "%s:%zu:%zu: %s", w->name, n ? (size_t)n->start_mark.line + 1 : 1,
-		 n ? (size_t)n->start_mark.column + 1 : 1, msg);
+	if (w->nerr < MAX_ERRORS && used < w->errlen)
+		snprintf(w->err + used, w->errlen - used, "%s%s:%zu:%zu: %s", w->nerr ? "\n" : "", w->name,
+			 n ? (size_t)n->start_mark.line + 1 : 1, n ? (size_t)n->start_mark.column + 1 : 1, msg);
+	w->nerr++;
 	return -1;
 }
 
@@ -122,37 +131,55 @@ static int walk_value(struct walk *w, const struct key *k, yaml_node_t *v)
 
 static int walk_mapping(struct walk *w, yaml_node_t *map, const char *prefix)
 {
+	int rc = 0;
+
 	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
 		yaml_node_t *kn = yaml_document_get_node(w->doc, pr->key);
 		yaml_node_t *vn = yaml_document_get_node(w->doc, pr->value);
-		char path[256];
+		char path[256], hint[300];
 		const struct key *k;
+		bool dup = false;
 
-		if (!kn || kn->type != YAML_SCALAR_NODE)
-			return node_error(w, kn, "keys must be plain strings, got %s", kn ? node_kind(kn) : "nothing");
+		/* an error in one key does not hide the next one's */
+		if (!kn || kn->type != YAML_SCALAR_NODE) {
+			rc = node_error(w, kn, "keys must be plain strings, got %s", kn ? node_kind(kn) : "nothing");
+			continue;
+		}
 		if (snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-			     (const char *)kn->data.scalar.value) >= (int)sizeof(path))
-			return node_error(w, kn, "key too long");
+			     (const char *)kn->data.scalar.value) >= (int)sizeof(path)) {
+			rc = node_error(w, kn, "key too long");
+			continue;
+		}
 		/* duplicate keys: libyaml keeps them, so look back */
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr && !dup; q++) {
 			yaml_node_t *qk = yaml_document_get_node(w->doc, q->key);
 
 			if (qk && qk->type == YAML_SCALAR_NODE &&
-			    !strcmp((const char *)qk->data.scalar.value, (const char *)kn->data.scalar.value))
-				return node_error(w, kn, "duplicate key '%s' (first at line %zu)", path,
-						  (size_t)qk->start_mark.line + 1);
+			    !strcmp((const char *)qk->data.scalar.value, (const char *)kn->data.scalar.value)) {
+				rc = node_error(w, kn, "duplicate key '%s' (first at line %zu)", path,
+						(size_t)qk->start_mark.line + 1);
+				dup = true;
+			}
 		}
+		if (dup)
+			continue;
 		k = schema_find(path);
-		if (!k)
-			return node_error(w, kn, "unknown key '%s'", path);
-		if (!vn)
-			return node_error(w, kn, "key '%s': missing value", path);
-		if (walk_value(w, k, vn) < 0)
-			return -1;
+		if (!k) {
+			rc = node_error(w, kn, "unknown key '%s'%s", path, schema_suggest(path, hint, sizeof(hint)));
+			continue;
+		}
+		if (!vn) {
+			rc = node_error(w, kn, "key '%s': missing value", path);
+			continue;
+		}
+		if (walk_value(w, k, vn) < 0) {
+			rc = -1;
+			continue;
+		}
 		if (k->type == K_SECTION && walk_mapping(w, vn, path) < 0)
-			return -1;
+			rc = -1;
 	}
-	return 0;
+	return rc;
 }
 
 /* Anchors and aliases would let one node appear under two keys; refuse
@@ -255,12 +282,18 @@ int policy_load_buffer(struct policy *p, const char *name, const char *buf, size
 		if (kn && kn->type == YAML_SCALAR_NODE && !strcmp((const char *)kn->data.scalar.value, "version"))
 			have_version = true;
 	}
-	if (!have_version) {
+	if (!have_version)
 		node_error(&w, root, "missing required key 'version' (this program reads version: 1)");
+	if (walk_mapping(&w, root, "") < 0 || w.nerr) {
+		if (w.nerr > MAX_ERRORS) {
+			size_t used = strlen(err);
+
+			if (used < errlen)
+				snprintf(err + used, errlen - used, "\n%s: and %zu more errors", name,
+					 w.nerr - MAX_ERRORS);
+		}
 		goto out_doc;
 	}
-	if (walk_mapping(&w, root, "") < 0)
-		goto out_doc;
 	/* exactly one document */
 	if (!yaml_parser_load(&parser, &doc2)) {
 		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", name, (size_t)parser.problem_mark.line + 1,

@@ -278,7 +278,18 @@ static const struct policy_case bad_policies[] = {
 	  "limit:\n"
 	  "  memory_mb: 10\n"
 	  "",
-	     "case.yaml:2:1: unknown key 'limit'"),
+	     "case.yaml:2:1: unknown key 'limit' (did you mean 'limits'?)"),
+	CASE("every_error_at_once",
+	     "limits:\n"
+	  "  wall_timout_s: 5\n"
+	  "  memory_mb: lots\n"
+	  "sandbox:\n"
+	  "  thread: 2\n"
+	  "",
+	     "case.yaml:1:1: missing required key 'version' (this program reads version: 1)\n"
+	     "case.yaml:2:3: unknown key 'limits.wall_timout_s' (did you mean 'limits.wall_timeout_s'?)\n"
+	     "case.yaml:3:14: key 'limits.memory_mb': expected an integer, got 'lots'\n"
+	     "case.yaml:5:3: unknown key 'sandbox.thread' (did you mean 'sandbox.threads'?)"),
 	CASE("version_2",
 	     "version: 2\n"
 	  "",
