@@ -832,6 +832,60 @@ static bool metric_name_ok(const char *m)
 	return true;
 }
 
+/* The numeric metric names of recent accepted candidates (theirs and the
+ * sandbox's), into NAMES; for naming what 'top' can rank. */
+static void known_metrics(struct pool *p, struct strv *names)
+{
+	char err[256];
+	struct json *rows = db_query(p->db,
+				     "SELECT metrics, user_metrics FROM candidates WHERE status = 'accepted'"
+				     " ORDER BY id DESC LIMIT 50",
+				     NULL, 0, err, sizeof(err));
+
+	for (size_t i = 0; rows && i < rows->count; i++) {
+		static const char *const cols[] = {"metrics", "user_metrics"};
+
+		for (size_t c = 0; c < 2; c++) {
+			const char *text = json_get_str(rows->items[i], cols[c]);
+			struct json *m = text ? json_parse(text, strlen(text), NULL, 0) : NULL;
+
+			for (size_t j = 0; m && m->type == JSON_OBJECT && j < m->count; j++)
+				if (m->items[j]->type == JSON_NUMBER && !strv_contains(names, m->keys[j]))
+					strv_push(names, m->keys[j]);
+			json_free(m);
+		}
+	}
+	json_free(rows);
+}
+
+/* ERR for a metric no accepted candidate has: the closest known name, and
+ * the known ones. */
+static void unknown_metric(struct pool *p, const char *metric, char *err, size_t errlen)
+{
+	struct strv names = {0};
+	struct sbuf sb = SBUF_INIT;
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+
+	known_metrics(p, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		size_t d = util_edit_distance(metric, names.v[i]);
+
+		if (d < bestd && util_close_enough(metric, names.v[i])) {
+			bestd = d;
+			best = names.v[i];
+		}
+		if (i < 12)
+			sbuf_addf(&sb, "%s%s", i ? ", " : "", names.v[i]);
+	}
+	if (names.n > 12)
+		sbuf_addf(&sb, " and %zu more", names.n - 12);
+	snprintf(err, errlen, "metric '%s': no accepted candidate has it%s%s%s; they have: %s", metric,
+		 best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "", sbuf_str(&sb));
+	sbuf_release(&sb);
+	strv_clear(&names);
+}
+
 struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err, size_t errlen)
 {
 	struct sbuf sql = SBUF_INIT, user = SBUF_INIT, own = SBUF_INIT, lossx = SBUF_INIT;
@@ -875,6 +929,19 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 		  sbuf_str(&user), sbuf_str(&own), sbuf_str(&user), sbuf_str(&own), sbuf_str(&lossx),
 		  desc ? "DESC" : "ASC");
 	rows = flatten_runtime(db_query(p->db, sbuf_str(&sql), v, 3, err, errlen));
+	if (rows && rows->count == 0) {
+		/* an empty table: no accepted candidate, or a metric none has
+		 * (a typo must not look like an empty pool) */
+		struct strv names = {0};
+
+		known_metrics(p, &names);
+		if (names.n && !strv_contains(&names, metric)) {
+			unknown_metric(p, metric, err, errlen);
+			json_free(rows);
+			rows = NULL;
+		}
+		strv_clear(&names);
+	}
 out:
 	sbuf_release(&sql);
 	sbuf_release(&user);

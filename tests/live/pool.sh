@@ -102,6 +102,9 @@ cp "$TMP/out" "$TMP/r.json"
 expect "top by a metric" "$(field '[c["id"] for c in r]')" "[1]"
 run_cmd "$AEGIS" pool top --db "$DB" --metric "x') OR 1=1 --"
 expect "metric names are checked" "$RC" 2
+run_cmd "$AEGIS" pool top --db "$DB" --metric paramters
+expect "a metric no candidate has: exit 2, the closest name (issue 30)" "$RC $(head -1 "$TMP/stderr" | cut -c1-103)" \
+	"2 aegis-sandbox: metric 'paramters': no accepted candidate has it (did you mean 'parameters'?); they have"
 run_cmd "$AEGIS" pool show 3 --db "$DB"
 expect "show has a sparkline" "$(grep -c 'loss curve' "$TMP/out")" 1
 run_cmd "$AEGIS" pool show 99 --db "$DB"
