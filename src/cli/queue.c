@@ -271,7 +271,7 @@ static const char worker_usage[] = "Usage: aegis-sandbox worker --db DB [OPTIONS
 				   "\n"
 				   "      --db PATH          the pool (required)\n"
 				   "  -p, --policy FILE|NAME the policy every candidate runs under\n"
-				   "  -j, --jobs N           worker processes, each with its own zygote (default 1)\n"
+				   "      --jobs N           worker processes, each with its own zygote (default 1)\n"
 				   "      --lease SECONDS    how long a claim holds without renewal (default 60;\n"
 				   "                         renewed every third of it while the job runs)\n"
 				   "      --drain            exit 0 once nothing is queued or running\n"
@@ -624,7 +624,7 @@ int worker_main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"db", required_argument, NULL, 'D'},
 	    {"policy", required_argument, NULL, 'p'},
-	    {"jobs", required_argument, NULL, 'j'},
+	    {"jobs", required_argument, NULL, 'J'},
 	    {"lease", required_argument, NULL, 'L'},
 	    {"drain", no_argument, NULL, 'd'},
 	    {"poll", required_argument, NULL, 'P'},
@@ -641,11 +641,14 @@ int worker_main(int argc, char **argv)
 	int c, rc = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "p:j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': o.db = optarg; break;
 		case 'p': policy_path = optarg; break;
 		case 'j':
+			/* one meaning per short option across commands (issue 30) */
+			return usage_error("%s: -j is --json in aegis-sandbox; the number of jobs is --jobs N", "worker");
+		case 'J':
 			if (!util_parse_long(optarg, &jobs) || jobs < 1 || jobs > 256)
 				return usage_error("--jobs: expected an integer in [1, 256], got '%s'", optarg);
 			break;

@@ -396,7 +396,7 @@ static const char batch_usage[] =
     "sandbox failed one (a candidate's verdict is in its result, not the exit code).\n"
     "\n"
     "  -p, --policy FILE|NAME policy file, or an installed policy by name\n"
-    "  -j, --jobs N           candidates at once (default: number of cores)\n"
+    "      --jobs N           candidates at once (default: number of cores)\n"
     "      --unordered        results as they finish\n"
     "      --db PATH          record every candidate in this pool\n"
     "      --request-approval open an approval request for every accepted one\n"
@@ -410,7 +410,7 @@ static const char serve_usage[] =
     "SIGTERM finishes the jobs in flight, then stops.\n"
     "\n"
     "  -p, --policy FILE|NAME policy file, or an installed policy by name\n"
-    "  -j, --jobs N           candidates at once (default: number of cores)\n"
+    "      --jobs N           candidates at once (default: number of cores)\n"
     "      --db PATH          record every candidate in this pool\n"
     "      --request-approval open an approval request for every accepted one\n"
     "      --stdio            requests on stdin, results on stdout\n"
@@ -736,7 +736,7 @@ int serve_main(int argc, char **argv, bool batch)
 {
 	static const struct option opts[] = {
 	    {"policy", required_argument, NULL, 'p'},
-	    {"jobs", required_argument, NULL, 'j'},
+	    {"jobs", required_argument, NULL, 'J'},
 	    {"unordered", no_argument, NULL, 'u'},
 	    {"db", required_argument, NULL, 'D'},
 	    {"stdio", no_argument, NULL, 's'},
@@ -759,10 +759,13 @@ int serve_main(int argc, char **argv, bool batch)
 	char err[1024];
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "p:j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': policy_path = optarg; break;
 		case 'j':
+			/* one meaning per short option across commands (issue 30) */
+			return usage_error("%s: -j is --json in aegis-sandbox; the number of jobs is --jobs N", batch ? "batch" : "serve");
+		case 'J':
 			if (!util_parse_long(optarg, &jobs) || jobs < 1 || jobs > 256)
 				return usage_error("--jobs: expected an integer in [1, 256], got '%s'", optarg);
 			break;

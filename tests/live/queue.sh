@@ -215,6 +215,10 @@ done
 # its directory
 XDG_DATA_HOME=$TMP/xdg run_cmd "$AEGIS" submit --db "$TMP/xdg/aegis-sandbox/pool.db" good1.py
 expect "the default pool's directory is made" "$RC $([ -f "$TMP/xdg/aegis-sandbox/pool.db" ] && echo made)" "0 made"
+# one meaning per short option (issue 30): -j is --json, never --jobs
+run_cmd "$AEGIS" worker --db "$TMP/c.db" -j 2 --drain
+expect "worker -j: a usage error that names --jobs" "$RC $(head -1 "$TMP/stderr")" \
+	"2 aegis-sandbox: worker: -j is --json in aegis-sandbox; the number of jobs is --jobs N"
 run_cmd "$AEGIS" submit good1.py
 expect "submit needs --db" "$RC $(head -1 "$TMP/stderr")" "2 aegis-sandbox: submit: --db PATH is required (the pool the workers drain)"
 run_cmd "$AEGIS" worker --help
