@@ -97,7 +97,15 @@ static int ctl_recv_json(int ctl, int timeout_ms, struct json **out)
 
 	*out = NULL;
 	if (timeout_ms >= 0) {
-		rc = poll(&pfd, 1, timeout_ms);
+		/* a signal the caller handles (a worker's SIGINT/SIGTERM: stop
+		 * after this) must not fail the zygote's start; the deadline holds */
+		double end = util_now() + timeout_ms / 1000.0;
+
+		while ((rc = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR) {
+			timeout_ms = (int)((end - util_now()) * 1000.0);
+			if (timeout_ms < 0)
+				timeout_ms = 0;
+		}
 		if (rc == 0)
 			return -ETIMEDOUT;
 		if (rc < 0)

@@ -449,11 +449,16 @@ void zygote_main(const int *ctl_fds, size_t n, const char *pyhelpers_dir)
 	char *buf;
 	struct pollfd *pfd;
 
-	/* die with the supervisor; SIGTERM is read from the signalfd below */
+	/* die with the supervisor; SIGTERM is read from the signalfd below.
+	 * A terminal's interrupt (SIGINT, SIGQUIT reach the whole foreground
+	 * group) is the supervisor's to handle: a worker finishes the job in
+	 * hand, run stops.  A zygote that left on it turned the job in flight
+	 * into an error row, "the zygote died" (issue 30). */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

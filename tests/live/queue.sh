@@ -130,6 +130,44 @@ run_cmd "$AEGIS" pool queue --db "$TMP/t.db" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "SIGTERM: the job in hand finished and recorded, the next one left queued" "$(field '[(e["state"], e["candidate_id"] is not None) for e in r["entries"]]')" '[["done", true], ["queued", false]]'
 
+# a terminal's Ctrl-C (SIGINT to the whole foreground group, zygote
+# included) is SIGTERM's graceful stop, not an error row: the zygote left
+# on it, and the job in hand became "the zygote died" (issue 30).  Started
+# from Python, in a group of its own, with SIGINT at its default (a shell's
+# background job would inherit it ignored)
+"$AEGIS" submit --db "$TMP/i.db" --input float:2x8 --no-train slow.py good5.py >/dev/null
+"$PY" - "$AEGIS" "$TMP/i.db" <<'PYEOF' >"$TMP/i.out" 2>&1
+import json, os, signal, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "worker", "--db", sys.argv[2]], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+deadline = time.time() + 60
+while time.time() < deadline:
+    q = subprocess.run([sys.argv[1], "pool", "queue", "--db", sys.argv[2], "--json"], capture_output=True, text=True)
+    if q.stdout.strip() and any(e["state"] == "running" for e in json.loads(q.stdout)["entries"]):
+        break
+    time.sleep(0.1)
+os.killpg(p.pid, signal.SIGINT)
+print(p.wait(timeout=120))
+PYEOF
+expect "Ctrl-C: the worker exits 0" "$(cat "$TMP/i.out")" 0
+run_cmd "$AEGIS" pool list --db "$TMP/i.db" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "Ctrl-C: the job in hand recorded with its own verdict, no error row" "$(field '[c["status"] for c in r]')" '["accepted"]'
+# ... and while its zygote starts (a poll the signal interrupted was "the
+# zygote did not start", exit 7): nothing claimed, nothing recorded
+"$AEGIS" submit --db "$TMP/j.db" --input float:2x8 --no-train good5.py >/dev/null
+"$PY" - "$AEGIS" "$TMP/j.db" <<'PYEOF' >"$TMP/j.out" 2>&1
+import os, signal, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "worker", "--db", sys.argv[2]], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+time.sleep(0.3)
+os.killpg(p.pid, signal.SIGINT)
+print(p.wait(timeout=120), p.stderr.read().decode().strip())
+PYEOF
+run_cmd "$AEGIS" pool queue --db "$TMP/j.db"
+expect "Ctrl-C while the zygote starts: exit 0, the entry still queued" "$(cat "$TMP/j.out") $(head -1 "$TMP/out")" \
+	"0  queued 1, running 0, done 0"
+
 # an entry every worker that takes it is lost on (killed here, three
 # times, each time its lease of 1 s runs out): the next worker records it
 # as an error instead of running it a fourth time
