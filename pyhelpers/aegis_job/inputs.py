@@ -81,15 +81,66 @@ def other_shape(spec, max_batch=6, rng=None):
     return dict(spec, shape=shape)
 
 
+# .npy's little-endian dtypes and torch's (numpy is optional: pip's torch
+# does not pull it in, issue 30); the client writes the same table
+# (aegis_sandbox.executor._save_npy)
+NPY_DTYPES = {"<f2": torch.float16, "<f4": torch.float32, "<f8": torch.float64, "|i1": torch.int8,
+              "|u1": torch.uint8, "<i2": torch.int16, "<i4": torch.int32, "<i8": torch.int64,
+              "|b1": torch.bool}
+
+
+def read_npy(data, name):
+    """The tensor in DATA, the bytes of a .npy file (format 1.0-3.0), read
+    without numpy and without unpickling: a header that is a literal dict,
+    a plain dtype, and exactly the bytes its shape needs."""
+    import ast
+    import struct
+    if data[:6] != b"\x93NUMPY" or len(data) < 10:
+        raise ValueError("%s is not a .npy file" % name)
+    major = data[6]
+    if major == 1:
+        (hlen,), start = struct.unpack("<H", data[8:10]), 10
+    elif major in (2, 3) and len(data) >= 12:
+        (hlen,), start = struct.unpack("<I", data[8:12]), 12
+    else:
+        raise ValueError("%s: .npy format version %d is not read" % (name, major))
+    try:
+        header = ast.literal_eval(data[start:start + hlen].decode("latin-1" if major < 3 else "utf-8"))
+    except (ValueError, SyntaxError, UnicodeDecodeError):
+        raise ValueError("%s: the .npy header is not a literal dict" % name) from None
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise ValueError("%s: the .npy header holds %r" % (name, header))
+    descr, shape = header["descr"], header["shape"]
+    descr = {"=": "<"}.get(descr[:1], descr[:1]) + descr[1:] if isinstance(descr, str) else descr
+    if descr not in NPY_DTYPES:
+        raise ValueError("%s: dtype %r is not read (little-endian numbers and bool only; no "
+                         "objects, no pickles)" % (name, header["descr"]))
+    if not (isinstance(shape, tuple) and all(isinstance(d, int) and d >= 0 for d in shape)):
+        raise ValueError("%s: the .npy shape %r is not a tuple of sizes" % (name, shape))
+    dtype = NPY_DTYPES[descr]
+    count = 1
+    for d in shape:
+        count *= d
+    body = data[start + hlen:]
+    need = count * torch.empty((), dtype=dtype).element_size()
+    if len(body) != need:
+        raise ValueError("%s: %d data bytes for shape %s, not %d" % (name, len(body), shape, need))
+    flat = torch.frombuffer(bytearray(body), dtype=dtype) if count else torch.empty(0, dtype=dtype)
+    if header["fortran_order"] is True:
+        return flat.reshape(tuple(reversed(shape))).permute(*reversed(range(len(shape)))).contiguous()
+    if header["fortran_order"] is not False:
+        raise ValueError("%s: fortran_order is %r" % (name, header["fortran_order"]))
+    return flat.reshape(shape)
+
+
 def load_file(path, fmt):
     """Load a tensor file without unpickling arbitrary objects: .npy
     without pickles, .pt read by our own reader first (archive.py: the
     zip, a pickle of tensors and containers only, every tensor record
     inside its storage) and loaded from those bytes."""
     if fmt == "npy":
-        import numpy
-        arr = numpy.load(path, allow_pickle=False)
-        return torch.from_numpy(numpy.ascontiguousarray(arr))
+        with open(path, "rb") as f:
+            return read_npy(f.read(), path)
     from aegis_job import archive
     t = archive.load_tensors(archive.read_file(path), os.path.basename(path))
     if not isinstance(t, torch.Tensor):

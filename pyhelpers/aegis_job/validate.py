@@ -1010,11 +1010,11 @@ def full_training(model, ds, cfg, metrics, checks):
     targets train with cross-entropy over the output's last dimension,
     float targets with mean squared error.  Per-epoch loss and time go into
     metrics["full_training"]; a loss that is not finite fails the check."""
-    import numpy
     import random
 
     def load(path):
-        return torch.from_numpy(numpy.ascontiguousarray(numpy.load(path, allow_pickle=False)))
+        with open(path, "rb") as f:
+            return inputs.read_npy(f.read(), os.path.basename(path))
 
     xs, ys = load(ds["inputs"]), load(ds["targets"])
     if xs.shape[0] != ys.shape[0] or xs.shape[0] == 0:

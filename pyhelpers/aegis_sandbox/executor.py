@@ -567,11 +567,34 @@ class SafeCodeExecutor:
             _drop_dir(self.work_dir)
 
 
+# torch's dtypes as .npy's; the job child reads the same table
+# (aegis_job.inputs.NPY_DTYPES)
+_NPY_DESCR = {"float16": "<f2", "float32": "<f4", "float64": "<f8", "int8": "|i1", "uint8": "|u1",
+              "int16": "<i2", "int32": "<i4", "int64": "<i8", "bool": "|b1"}
+
+
 def _save_npy(path: str, t: Any) -> None:
-    """A tensor as a .npy file (what the sandbox loads without unpickling);
-    numpy is optional, so the format is written here."""
-    import numpy  # torch's numpy bridge; pip's torch does not pull it in
-    numpy.save(path, t.detach().cpu().numpy(), allow_pickle=False)
+    """A tensor as a .npy file (format 1.0: what the sandbox loads without
+    unpickling), written here: numpy is optional (pip's torch does not pull
+    it in, and the seed's calls must work without it)."""
+    import ctypes
+    import struct
+    import sys
+    t = t.detach().cpu().contiguous()
+    descr = _NPY_DESCR.get(str(t.dtype).replace("torch.", ""))
+    if descr is None:
+        raise TypeError("test_inputs: a %s tensor has no .npy form (use float16/32/64, an integer type "
+                        "or bool)" % t.dtype)
+    if sys.byteorder != "little":
+        raise TypeError("test_inputs: .npy files are written on little-endian machines only")
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (
+        descr, "".join("%d, " % d for d in t.shape).rstrip(" ") if t.dim() != 1 else "%d," % t.shape[0])
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = (header + " " * (pad % 64) + "\n").encode("latin-1")
+    nbytes = t.numel() * t.element_size()
+    data = ctypes.string_at(t.data_ptr(), nbytes) if nbytes else b""
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data)
 
 
 # ---- training -----------------------------------------------------------------

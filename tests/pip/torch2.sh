@@ -88,7 +88,9 @@ class Model(nn.Module):
 MODEL
 route=0
 {
-	"$V/bin/pip" install -q --disable-pip-version-check "$TORCH" numpy &&
+	# as the README says: torch, then the checkout; nothing else (no numpy)
+	"$V/bin/pip" install -q --disable-pip-version-check "$TORCH" &&
+		! "$V/bin/python" -c "import numpy" 2>/dev/null &&
 		"$V/bin/pip" install -q --disable-pip-version-check "$TOP" &&
 		echo "pip route: installed: $(command -v "$V/bin/aegis-sandbox") $("$V/bin/aegis-sandbox" --version | head -1)" &&
 		ldd "$V/bin/aegis-sandbox" | grep -vq libpython &&

@@ -315,3 +315,47 @@ def test_fuzz_the_pickle_layer():
         return bytearray(rezip([(n, bytes(flip(bytearray(d), rnd)) if n == name else d) for n, d in items]))
     n, bad = fuzz(SCRIPTED, mutate, 2.0, 2)
     assert n > 100 and bad > n // 3
+
+
+# ---- .npy, read and written without numpy (issue 30) ------------------------
+
+def _client_save_npy():
+    """The client's writer (aegis_sandbox.executor._save_npy), without
+    importing the client (it starts nothing, but wants the program)."""
+    src = open(os.path.join(TOP, "pyhelpers", "aegis_sandbox", "executor.py")).read()
+    ns = {"Any": object}
+    exec(compile(src[src.index("_NPY_DESCR ="):src.index("# ---- training")], "executor.py", "exec"), ns)
+    return ns["_save_npy"]
+
+
+@pytest.mark.parametrize("t", [torch.randn(2, 100), torch.randint(0, 1000, (3, 7)), torch.arange(5),
+                               torch.zeros(0, 3), torch.tensor(3.5), torch.rand(2, 3) > 0.5,
+                               torch.randn(4, 5).half(), torch.randint(0, 255, (6,), dtype=torch.uint8)])
+def test_npy_round_trip(tmp_path, t):
+    from aegis_job.inputs import read_npy
+    path = str(tmp_path / "t.npy")
+    _client_save_npy()(path, t)
+    got = read_npy(open(path, "rb").read(), "t.npy")
+    assert got.dtype == t.dtype and got.shape == t.shape and torch.equal(got, t)
+    np = pytest.importorskip("numpy")  # and numpy agrees, where it is installed
+    assert np.array_equal(np.load(path, allow_pickle=False), t.numpy())
+
+
+def _npy(header, body=b""):
+    h = header.encode("latin-1")
+    return b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + body
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"PK\x03\x04", "is not a .npy file"),
+    (_npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }\n", b"\0" * 16), "dtype '|O'"),
+    (_npy("__import__('os').system('x')"), "not a literal dict"),
+    (_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }\n", b"\0" * 8),
+     "8 data bytes for shape (4,), not 16"),
+    (_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", b"\0" * 8), "dtype '>f4'"),
+    (_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }\n"), "not a tuple of sizes"),
+])
+def test_npy_refused(data, why):
+    from aegis_job.inputs import read_npy
+    with pytest.raises(ValueError, match=re.escape(why)):
+        read_npy(data, "x.npy")
