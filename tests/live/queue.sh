@@ -227,10 +227,17 @@ expect "worker --jobs 2 --drain" "$? $(grep -c '"recorded":true' "$TMP/j.out")" 
 # the other recipes: the systemd unit verifies (pointed at this build),
 # the Kubernetes manifest runs the worker with the URL from a secret
 if command -v systemd-analyze >/dev/null 2>&1; then
-	sed "s|/usr/local/bin/aegis-sandbox|$AEGIS|; s|EnvironmentFile=.*|Environment=AEGIS_DB=$TMP/q.db|" \
+	# the unit as shipped, only its environment file elsewhere (issue 30: it
+	# hard-coded /usr/local/bin, which the pip route does not use)
+	printf 'AEGIS_DB=%s\nAEGIS_SANDBOX=%s\n' "$TMP/q.db" "$AEGIS" >"$TMP/worker.env"
+	sed "s|EnvironmentFile=.*|EnvironmentFile=$TMP/worker.env|" \
 		"$TOP_SRCDIR/doc/launchers/aegis-worker@.service" >"$TMP/aegis-worker@.service"
 	expect "systemd unit verifies" "$(systemd-analyze verify "$TMP/aegis-worker@.service" 2>&1)" ""
+	expect "systemd unit: the program from the environment file, its own cgroup subtree" \
+		"$(grep -c '^ExecStart=/usr/bin/env ${AEGIS_SANDBOX} worker' "$TMP/aegis-worker@.service") $(grep -c '^Delegate=yes$' "$TMP/aegis-worker@.service")" "1 1"
 fi
+expect "slurm script: the early SIGTERM reaches the batch step (B:)" \
+	"$(grep -c '^#SBATCH --signal=B:TERM@' "$TOP_SRCDIR/doc/launchers/slurm-workers.sbatch")" 1
 k8s=$TOP_SRCDIR/doc/launchers/k8s-workers.yaml
 expect "kubernetes manifest: a Deployment whose worker takes the URL from a secret" \
 	"$(grep -c '^kind: Deployment$' "$k8s") $(grep -c 'command: \["aegis-sandbox", "worker", "--db", "$(AEGIS_DB)"' "$k8s") $(grep -c 'name: aegis-pool$' "$k8s")" "1 1 1"
