@@ -431,7 +431,7 @@ class _Origin:
 
 
 # the request fields a caller may add (serve's request, aegis-sandbox(1))
-_EXTRA = {"parent", "generation", "train", "train_steps", "max_attempts", "request_approval", "input",
+_EXTRA = {"parent", "generation", "train", "train_steps", "max_attempts", "request_approval", "input", "record",
           "class"}
 
 

@@ -1,0 +1,7 @@
+"""Evaluators for the search frameworks people run, through aegis-sandbox:
+the framework calls them in its own process, and every program it
+evolves is judged in the sandbox instead (candidate code never runs in
+the framework's process).
+
+    aegis_sandbox.integrations.openevolve   OpenEvolve's evaluate(program_path)
+"""
