@@ -4,4 +4,5 @@ evolves is judged in the sandbox instead (candidate code never runs in
 the framework's process).
 
     aegis_sandbox.integrations.openevolve   OpenEvolve's evaluate(program_path)
+    aegis_sandbox.integrations.shinka       ShinkaEvolve's evaluate.py
 """
