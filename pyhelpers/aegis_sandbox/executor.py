@@ -599,6 +599,11 @@ def _save_npy(path: str, t: Any) -> None:
 
 # ---- training -----------------------------------------------------------------
 
+# what a validation with training measures, for the pool (validate_training)
+_TRAINED = ("avg_loss", "final_loss", "initial_loss", "heldout_loss", "loss_drop", "max_grad_norm",
+            "steps_per_second", "training_steps")
+
+
 class TrainingValidator:
     """The seed's TrainingValidator.  For a model that came from a
     SafeCodeExecutor, the training runs in the sandbox again (a validate
@@ -634,6 +639,18 @@ class TrainingValidator:
         metrics["status"] = raw.get("status")
         if raw.get("error"):
             metrics["error"] = raw["error"].get("message")
+        if m.get("heldout_loss") is not None:
+            metrics["heldout_loss"] = m["heldout_loss"]
+        db = origin.executor.db
+        if origin.candidate_id is not None and db and (_is_url(db) or os.path.exists(db)):
+            # the training reaches the pool (issue 30: get_top_k() ranked
+            # nothing after the seed's execute-then-validate flow): on the
+            # candidate's row, among the caller's metrics, since the caller
+            # asked for it; no second row
+            trained = {k: m[k] for k in _TRAINED if isinstance(m.get(k), (int, float))
+                       and not isinstance(m.get(k), bool)}
+            if trained and raw.get("status") == "accepted":
+                _cli(["pool", "annotate", str(origin.candidate_id), "--metrics", json.dumps(trained)], db)
         return trainable, metrics
 
 

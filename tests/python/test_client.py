@@ -301,8 +301,12 @@ def test_code_pool_save_keeps_metrics_and_does_not_rerun(tmp_path):
     best = pool.get_top_k(k=10, metric="accuracy")  # descending for accuracy
     assert [(c["id"], c["value"]) for c in best] == [(1, 0.7)]
     # validate_training neither writes a row nor loses the parameter count
+    assert CodePool(db).get_top_k(k=10, metric="final_loss") == []  # nothing trained yet
     trainable, m = TrainingValidator(training_steps=10).validate_training(r.model)
     assert trainable and m["parameters"] == 1010 and m["training_steps"] == 10
+    # ... and its training reaches the pool, on the candidate's row (issue 30)
+    top = CodePool(db).get_top_k(k=10, metric="final_loss")
+    assert [(c["id"], c["value"]) for c in top] == [(1, m["final_loss"])]
     assert len(__import__("json").loads(__import__("subprocess").run(
         [os.environ["AEGIS_SANDBOX"], "pool", "list", "--db", db, "--json"], capture_output=True,
         text=True).stdout)) == 1
