@@ -8,22 +8,12 @@
 # OpenEvolve's own database holds the scores the sandbox returned.
 . "$TOP_SRCDIR/tests/live/lib.sh"
 
-if ! "$PY" -W ignore -c 'import openevolve' 2>/dev/null; then
-	if [ "${AEGIS_SUITE:-}" = torch2 ]; then
-		expect "openevolve is installed in the torch-2 venv" no yes
-	else
-		echo "skip - $PY has no openevolve (the torch-2 suite's venv has)"
-	fi
-	finish
-	exit
-fi
+. "$TOP_SRCDIR/tests/integrations/lib.sh"
+need_module openevolve openevolve
 OE_RUN=$(dirname "$PY")/openevolve-run
 EX=$TOP_SRCDIR/doc/examples/openevolve
-sed "s|@CANARY@|$TMP/canary|" "$TOP_SRCDIR/tests/integrations/openevolve_edits.json" >"$TMP/edits.json"
-"$PY" "$TOP_SRCDIR/tests/integrations/scripted_llm.py" "$TMP/port" "$TMP/edits.json" &
-LLM=$!
-for _ in $(seq 1 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-sed "s|http://127.0.0.1:8000/v1|http://127.0.0.1:$(cat "$TMP/port")/v1|; s|^checkpoint_interval: .*|checkpoint_interval: 1|" \
+start_llm
+sed "s|http://127.0.0.1:8000/v1|http://127.0.0.1:$PORT/v1|; s|^checkpoint_interval: .*|checkpoint_interval: 1|" \
 	"$EX/config.yaml" >"$TMP/config.yaml"
 env PYTHONPATH="$AEGIS_PYHELPERS" AEGIS_SANDBOX="$AEGIS" OPENAI_API_KEY=scripted NO_PROXY=127.0.0.1 \
 	AEGIS_INPUT=tokens:2x32:256 AEGIS_SANDBOX_DB="$TMP/pool.db" \

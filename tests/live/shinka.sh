@@ -9,25 +9,15 @@
 # scores and correctness the sandbox returned.
 . "$TOP_SRCDIR/tests/live/lib.sh"
 
-if ! "$PY" -W ignore -c 'import shinka' 2>/dev/null; then
-	if [ "${AEGIS_SUITE:-}" = torch2 ]; then
-		expect "shinka-evolve is installed in the torch-2 venv" no yes
-	else
-		echo "skip - $PY has no shinka (the torch-2 suite's venv has)"
-	fi
-	finish
-	exit
-fi
-sed "s|@CANARY@|$TMP/canary|" "$TOP_SRCDIR/tests/integrations/openevolve_edits.json" >"$TMP/edits.json"
-"$PY" "$TOP_SRCDIR/tests/integrations/scripted_llm.py" "$TMP/port" "$TMP/edits.json" &
-LLM=$!
-for _ in $(seq 1 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+. "$TOP_SRCDIR/tests/integrations/lib.sh"
+need_module shinka shinka-evolve
+start_llm
 cd "$TMP" || exit 1
 env PYTHONPATH="$AEGIS_PYHELPERS" AEGIS_SANDBOX="$AEGIS" OPENAI_API_KEY=scripted NO_PROXY=127.0.0.1 \
 	AEGIS_INPUT=tokens:2x32:256 AEGIS_SANDBOX_DB="$TMP/pool.db" \
 	"$(dirname "$PY")/shinka_run" --task-dir "$TOP_SRCDIR/doc/examples/shinka" --config-fname config.yaml \
 	--results_dir "$TMP/sk" --num_generations 4 \
-	--set "evo.llm_models=[\"local/gpt-4o-mini@http://127.0.0.1:$(cat "$TMP/port")/v1\"]" >"$TMP/sk.log" 2>&1
+	--set "evo.llm_models=[\"local/gpt-4o-mini@http://127.0.0.1:$PORT/v1\"]" >"$TMP/sk.log" 2>&1
 rc=$?
 kill "$LLM" 2>/dev/null
 expect "shinka_run: 4 generations (3 edits), exit 0" "$rc $(cat "$TMP/port.count")" "0 3"

@@ -1,6 +1,7 @@
-# A small causal language model for OpenEvolve to improve.  The model the
-# sandbox judges is the class Model; OpenEvolve edits what lies between the
-# EVOLVE-BLOCK markers.
+# A small causal language model for a search framework to improve (the
+# initial program of doc/examples/openevolve and doc/examples/shinka).  The
+# model the sandbox judges is the class Model; the framework edits what lies
+# between the EVOLVE-BLOCK markers.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
