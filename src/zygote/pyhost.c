@@ -202,11 +202,18 @@ static bool open_allowed(PyObject *args)
 		return true;
 	if (write)
 		return false;
-	/* the process reading about itself (psutil, cgroup-aware CPU counts,
-	 * import-time feature probes): its own business; what the kernel lets
-	 * it see of /proc is what it gets */
-	if (path_under(path, "/proc/self") || path_under(path, "/proc/thread-self") || !strcmp(path, "/proc/cpuinfo"))
-		return true;
+	/* the process reading about itself and the machine it runs on (psutil
+	 * at import, cgroup-aware CPU counts, feature probes): its own
+	 * business, not an attack; what the kernel lets it see is what it gets */
+	{
+		static const char *const own[] = {"/proc/self", "/proc/thread-self", "/proc/cpuinfo", "/proc/meminfo",
+						  "/proc/stat", "/proc/loadavg", "/proc/uptime", "/proc/version",
+						  "/sys/devices/system/cpu", "/sys/fs/cgroup", NULL};
+
+		for (const char *const *o = own; *o; o++)
+			if (path_under(path, *o))
+				return true;
+	}
 	for (size_t i = 0; i < audit.nro; i++)
 		if (path_under(path, audit.ro_roots[i]))
 			return true;
