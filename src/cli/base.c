@@ -118,7 +118,7 @@ void cli_print_archive(const struct json *j, bool indent)
 {
 	const char *label = indent ? "  archive     " : "archive    ";
 	const struct json *a = json_get(j, "archive"), *ops, *mods;
-	double bytes = 0, fns = 0;
+	double bytes = 0, fns = 0, held = 0;
 
 	if (!a || a->type != JSON_OBJECT)
 		return;
@@ -134,6 +134,11 @@ void cli_print_archive(const struct json *j, bool indent)
 	printf("%s verified (%s): sha256 %.16s..., %.0f bytes, %.0f functions, %zu operators\n", label,
 	       T(json_get_str(a, "verifier")), T(json_get_str(a, "sha256")), bytes, fns,
 	       ops && ops->type == JSON_ARRAY ? ops->count : 0);
+	if (json_get_num(a, "held_length", &held))
+		/* a trace of a loop over time: the archive deployed refuses the rest */
+		printf("%s holds sequence length %.0f only: its trace unrolled a loop over time, and it refuses "
+		       "any other length\n",
+		       indent ? "              " : "           ", held);
 	if (mods && mods->type == JSON_ARRAY && mods->count) {
 		/* the archive's own module tree, as the validate child read it */
 		printf("%s modules: %s", indent ? "              " : "           ", T(json_get_str(mods->items[0], "type")));

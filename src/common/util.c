@@ -656,3 +656,19 @@ bool util_close_enough(const char *word, const char *candidate)
 
 	return util_edit_distance(word, candidate) <= (limit ? limit : 1);
 }
+
+const char *util_closest(const char *word, char *const *cands, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = util_edit_distance(word, cands[i]);
+
+		if (d && d < bestd && util_close_enough(word, cands[i])) {
+			bestd = d;
+			best = cands[i];
+		}
+	}
+	return best;
+}

@@ -91,6 +91,9 @@ size_t util_edit_distance(const char *a, const char *b);
 /* Whether CANDIDATE is close enough to WORD to suggest: an edit distance of
  * at most a third of the length of WORD's last dotted part (at least 1). */
 bool util_close_enough(const char *word, const char *candidate);
+/* The candidate of N (in CANDS) closest to WORD and close enough to
+ * suggest, or NULL; WORD itself is never suggested. */
+const char *util_closest(const char *word, char *const *cands, size_t n);
 /* Base64 (RFC 4648, with padding) of LEN bytes: a new string. */
 char *util_base64_encode(const void *data, size_t len);
 /* Decode S (SLEN characters, padded, no whitespace) into a new buffer of

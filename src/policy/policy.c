@@ -255,17 +255,12 @@ const struct key *schema_find(const char *path)
 
 const char *schema_suggest(const char *path, char *buf, size_t len)
 {
-	const char *best = NULL;
-	size_t bestd = (size_t)-1;
+	char *paths[sizeof(schema) / sizeof(schema[0])];
+	const char *best;
 
-	for (size_t i = 0; i < NKEYS; i++) {
-		size_t d = util_edit_distance(path, schema[i].path);
-
-		if (d && d < bestd && util_close_enough(path, schema[i].path)) {
-			bestd = d;
-			best = schema[i].path;
-		}
-	}
+	for (size_t i = 0; i < NKEYS; i++)
+		paths[i] = (char *)schema[i].path;
+	best = util_closest(path, paths, NKEYS);
 	if (!best)
 		return "";
 	snprintf(buf, len, " (did you mean '%s'?)", best);

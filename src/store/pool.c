@@ -858,32 +858,20 @@ static void known_metrics(struct pool *p, struct strv *names)
 	json_free(rows);
 }
 
-/* ERR for a metric no accepted candidate has: the closest known name, and
- * the known ones. */
-static void unknown_metric(struct pool *p, const char *metric, char *err, size_t errlen)
+/* ERR for a metric no accepted candidate has: the closest of NAMES (the
+ * known ones), and the known ones. */
+static void unknown_metric(const char *metric, const struct strv *names, char *err, size_t errlen)
 {
-	struct strv names = {0};
 	struct sbuf sb = SBUF_INIT;
-	const char *best = NULL;
-	size_t bestd = (size_t)-1;
+	const char *best = util_closest(metric, names->v, names->n);
 
-	known_metrics(p, &names);
-	for (size_t i = 0; i < names.n; i++) {
-		size_t d = util_edit_distance(metric, names.v[i]);
-
-		if (d < bestd && util_close_enough(metric, names.v[i])) {
-			bestd = d;
-			best = names.v[i];
-		}
-		if (i < 12)
-			sbuf_addf(&sb, "%s%s", i ? ", " : "", names.v[i]);
-	}
-	if (names.n > 12)
-		sbuf_addf(&sb, " and %zu more", names.n - 12);
+	for (size_t i = 0; i < names->n && i < 12; i++)
+		sbuf_addf(&sb, "%s%s", i ? ", " : "", names->v[i]);
+	if (names->n > 12)
+		sbuf_addf(&sb, " and %zu more", names->n - 12);
 	snprintf(err, errlen, "metric '%s': no accepted candidate has it%s%s%s; they have: %s", metric,
 		 best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "", sbuf_str(&sb));
 	sbuf_release(&sb);
-	strv_clear(&names);
 }
 
 struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, const char *loss, char *err, size_t errlen)
@@ -944,7 +932,7 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 			sandbox_metric |= !strcmp(*t, metric);
 		known_metrics(p, &names);
 		if (names.n && !sandbox_metric && !strv_contains(&names, metric)) {
-			unknown_metric(p, metric, err, errlen);
+			unknown_metric(metric, &names, err, errlen);
 			json_free(rows);
 			rows = NULL;
 		}

@@ -54,6 +54,9 @@ expect "the client: any batch at the held length, a clear refusal at another" "$
 	"(5, 16, 256)
 True True"
 rm -rf "$(field 'r["workdir"]')"
+"$AEGIS" run --no-train --input tokens:2x16:256 "$MODELS/research/rwkv_timemix.py" >"$TMP/human" 2>&1
+expect "the human verdict says what the archive holds" \
+	"$(grep -c '^               holds sequence length 16 only: its trace unrolled a loop over time' "$TMP/human")" 1
 
 run_model --input tokens:2x16:256 "$MODELS/research/scan_autograd.py"
 expect "a custom autograd.Function: traced through its forward, its backward found to be the gradient" \
