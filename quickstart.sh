@@ -22,7 +22,7 @@ esac
 # built for /usr/bin/python3, which is the interpreter we embed.
 PACKAGES="build-essential autoconf automake pkg-config libtool
 	python3 python3-dev libpython3-dev python3-venv python3-torch python3-numpy python3-pytest
-	libseccomp-dev libyaml-dev libsqlite3-dev libpq-dev libcmocka-dev sqlite3
+	libseccomp-dev libyaml-dev libsqlite3-dev libpq-dev libsodium-dev libcmocka-dev sqlite3
 	util-linux procps clang libclang-rt-14-dev"
 # The review site's tests render its pages in a real browser, and draw the
 # lineage with graphviz (and without it); the queue and pool tests start

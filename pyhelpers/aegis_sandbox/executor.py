@@ -856,6 +856,22 @@ class CodePool:
     def lineage(self, candidate_id: int) -> Dict[str, Any]:
         return _cli(["pool", "lineage", str(candidate_id)], self.db)
 
+    def load_approved(self, candidate_id: int, reviewers: Optional[str] = None) -> Any:
+        """The deploy path: candidate CANDIDATE_ID's TorchScript model, only
+        when a reviewer of the reviewers file (REVIEWERS, else
+        $AEGIS_REVIEWERS, ~/.config/aegis-sandbox/reviewers,
+        /etc/aegis-sandbox/reviewers) signed an approval of its archive
+        bytes, and loaded only as the verifier passed them (load_archive).
+        Raises SandboxError with the gate's reason otherwise."""
+        d = tempfile.mkdtemp(prefix="aegis-deploy-")
+        try:
+            out = os.path.join(d, "model.pt")
+            _cli(["pool", "export", str(int(candidate_id)), "--out", out] +
+                 (["--reviewers", reviewers] if reviewers else []), self.db)
+            return load_archive(out, _verified_digest(self.get(candidate_id)) or "")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
 
 class ApprovalManager:
     """The seed's human approval gate.  A request is about a candidate of

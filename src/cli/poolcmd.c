@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/base.h"
@@ -17,6 +18,7 @@
 #include "common/util.h"
 #include "policy/policy.h"
 #include "store/db.h"
+#include "store/gate.h"
 #include "store/pool.h"
 
 static const char pool_usage[] =
@@ -30,25 +32,36 @@ static const char pool_usage[] =
     "       aegis-sandbox pool queue\n"
     "       aegis-sandbox pool path\n"
     "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
+    "       aegis-sandbox pool grant --submitter ROLE --reviewer ROLE   (PostgreSQL)\n"
     "       aegis-sandbox approvals list [--state pending|approved|rejected]\n"
     "       aegis-sandbox approvals show ID\n"
     "       aegis-sandbox approvals request ID [--title T] [--description D] [--risk JSON]\n"
-    "       aegis-sandbox approvals approve ID [--reviewer NAME] [--comment TEXT]\n"
-    "       aegis-sandbox approvals reject ID [--reviewer NAME] --comment TEXT\n"
+    "       aegis-sandbox approvals approve ID [--key FILE] [--comment TEXT]\n"
+    "       aegis-sandbox approvals reject ID [--key FILE] --comment TEXT\n"
+    "       aegis-sandbox approvals keygen --reviewer NAME [--key FILE]\n"
     "\n"
     "Common options: --db PATH (default: storage.db of --policy, else\n"
-    "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json.\n"
+    "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json,\n"
+    "--reviewers FILE (whose signatures count; default $AEGIS_REVIEWERS, else\n"
+    "~/.config/aegis-sandbox/reviewers, else /etc/aegis-sandbox/reviewers).\n"
     "'top' ranks accepted candidates by a metric, ascending unless --desc: the\n"
     "caller's metric of that name ('annotate --metrics'), else the sandbox's.\n"
     "'approvals request' keeps the requester's title, description and risk\n"
     "assessment; the sandbox's own assessment is stored beside them.\n"
-    "'export' writes the TorchScript archive only after a person approved it,\n"
+    "A decision is signed with the reviewer's key (--key, default\n"
+    "$AEGIS_REVIEWER_KEY, else ~/.config/aegis-sandbox/reviewer.key; 'keygen'\n"
+    "makes one and prints the line the reviewers file lists).  An approval\n"
+    "counts only when a key of the reviewers file signed it over the archive's\n"
+    "digest: every view shows any other as forged or untrusted.\n"
+    "'export' writes the TorchScript archive only after such an approval,\n"
     "and only when its bytes still have the digest recorded with them.\n"
     "Archives live in DB-archives/ beside the database, named by SHA-256; 'gc'\n"
     "removes those of candidates without an approved or pending request.\n"
     "'report --html DIR' writes the pool as static pages (no server): a table\n"
     "of candidates, a page per candidate and per approval request, lineage.\n"
-    "The reviewer defaults to the login name.\n";
+    "'grant' gives a PostgreSQL pool's gate database roles: the submitter\n"
+    "(the search loop) may queue, record and request, only the reviewer may\n"
+    "decide.\n";
 
 static void print_rows(const struct json *rows)
 {
@@ -120,6 +133,13 @@ static void print_sparkline(const struct json *curve)
 	printf("  %.4g -> %.4g\n", curve->items[0]->n, curve->items[n - 1]->n);
 }
 
+static const char *str_of(const struct json *o, const char *k)
+{
+	const char *v = json_get_str(o, k);
+
+	return v ? v : "";
+}
+
 static const char *login_name(void)
 {
 	struct passwd *pw = getpwuid(getuid());
@@ -143,12 +163,14 @@ struct popts {
 	bool approvals;
 	const char *verb;
 	long long id; /* the positional ID, for the verbs that take one */
-	const char *status, *state, *metric, *out_path, *reviewer, *comment;
+	const char *status, *state, *metric, *out_path, *reviewer, *comment, *key, *submitter;
 	const char *sha256, *arch_id, *title, *description, *loss;
 	struct json *metrics, *risk; /* --metrics, --risk: parsed JSON objects */
 	long generation, k;
 	double min_age;
 	const char *html_dir, *db; /* db: the database's path, as the pages name it */
+	const char *reviewers;     /* --reviewers FILE */
+	const struct gate_trust *trust;
 	long long since;
 	bool as_json, desc, force, dry_run;
 };
@@ -263,6 +285,7 @@ static int do_export(struct pool *pool, const struct popts *o, struct json **doc
 	if (pool_export(pool, o->id, o->out_path, o->force, &len, err, errlen) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		return strstr(err, "not been approved") || strstr(err, "no exported model") ||
+				       strstr(err, "no approval signed by a trusted reviewer") ||
 				       strstr(err, "did not pass the archive verifier")
 			       ? AEGIS_EXIT_REJECTED
 		       : strstr(err, "exists: give --force")                                ? AEGIS_EXIT_USAGE
@@ -595,10 +618,28 @@ static int do_approvals_show(struct pool *pool, const struct popts *o, struct js
 		printf(" none yet\n");
 	else
 		printf("\n");
-	for (size_t i = 0; dec && i < dec->count; i++)
+	for (size_t i = 0; dec && i < dec->count; i++) {
+		const char *sg = json_get_str(dec->items[i], "signature");
+
 		printf("  %s %s by %s: %s\n", T(json_get_str(dec->items[i], "decided_at")),
 		       T(json_get_str(dec->items[i], "decision")), T(json_get_str(dec->items[i], "reviewer")),
 		       T(json_get_str(dec->items[i], "comment")));
+		if (!sg)
+			continue;
+		if (!strcmp(sg, "signed"))
+			printf("    signed by %s (a key of the reviewers file), over archive %.16s...\n",
+			       T(json_get_str(dec->items[i], "signed_by")), T(json_get_str(dec->items[i], "archive_sha256")));
+		else
+			printf("    %s: %s\n", !strcmp(sg, "untrusted") ? "UNTRUSTED" : !strcmp(sg, "unsigned") ? "UNSIGNED" : "FORGED",
+			       !strcmp(sg, "untrusted") ? "signed by a key the reviewers file does not list"
+			       : !strcmp(sg, "unsigned") ? "no reviewer's signature: written without a key (by SQL, or before signing)"
+			       : "the signature does not match this decision (other fields, other archive bytes, or another name)");
+	}
+	if (!strcmp(str_of(*doc, "state"), "forged") || !strcmp(str_of(*doc, "state"), "untrusted"))
+		printf("  the pool records this request as %s; no trusted reviewer signed it: export refuses it "
+		       "(reviewers file: %s)\n",
+		       T(json_get_str(*doc, "recorded_state")),
+		       T(gate_trust_source(o->trust) ? gate_trust_source(o->trust) : "none"));
 	if (json_get_num(c, "parent_id", &pid) && pid > 0) {
 		const char *d = json_get_str(*doc, "diff_against_parent");
 
@@ -625,20 +666,148 @@ static int do_approvals_show(struct pool *pool, const struct popts *o, struct js
 	return 0;
 }
 
+/* The time a reviewer signs at: UTC, milliseconds. */
+static void utc_now(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* approve or reject, signed with the reviewer's key: an approval needs
+ * one (the gate is the key, not the command); a rejection is signed when
+ * there is one. */
 static int do_approvals_decide(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
 	bool approve = !strcmp(o->verb, "approve");
-	const char *who = o->reviewer ? o->reviewer : login_name();
+	const char *decision = approve ? "approved" : "rejected", *who;
+	char kerr[512], when[40], sig[128];
+	struct gate_key *key;
+	struct json *req;
+	int absent = 0, rc = AEGIS_EXIT_REJECTED;
+	double cid = 0;
 
 	if (!approve && (!o->comment || !*o->comment))
 		return usage_error("approvals reject: --comment TEXT is required (say why)");
-	if (pool_decide(pool, o->id, approve ? "approved" : "rejected", who, o->comment, err, errlen) < 0) {
-		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		return AEGIS_EXIT_REJECTED;
+	key = gate_key_load(o->key, &absent, kerr, sizeof(kerr));
+	if (!key && (approve || !absent)) {
+		fprintf(stderr,
+			"%s: approvals %s: %s\n%s", aegis_progname, o->verb, kerr,
+			absent ? "  an approval is signed with a reviewer's key: create one with 'aegis-sandbox approvals "
+				 "keygen --reviewer NAME' (as the reviewer, not as the search loop) and list the line it "
+				 "prints in the reviewers file\n"
+			       : "");
+		return AEGIS_EXIT_USAGE;
+	}
+	who = key ? gate_key_name(key) : o->reviewer ? o->reviewer : login_name();
+	if (key && o->reviewer && strcmp(o->reviewer, who)) {
+		rc = usage_error("--reviewer %s: the key is %s's (a key signs only under its own name)", o->reviewer,
+				 who);
+		gate_key_free(key);
+		return rc;
+	}
+	/* what is signed: this request, its candidate, the archive the pool
+	 * holds for it now (pool_decide refuses if that changes meanwhile) */
+	if (!(req = pool_approval_get(pool, o->id, err, errlen)))
+		goto out_nodoc;
+	json_get_num(req, "candidate_id", &cid);
+	utc_now(when, sizeof(when));
+	{
+		struct gate_decision d = {.request_id = o->id,
+					  .candidate_id = (long long)cid,
+					  .archive_sha256 = json_get_str(req, "artifact_sha256"),
+					  .decision = decision,
+					  .reviewer = who,
+					  .signed_at = when,
+					  .comment = o->comment ? o->comment : ""};
+		struct pool_signature ps = {d.archive_sha256, when, key ? gate_key_public(key) : NULL, sig};
+
+		if (key && gate_sign(key, &d, sig, sizeof(sig), err, errlen) < 0)
+			goto out_err;
+		if (pool_decide(pool, o->id, decision, who, o->comment, key ? &ps : NULL, err, errlen) < 0)
+			goto out_err;
 	}
 	*doc = pool_approval_get(pool, o->id, err, errlen);
-	if (*doc && !o->as_json)
-		printf("request %lld %s by %s\n", o->id, approve ? "approved" : "rejected", who);
+	rc = 0;
+	if (*doc && !o->as_json) {
+		printf("request %lld %s by %s%s%s\n", o->id, decision, who, key ? ", signed with " : " (unsigned)",
+		       key ? gate_key_public(key) : "");
+		if (approve && strcmp(json_get_str(*doc, "state") ? json_get_str(*doc, "state") : "", "approved"))
+			printf("note: the reviewers file (%s) does not list this key: the approval counts, and "
+			       "the archive exports, once it does\n",
+			       T(gate_trust_source(o->trust) ? gate_trust_source(o->trust) : "none"));
+	}
+	goto out;
+out_err:
+	fprintf(stderr, "%s: %s\n", aegis_progname, err);
+	goto out;
+out_nodoc:
+	rc = 0; /* *doc NULL: the caller prints ERR */
+out:
+	json_free(req);
+	gate_key_free(key);
+	return rc;
+}
+
+/* A reviewer's key pair; no pool is opened. */
+static int approvals_keygen(const struct popts *o)
+{
+	char err[512], line[256], *def = NULL;
+	const char *path = o->key;
+
+	if (!o->reviewer)
+		return usage_error("approvals keygen: --reviewer NAME is required (the name decisions are signed under)");
+	if (!path) {
+		const char *env = getenv("AEGIS_REVIEWER_KEY"), *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+		if (env && *env)
+			path = env;
+		else if (x && *x == '/')
+			path = def = xasprintf("%s/aegis-sandbox/reviewer.key", x);
+		else
+			path = def = xasprintf("%s/.config/aegis-sandbox/reviewer.key", home && *home ? home : "/");
+	}
+	if (gate_keygen(path, o->reviewer, line, sizeof(line), err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: approvals keygen: %s\n", aegis_progname, err);
+		free(def);
+		return AEGIS_EXIT_USAGE;
+	}
+	if (o->as_json) {
+		struct json *doc = json_object();
+
+		json_set(doc, "key", json_str(path));
+		json_set(doc, "reviewer", json_str(o->reviewer));
+		json_set(doc, "line", json_str(line));
+		cli_print_json(doc);
+		json_free(doc);
+	} else {
+		printf("secret key: %s (keep it where the search loop cannot read it)\n"
+		       "public key: %s.pub\n"
+		       "add this line to the reviewers file of whoever exports:\n%s\n",
+		       path, path, line);
+	}
+	free(def);
+	return 0;
+}
+
+static int do_grant(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
+{
+	if (!o->submitter || !o->reviewer)
+		return usage_error("pool grant: --submitter ROLE and --reviewer ROLE are required");
+	if (pool_grant(pool, o->submitter, o->reviewer, err, errlen) < 0) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		return AEGIS_EXIT_USAGE;
+	}
+	*doc = json_object();
+	json_set(*doc, "submitter", json_str(o->submitter));
+	json_set(*doc, "reviewer", json_str(o->reviewer));
+	if (!o->as_json)
+		printf("%s may queue, record and request; %s may also decide; neither may change a decision\n",
+		       o->submitter, o->reviewer);
 	return 0;
 }
 
@@ -657,7 +826,9 @@ static const struct verb {
     {false, "report", false, do_report},
     {false, "queue", false, do_queue},
     {false, "annotate", true, do_annotate},
+    {false, "grant", false, do_grant},
     {false, "path", false, NULL},
+    {true, "keygen", false, NULL},
     {true, "list", false, do_approvals_list},
     {true, "request", true, do_approvals_request},
     {true, "show", true, do_approvals_show},
@@ -694,6 +865,9 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 	    {"min-age", required_argument, NULL, 'A'},
 	    {"html", required_argument, NULL, 'W'},
 	    {"since", required_argument, NULL, 'i'},
+	    {"key", required_argument, NULL, 'K'},
+	    {"reviewers", required_argument, NULL, 'V'},
+	    {"submitter", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -735,6 +909,9 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 		}
 		case 'o': o->out_path = optarg; break;
 		case 'r': o->reviewer = optarg; break;
+		case 'K': o->key = optarg; break;
+		case 'V': o->reviewers = optarg; break;
+		case 'U': o->submitter = optarg; break;
 		case 'c': o->comment = optarg; break;
 		case 'H': o->sha256 = optarg; break;
 		case 'a': o->arch_id = optarg; break;
@@ -789,6 +966,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	char err[1024], *db_alloc = NULL;
 	struct policy pol = {0};
 	struct pool *pool = NULL;
+	struct gate_trust *trust = NULL;
 	struct json *doc = NULL;
 	int rc;
 
@@ -811,7 +989,9 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	if (!db)
 		db = pol.storage.db && *pol.storage.db ? pol.storage.db : (db_alloc = pool_default_path());
 	o.db = db;
-	if (!approvals && !strcmp(o.verb, "path")) {
+	if (approvals && !strcmp(o.verb, "keygen")) {
+		rc = approvals_keygen(&o);
+	} else if (!approvals && !strcmp(o.verb, "path")) {
 		/* which database the other verbs would use, without opening it */
 		if (o.as_json) {
 			doc = json_object();
@@ -827,10 +1007,15 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 		fprintf(stderr, "%s: %s: no pool database there (%s); 'aegis-sandbox pool path' names the default\n",
 			aegis_progname, db, strerror(errno));
 		rc = AEGIS_EXIT_USAGE;
+	} else if (!(trust = gate_trust_load(o.reviewers, err, sizeof(err)))) {
+		fprintf(stderr, "%s: %s\n", aegis_progname, err);
+		rc = AEGIS_EXIT_USAGE;
 	} else if (!(pool = pool_open(db, err, sizeof(err)))) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;
 	} else {
+		o.trust = trust;
+		pool_set_trust(pool, trust);
 		rc = v->fn(pool, &o, &doc, err, sizeof(err));
 		if (!rc && !doc) {
 			fprintf(stderr, "%s: %s\n", aegis_progname, err);
@@ -843,6 +1028,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	json_free(o.metrics);
 	json_free(o.risk);
 	pool_close(pool);
+	gate_trust_free(trust);
 	free(db_alloc);
 	policy_release(&pol);
 	return rc;

@@ -162,7 +162,8 @@ static const char style[] =
     ".accepted{color:#176f2c;font-weight:600}.rejected,.violation,.timeout,.memory,.crash,.error"
     "{color:#b3261e;font-weight:600}.pass{color:#176f2c}.fail{color:#b3261e;font-weight:600}"
     ".warn,.skip,.skipped{color:#8a5a00}.dim{color:#888}.pending{color:#8a5a00;font-weight:600}"
-    ".approved{color:#176f2c;font-weight:600}"
+    ".approved,.signed{color:#176f2c;font-weight:600}"
+    ".forged,.untrusted,.unsigned{color:#fff;background:#b3261e;font-weight:700;padding:0 .3em}"
     ".add{background:#e6ffec}.del{background:#ffebe9}.hunk{color:#0550ae}"
     ".banner{background:#fff4d6;border:1px solid #e0b400;padding:.5em}"
     "nav a{margin-right:1em}code{font-family:ui-monospace,monospace}";
@@ -221,7 +222,8 @@ static void status_span(struct sbuf *out, const char *st)
 {
 	static const char *const known[] = {"accepted", "rejected", "violation", "timeout", "memory",
 					    "crash",    "error",    "pass",      "fail",    "warn",
-					    "skip",     "pending",  "approved",  "skipped"};
+					    "skip",     "pending",  "approved",  "skipped",  "forged",
+					    "untrusted", "signed",  "unsigned"};
 	const char *cls = "dim";
 
 	for (size_t i = 0; st && i < sizeof(known) / sizeof(known[0]); i++)
@@ -898,7 +900,7 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 		sbuf_adds(out, "<p class=dim>none yet</p>\n");
 	} else {
 		sbuf_adds(out, "<table class=list><thead><tr><th>when</th><th>decision</th><th>reviewer</th>"
-			       "<th>comment</th></tr></thead><tbody>");
+			       "<th>signature</th><th>comment</th></tr></thead><tbody>");
 		for (size_t i = 0; i < dec->count; i++) {
 			sbuf_adds(out, "<tr><td>");
 			html(out, str_or(dec->items[i], "decided_at", ""));
@@ -907,10 +909,23 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 			sbuf_adds(out, "</td><td>");
 			html(out, str_or(dec->items[i], "reviewer", ""));
 			sbuf_adds(out, "</td><td>");
+			/* what the reviewers file says of it, not what the row says */
+			status_span(out, json_get_str(dec->items[i], "signature"));
+			if (json_get_str(dec->items[i], "signed_by")) {
+				sbuf_adds(out, " by ");
+				html(out, json_get_str(dec->items[i], "signed_by"));
+			}
+			sbuf_adds(out, "</td><td>");
 			html(out, str_or(dec->items[i], "comment", ""));
 			sbuf_adds(out, "</td></tr>");
 		}
 		sbuf_adds(out, "</tbody></table>\n");
+	}
+	if (!strcmp(str_or(a, "state", ""), "forged") || !strcmp(str_or(a, "state", ""), "untrusted")) {
+		sbuf_adds(out, "<p class=forged>The pool records this request as ");
+		html(out, str_or(a, "recorded_state", "?"));
+		sbuf_adds(out, ", but no reviewer of the reviewers file signed an approval of these archive bytes: "
+			       "'pool export' refuses it.</p>\n");
 	}
 	if (!strcmp(str_or(a, "state", ""), "pending")) {
 		struct sbuf cmd = SBUF_INIT;

@@ -25,13 +25,18 @@
 #include "common/util.h"
 #include "store/db.h"
 #include "store/pool.h"
+#include "store/gate.h"
 
 struct pool {
 	struct db *db;
 	char *path;     /* as given: a path or a URL */
 	char *archives; /* SQLite: PATH-archives/, the archives by SHA-256; PostgreSQL: NULL */
 	bool pg;
+	const struct gate_trust *trust; /* whose signatures count (NULL: nobody's) */
 };
+
+static struct json *gate_rows(struct pool *p, struct json *rows, char *err, size_t errlen);
+static struct json *decisions_of(struct pool *p, long long id, char *err, size_t errlen);
 
 /* ---- the schema ------------------------------------------------------------
  *
@@ -109,6 +114,17 @@ static const char *const lite_migrations[] = {
     "  submitted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
     "  finished_at TEXT);"
     "CREATE INDEX queue_state ON queue(state, id);",
+    /* 4 -> 5: signed decisions (store/gate.h): what the reviewer signed
+     * (the archive's digest, the time), with which key, the signature;
+     * an approval without one is not even written (a forged row is still
+     * caught by every reader: this file is writable by the loop) */
+    "ALTER TABLE approval_decisions ADD COLUMN archive_sha256 TEXT;"
+    "ALTER TABLE approval_decisions ADD COLUMN signed_at TEXT;"
+    "ALTER TABLE approval_decisions ADD COLUMN key TEXT;"
+    "ALTER TABLE approval_decisions ADD COLUMN signature TEXT;"
+    "CREATE TRIGGER approval_decisions_signed BEFORE INSERT ON approval_decisions"
+    "  WHEN NEW.decision = 'approved' AND (NEW.signature IS NULL OR NEW.key IS NULL)"
+    "  BEGIN SELECT RAISE(ABORT, 'an approval must be signed by a reviewer key'); END;",
 };
 
 /* PostgreSQL: the schema SQLite reaches through migrations 1-4, at once
@@ -180,9 +196,20 @@ static const char *const pg_schema[] = {
     "CREATE INDEX queue_state ON queue(state, id)",
     "CREATE TABLE archives (sha256 TEXT PRIMARY KEY, data BYTEA NOT NULL)",
 };
+/* pg_schema is version PG_BASE; pg_upgrades[i] takes PG_BASE + i on */
+#define PG_BASE 4
+static const char *const pg_upgrades[] = {
+    /* 4 -> 5, as SQLite's */
+    "ALTER TABLE approval_decisions ADD COLUMN archive_sha256 TEXT,"
+    "  ADD COLUMN signed_at TEXT, ADD COLUMN key TEXT, ADD COLUMN signature TEXT,"
+    "  ADD CONSTRAINT approval_decisions_signed CHECK (decision <> 'approved' OR"
+    "  (signature IS NOT NULL AND key IS NOT NULL)) NOT VALID",
+};
 
 #define N_LITE (sizeof(lite_migrations) / sizeof(lite_migrations[0]))
-/* the PostgreSQL schema is version N_LITE: the same tables */
+/* the PostgreSQL schema reaches version N_LITE too: the same tables */
+_Static_assert(PG_BASE + sizeof(pg_upgrades) / sizeof(pg_upgrades[0]) == N_LITE,
+	       "a migration for one database needs its twin for the other");
 
 char *pool_default_path(void)
 {
@@ -314,9 +341,15 @@ static int pg_migrate(struct pool *p, char *err, size_t errlen)
 	 * advisory lock (the number is ours: "aegis" in ASCII) */
 	if (db_begin(p->db, err, errlen) < 0 ||
 	    db_exec(p->db, "SELECT pg_advisory_xact_lock(418464410979)", NULL, 0, NULL, err, errlen) < 0 ||
-	    db_exec(p->db, "CREATE TABLE IF NOT EXISTS aegis_schema (version INTEGER NOT NULL)", NULL, 0, NULL, err,
-		    errlen) < 0)
+	    query_num(p, "SELECT CASE WHEN to_regclass('aegis_schema') IS NULL THEN 0 ELSE 1 END AS present", NULL, 0,
+		      "present", &v, err, errlen) < 0)
 		goto fail;
+	/* only the opener that makes the pool needs CREATE on the schema: a
+	 * role that was granted its tables ('pool grant') has none */
+	if (v == 0 &&
+	    db_exec(p->db, "CREATE TABLE aegis_schema (version INTEGER NOT NULL)", NULL, 0, NULL, err, errlen) < 0)
+		goto fail;
+	v = 0;
 	if (query_num(p, "SELECT version FROM aegis_schema", NULL, 0, "version", &v, err, errlen) < 0)
 		goto fail;
 	if (v > (double)N_LITE) {
@@ -329,8 +362,17 @@ static int pg_migrate(struct pool *p, char *err, size_t errlen)
 		for (size_t i = 0; i < sizeof(pg_schema) / sizeof(pg_schema[0]); i++)
 			if (db_exec(p->db, pg_schema[i], NULL, 0, NULL, err, errlen) < 0)
 				goto fail;
-		snprintf(ins, sizeof(ins), "INSERT INTO aegis_schema VALUES (%zu)", N_LITE);
+		snprintf(ins, sizeof(ins), "INSERT INTO aegis_schema VALUES (%d)", PG_BASE);
 		if (db_exec(p->db, ins, NULL, 0, NULL, err, errlen) < 0)
+			goto fail;
+		v = PG_BASE;
+	}
+	for (size_t i = (size_t)v - PG_BASE; v >= PG_BASE && i < sizeof(pg_upgrades) / sizeof(pg_upgrades[0]); i++) {
+		char up[64];
+
+		snprintf(up, sizeof(up), "UPDATE aegis_schema SET version = %zu", PG_BASE + i + 1);
+		if (db_exec(p->db, pg_upgrades[i], NULL, 0, NULL, err, errlen) < 0 ||
+		    db_exec(p->db, up, NULL, 0, NULL, err, errlen) < 0)
 			goto fail;
 	}
 	return db_commit(p->db, err, errlen);
@@ -674,16 +716,27 @@ out:
 }
 
 int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
-		char *err, size_t errlen)
+		const struct pool_signature *sig, char *err, size_t errlen)
 {
-	struct db_val v[4] = {DV_INT(request_id), DV_STR(decision), DV_STR(reviewer), DV_STR(comment ? comment : "")};
+	struct db_val v[8] = {DV_INT(request_id),
+			      DV_STR(decision),
+			      DV_STR(reviewer),
+			      DV_STR(comment ? comment : ""),
+			      DV_STR(sig ? sig->archive_sha256 : NULL),
+			      DV_STR(sig ? sig->signed_at : NULL),
+			      DV_STR(sig ? sig->key : NULL),
+			      DV_STR(sig ? sig->signature : NULL)};
 	struct json *rows;
 	long long changed = 0;
 	char state[32] = "";
+	const char *now_sha;
 
 	if (db_begin(p->db, err, errlen) < 0)
 		return -1;
-	rows = db_query(p->db, "SELECT state FROM approval_requests WHERE id = $1", v, 1, err, errlen);
+	rows = db_query(p->db,
+			"SELECT r.state, c.artifact_sha256 FROM approval_requests r JOIN candidates c"
+			" ON c.id = r.candidate_id WHERE r.id = $1",
+			v, 1, err, errlen);
 	if (!rows)
 		goto fail;
 	if (!rows->count) {
@@ -692,6 +745,14 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 		goto fail;
 	}
 	snprintf(state, sizeof(state), "%s", str_or(rows->items[0], "state", ""));
+	/* what was signed is what the pool holds now, in this transaction */
+	now_sha = json_get_str(rows->items[0], "artifact_sha256");
+	if (sig && sig->archive_sha256 && *sig->archive_sha256 && (!now_sha || strcmp(now_sha, sig->archive_sha256))) {
+		snprintf(err, errlen, "approval request %lld: the candidate's archive is no longer the one signed (%s)",
+			 request_id, now_sha ? now_sha : "none");
+		json_free(rows);
+		goto fail;
+	}
 	json_free(rows);
 	/* the state moves from pending once: the test and the move are one
 	 * statement, whichever database, however many reviewers at once */
@@ -704,11 +765,79 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 		goto fail;
 	}
 	if (db_exec(p->db,
-		    "INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES ($1, $2, $3, $4)",
-		    v, 4, NULL, err, errlen) < 0 ||
+		    "INSERT INTO approval_decisions (request_id, decision, reviewer, comment, archive_sha256, signed_at,"
+		    " key, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		    v, 8, NULL, err, errlen) < 0 ||
 	    db_commit(p->db, err, errlen) < 0)
 		goto fail;
 	return 0;
+fail:
+	db_rollback(p->db);
+	return -1;
+}
+
+/* A role name we put into SQL: lowercase letters, digits, '_'. */
+static bool role_ok(const char *r)
+{
+	size_t n = 0;
+
+	for (; r && r[n]; n++)
+		if (!islower((unsigned char)r[n]) && !isdigit((unsigned char)r[n]) && r[n] != '_')
+			return false;
+	return n > 0 && n < 64;
+}
+
+int pool_grant(struct pool *p, const char *submitter, const char *reviewer, char *err, size_t errlen)
+{
+	/* what both may do (to both), then what only the reviewer may: decide */
+	static const char *const grants[] = {
+	    "GRANT SELECT ON candidates, approval_requests, approval_decisions, queue, archives, aegis_schema TO ",
+	    "GRANT INSERT, UPDATE ON candidates, queue TO ",
+	    "GRANT INSERT, DELETE ON archives TO ",
+	    "GRANT INSERT ON approval_requests TO ",
+	    "GRANT USAGE ON SEQUENCE candidates_id_seq, queue_id_seq, approval_requests_id_seq TO ",
+	    NULL,
+	    "GRANT UPDATE (state) ON approval_requests TO ",
+	    "GRANT INSERT ON approval_decisions TO ",
+	    "GRANT USAGE ON SEQUENCE approval_decisions_id_seq TO ",
+	};
+	const char *to = "both";
+
+	if (!p->pg) {
+		snprintf(err, errlen, "%s: a SQLite pool has no roles (its file's permissions are the only ones)",
+			 p->path);
+		return -1;
+	}
+	if (!role_ok(submitter) || !role_ok(reviewer) || !strcmp(submitter, reviewer)) {
+		snprintf(err, errlen, "--submitter and --reviewer: two different role names (lowercase letters, digits, _)");
+		return -1;
+	}
+	if (db_begin(p->db, err, errlen) < 0 ||
+	    db_exec(p->db,
+		    "REVOKE ALL ON candidates, approval_requests, approval_decisions, queue, archives, aegis_schema"
+		    " FROM PUBLIC",
+		    NULL, 0, NULL, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+		struct sbuf sql = SBUF_INIT;
+		int e;
+
+		if (!grants[i]) {
+			to = "reviewer";
+			continue;
+		}
+		/* role_ok() names need no quoting; quoted all the same */
+		sbuf_adds(&sql, grants[i]);
+		if (!strcmp(to, "both"))
+			sbuf_addf(&sql, "\"%s\", \"%s\"", submitter, reviewer);
+		else
+			sbuf_addf(&sql, "\"%s\"", reviewer);
+		e = db_exec(p->db, sbuf_str(&sql), NULL, 0, NULL, err, errlen);
+		sbuf_release(&sql);
+		if (e < 0)
+			goto fail;
+	}
+	return db_commit(p->db, err, errlen);
 fail:
 	db_rollback(p->db);
 	return -1;
@@ -731,7 +860,7 @@ static void summary_columns(const struct pool *p, struct sbuf *sb)
 
 	sbuf_adds(sb, "c.id, c.architecture_id, c.parent_id, c.generation, c.status, c.stage, c.created_at,"
 		      " c.code_sha256, c.user_metrics AS user_metrics_json, (SELECT state FROM approval_requests r"
-		      " WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval");
+		      " WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1) AS approval, c.artifact_sha256");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		sbuf_adds(sb, ", ");
 		db_json_key(p->db, sb, keys[i].col, keys[i].key, JK_VALUE);
@@ -764,7 +893,7 @@ static struct json *summary_query(struct pool *p, const char *before, const char
 	sbuf_adds(&sql, after);
 	rows = db_query(p->db, sbuf_str(&sql), v, n, err, errlen);
 	sbuf_release(&sql);
-	return flatten_runtime(rows);
+	return gate_rows(p, flatten_runtime(rows), err, errlen);
 }
 
 struct json *pool_list(struct pool *p, const char *status, long generation, const char *sha256, char *err,
@@ -802,10 +931,10 @@ struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, s
 	sbuf_adds(&sql, " AS stdout, ");
 	db_json_key(p->db, &sql, "c.result", "'stderr'", JK_TEXT);
 	sbuf_adds(&sql, " AS stderr, CASE WHEN c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL THEN 1 ELSE 0"
-			" END AS has_artifact, c.artifact_sha256, COALESCE(c.artifact_bytes, length(c.artifact))"
+			" END AS has_artifact, COALESCE(c.artifact_bytes, length(c.artifact))"
 			" AS artifact_bytes, c.artifact_pruned_at FROM candidates c WHERE c.id = $1");
-	row = first_row(flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen)), "candidate", id, err,
-			errlen);
+	row = first_row(gate_rows(p, flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen)), err, errlen),
+			"candidate", id, err, errlen);
 	sbuf_release(&sql);
 	if (!row)
 		return NULL;
@@ -984,7 +1113,7 @@ static void approval_columns(const struct pool *p, struct sbuf *sb)
 {
 	sbuf_adds(sb, "r.id, r.candidate_id, r.title, r.description, r.risk_assessment AS risk_assessment_json,"
 		      " r.state, r.sandbox_assessment AS sandbox_assessment_json, r.requested_at, c.architecture_id,"
-		      " c.status AS candidate_status, ");
+		      " c.status AS candidate_status, c.artifact_sha256, ");
 	db_json_key(p->db, sb, "c.result", "'integrity'", JK_VALUE);
 	sbuf_adds(sb, " AS integrity");
 }
@@ -1004,11 +1133,37 @@ static struct json *approval_query(struct pool *p, const char *where, const stru
 	return rows;
 }
 
+/* Request ID's decisions, with what was signed (store/gate.h). */
+static struct json *decisions_of(struct pool *p, long long id, char *err, size_t errlen)
+{
+	struct db_val v = DV_INT(id);
+
+	return db_query(p->db,
+			"SELECT decision, reviewer, comment, decided_at, archive_sha256, signed_at, key, signature"
+			" FROM approval_decisions WHERE request_id = $1 ORDER BY id",
+			&v, 1, err, errlen);
+}
+
 struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen)
 {
 	struct db_val v = DV_STR(state);
+	struct json *rows = approval_query(p, "(CAST($1 AS TEXT) IS NULL OR r.state = $1) ORDER BY r.id", &v, 1, err,
+					   errlen);
 
-	return approval_query(p, "(CAST($1 AS TEXT) IS NULL OR r.state = $1) ORDER BY r.id", &v, 1, err, errlen);
+	/* each with its decisions, so that every view can check them */
+	for (size_t i = 0; rows && i < rows->count; i++) {
+		double id = 0;
+		struct json *dec;
+
+		json_get_num(rows->items[i], "id", &id);
+		if (!(dec = decisions_of(p, (long long)id, err, errlen))) {
+			json_free(rows);
+			return NULL;
+		}
+		json_set(rows->items[i], "decisions", dec);
+		gate_annotate(p->trust, rows->items[i]);
+	}
+	return rows;
 }
 
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
@@ -1048,11 +1203,9 @@ struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t e
 	}
 	json_free(parent);
 	json_set(row, "candidate", cand);
-	dec = db_query(p->db,
-		       "SELECT decision, reviewer, comment, decided_at FROM approval_decisions"
-		       " WHERE request_id = $1 ORDER BY id",
-		       &v, 1, err, errlen);
+	dec = decisions_of(p, id, err, errlen);
 	json_set(row, "decisions", dec ? dec : json_array());
+	gate_annotate(p->trust, row);
 	return row;
 }
 
@@ -1109,6 +1262,79 @@ static bool archive_was_verified(const struct json *row, const char *sha)
 	return ok;
 }
 
+/* What candidate ID's approved requests say under the pool's trust:
+ * "approved" when one was signed by a trusted reviewer over the archive
+ * SHA, else the worst found ("forged", "untrusted"), WHY (may be NULL)
+ * saying what each decision is; NULL with ERR when the pool cannot be
+ * read, "none" when no request is approved. */
+static const char *candidate_gate(struct pool *p, long long id, const char *sha, struct sbuf *why, char *err,
+				  size_t errlen)
+{
+	struct db_val v = DV_INT(id);
+	struct json *reqs = db_query(p->db,
+				     "SELECT id, candidate_id, state FROM approval_requests WHERE candidate_id = $1"
+				     " AND state = 'approved' ORDER BY id",
+				     &v, 1, err, errlen);
+	const char *res = reqs ? "none" : NULL;
+
+	for (size_t i = 0; reqs && i < reqs->count; i++) {
+		struct json *r = reqs->items[i], *dec;
+		double rid = 0;
+		const char *gate;
+
+		json_get_num(r, "id", &rid);
+		if (!(dec = decisions_of(p, (long long)rid, err, errlen))) {
+			res = NULL;
+			break;
+		}
+		json_set(r, "decisions", dec);
+		json_set(r, "artifact_sha256", sha ? json_str(sha) : json_null());
+		gate_annotate(p->trust, r);
+		gate = str_or(r, "state", "forged");
+		if (!strcmp(gate, "approved")) {
+			res = "approved";
+			break;
+		}
+		if (strcmp(res, "forged"))
+			res = !strcmp(gate, "untrusted") ? "untrusted" : "forged";
+		if (why) {
+			sbuf_addf(why, "%srequest %.0f is %s", why->len ? "; " : "", rid, gate);
+			for (size_t j = 0; j < dec->count; j++)
+				sbuf_addf(why, " (%s by '%s': %s)", str_or(dec->items[j], "decision", "?"),
+					  str_or(dec->items[j], "reviewer", "?"),
+					  str_or(dec->items[j], "signature", "?"));
+		}
+	}
+	json_free(reqs);
+	return res;
+}
+
+/* Listings name a candidate's approval: a recorded "approved" becomes what
+ * its signatures say. */
+static struct json *gate_rows(struct pool *p, struct json *rows, char *err, size_t errlen)
+{
+	for (size_t i = 0; rows && i < rows->count; i++) {
+		struct json *r = rows->items[i];
+		const char *a = json_get_str(r, "approval"), *g;
+		double id = 0;
+
+		if (!a || strcmp(a, "approved"))
+			continue;
+		json_get_num(r, "id", &id);
+		if (!(g = candidate_gate(p, (long long)id, json_get_str(r, "artifact_sha256"), NULL, err, errlen))) {
+			json_free(rows);
+			return NULL;
+		}
+		json_set(r, "approval", json_str(!strcmp(g, "none") ? "forged" : g));
+	}
+	return rows;
+}
+
+void pool_set_trust(struct pool *p, const struct gate_trust *trust)
+{
+	p->trust = trust;
+}
+
 int pool_export(struct pool *p, long long id, const char *out, bool force, size_t *len, char *err, size_t errlen)
 {
 	struct db_val v = DV_INT(id);
@@ -1135,6 +1361,21 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 			 "(see 'aegis-sandbox approvals list')",
 			 id);
 		goto out;
+	}
+	{
+		struct sbuf why = SBUF_INIT;
+		const char *g = candidate_gate(p, id, sha, &why, err, errlen);
+
+		if (g && strcmp(g, "approved"))
+			snprintf(err, errlen,
+				 "candidate %lld has no approval signed by a trusted reviewer over its archive: export "
+				 "refused (%s; trusted reviewers from %s)",
+				 id, sbuf_str(&why),
+				 p->trust && gate_trust_source(p->trust) ? gate_trust_source(p->trust)
+									 : "nowhere: no reviewers file");
+		sbuf_release(&why);
+		if (!g || strcmp(g, "approved"))
+			goto out;
 	}
 	if ((sha || in_row) && !archive_was_verified(row, sha)) {
 		snprintf(err, errlen,

@@ -21,6 +21,11 @@ struct pool;
  * caller's: pool_close() it. */
 struct pool *pool_open(const char *path, char *err, size_t errlen);
 void pool_close(struct pool *p);
+/* Whose signatures count (store/gate.h): every view of an approval and
+ * pool_export check decisions against TRUST (borrowed; NULL: nobody's,
+ * so nothing is approved and nothing exports). */
+struct gate_trust;
+void pool_set_trust(struct pool *p, const struct gate_trust *trust);
 /* The default database: $XDG_DATA_HOME/aegis-sandbox/pool.db, else
  * ~/.local/share/aegis-sandbox/pool.db.  The caller's. */
 char *pool_default_path(void);
@@ -49,10 +54,22 @@ long long pool_request_approval(struct pool *p, long long candidate_id, const ch
  * keeps it).  The sandbox's verdict and metrics never change.  0 or -1. */
 int pool_annotate(struct pool *p, long long id, const struct json *metrics, long generation, const char *arch_id,
 		  char *err, size_t errlen);
-/* Decide a pending request: DECISION is "approved" or "rejected".  A request
- * that is not pending is refused (-1 with ERR). */
+/* What a reviewer signed (store/gate.h): the archive's digest, the time,
+ * the public key and the signature, all as text. */
+struct pool_signature {
+	const char *archive_sha256, *signed_at, *key, *signature;
+};
+/* Decide a pending request: DECISION is "approved" or "rejected", SIG the
+ * reviewer's signature over it (an approval without one is refused by
+ * the schema).  A request that is not pending, or whose candidate's
+ * archive is no longer the one signed, is refused (-1 with ERR). */
 int pool_decide(struct pool *p, long long request_id, const char *decision, const char *reviewer, const char *comment,
-		char *err, size_t errlen);
+		const struct pool_signature *sig, char *err, size_t errlen);
+/* PostgreSQL: give the gate database roles.  SUBMITTER may queue, record,
+ * annotate and request; REVIEWER may also decide; neither can change the
+ * schema or a decision (the pool's tables stay its owner's, who runs
+ * this).  0 or -1 with ERR (SQLite: a file has no roles). */
+int pool_grant(struct pool *p, const char *submitter, const char *reviewer, char *err, size_t errlen);
 
 /* Queries; each returns a JSON document (the caller's) or NULL with ERR. */
 /* SHA256 (may be NULL) selects the candidates of one source. */
@@ -69,9 +86,10 @@ struct json *pool_lineage(struct pool *p, long long id, char *err, size_t errlen
 struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t errlen);
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen);
 /* Write the archive of candidate ID to OUT ("-": standard output), only
- * when an approval request for it was approved and the bytes still have
- * the digest recorded with them.  An existing OUT is kept unless FORCE.
- * 0 with *LEN bytes written, or -1 with ERR. */
+ * when an approval for it was signed by a reviewer the trust lists over these
+ * archive bytes (store/gate.h), and the bytes still have the digest
+ * recorded with them.  An existing OUT is kept unless FORCE.  0 with
+ * *LEN bytes written, or -1 with ERR. */
 int pool_export(struct pool *p, long long id, const char *out, bool force, size_t *len, char *err, size_t errlen);
 /* Prune the archives no person can export: those of candidates without
  * an approved or pending approval request, recorded at least MIN_AGE_S

@@ -19,9 +19,22 @@ trap 'rm -rf "$TMP"' EXIT
 # job work directories go here, so a test can see what was left behind
 mkdir -m 1777 "$TMP/work"
 export TMPDIR="$TMP/work"
+# no reviewer key or reviewers file of the machine's user: a test that
+# decides makes its own (reviewer NAME)
+export XDG_CONFIG_HOME="$TMP/config"
+unset AEGIS_REVIEWER_KEY AEGIS_REVIEWERS
 PASSED=0
 FAILED=0
 RC=0
+
+# reviewer NAME: a key pair for NAME in $TMP/keys, listed in the
+# reviewers file $TMP/reviewers; this shell decides (and exports) as NAME
+reviewer() {
+	mkdir -p "$TMP/keys"
+	"$AEGIS" approvals keygen --reviewer "$1" --key "$TMP/keys/$1.key" >/dev/null || return 1
+	cat "$TMP/keys/$1.key.pub" >>"$TMP/reviewers"
+	export AEGIS_REVIEWER_KEY="$TMP/keys/$1.key" AEGIS_REVIEWERS="$TMP/reviewers"
+}
 
 run_model() {
 	"$AEGIS" run "$@" --json >"$TMP/r.json" 2>"$TMP/stderr"

@@ -37,6 +37,7 @@ expect "metric names are checked" "$RC" 2
 
 run_cmd "$AEGIS" pool export 2 --out "$TMP/m.pt" --db "$DB"
 expect "export refused before approval" "$RC" 1
+reviewer alice
 run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment fine
 expect "approve" "$RC" 0
 run_cmd "$AEGIS" approvals reject 2 --db "$DB" --comment "changed my mind"
@@ -56,6 +57,43 @@ pg_psql -d pool -c "DELETE FROM approval_decisions" >/dev/null 2>"$TMP/psql.err"
 expect "decisions cannot be deleted" "$(grep -c 'append-only' "$TMP/psql.err")" 1
 pg_psql -d pool -c "UPDATE approval_requests SET state = 'rejected' WHERE id = 2" >/dev/null 2>"$TMP/psql.err"
 expect "a decided request stays decided" "$(grep -c 'already decided' "$TMP/psql.err")" 1
+pg_psql -d pool -c "INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES (1, 'approved', 'alice', 'x')" >/dev/null 2>"$TMP/psql.err"
+expect "an unsigned approval is not even written" "$(grep -c 'approval_decisions_signed' "$TMP/psql.err")" 1
+
+# The gate's database roles: the pool's owner (aegis) gives the search
+# loop a submitter role and the reviewer a role that can decide.  The
+# loop records, requests and exports; it cannot decide, not even by SQL;
+# a decision it writes as the owner would is still caught by the reader.
+pg_psql -d postgres -c "CREATE ROLE loop LOGIN; CREATE ROLE alice_db LOGIN" >/dev/null
+GDB=$(pg_newdb gated)
+LOOP=$(echo "$GDB" | sed 's/user=aegis/user=loop/')
+ALICE=$(echo "$GDB" | sed 's/user=aegis/user=alice_db/')
+run_cmd "$AEGIS" pool list --db "$GDB"
+run_cmd "$AEGIS" pool grant --db "$GDB" --submitter loop --reviewer alice_db
+expect "pool grant" "$RC $(cat "$TMP/out")" "0 loop may queue, record and request; alice_db may also decide; neither may change a decision"
+run_model --db "$LOOP" --request-approval --no-train "$EXAMPLES/seed_model.py"
+expect "the loop records and requests" "$RC $(field '(r["status"], r["candidate_id"], r["approval_id"])')" "0 ('accepted', 1, 1)"
+"$AEGIS" approvals keygen --reviewer loop --key "$TMP/keys/loop.key" >/dev/null
+run_cmd "$AEGIS" approvals approve 1 --db "$LOOP" --key "$TMP/keys/loop.key" --comment mine
+expect "the loop cannot decide" "$RC $(grep -c 'permission denied for table approval_requests' "$TMP/stderr")" "1 1"
+"$PGBIN/psql" -h "$PGSOCK" -U loop -d gated -X -q -c "INSERT INTO approval_decisions (request_id, decision, reviewer, comment, key, signature) VALUES (1, 'approved', 'alice', 'x', 'k', 's')" >/dev/null 2>"$TMP/psql.err"
+expect "nor write a decision by SQL" "$(grep -c 'permission denied for table approval_decisions' "$TMP/psql.err")" 1
+"$PGBIN/psql" -h "$PGSOCK" -U loop -d gated -X -q -c "UPDATE approval_requests SET state = 'approved'" >/dev/null 2>"$TMP/psql.err"
+expect "nor move a request" "$(grep -c 'permission denied for table approval_requests' "$TMP/psql.err")" 1
+run_cmd "$AEGIS" pool export 1 --out "$TMP/g.pt" --db "$LOOP"
+expect "nothing exports" "$RC $(grep -c 'has not been approved by a person' "$TMP/stderr")" "1 1"
+run_cmd "$AEGIS" approvals approve 1 --db "$ALICE" --comment "read it"
+expect "the reviewer decides, signed" "$RC $(grep -c '^request 1 approved by alice, signed with ed25519:' "$TMP/out")" "0 1"
+run_cmd "$AEGIS" pool export 1 --out "$TMP/g.pt" --db "$LOOP"
+expect "the signed approval exports, for the loop too" "$RC" 0
+# the owner (not the loop) could still write a row; the reader says what it is
+run_model --db "$GDB" --request-approval --no-train "$EXAMPLES/seed_model.py"
+pg_psql -d gated -c "INSERT INTO approval_decisions (request_id, decision, reviewer, comment, archive_sha256, signed_at, key, signature) SELECT 2, decision, reviewer, comment, archive_sha256, signed_at, key, signature FROM approval_decisions WHERE request_id = 1; UPDATE approval_requests SET state = 'approved' WHERE id = 2" >/dev/null
+run_cmd "$AEGIS" approvals list --db "$LOOP" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "a replayed signature is shown forged on postgresql" "$(field '[(a["id"], a["state"], [d["signature"] for d in a["decisions"]]) for a in r]')" '[[1, "approved", ["signed"]], [2, "forged", ["forged"]]]'
+run_cmd "$AEGIS" pool export 2 --out "$TMP/g2.pt" --db "$LOOP"
+expect "and exports nothing" "$RC $(grep -c 'no approval signed by a trusted reviewer' "$TMP/stderr")" "1 1"
 # a damaged archive is refused
 pg_psql -d pool -c "UPDATE archives SET data = overlay(data placing 'X'::bytea from 100)" >/dev/null
 run_cmd "$AEGIS" pool export 2 --out "$TMP/bad.pt" --db "$DB"

@@ -26,7 +26,12 @@ expect "export refused before approval" "$RC" 1
 expect "export refusal message" "$(cat "$TMP/stderr")" "aegis-sandbox: candidate 3 has not been approved by a person: export refused (see 'aegis-sandbox approvals list')"
 expect "nothing written" "$(test -e "$TMP/m.pt" && echo written || echo none)" none
 run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment "fine"
-expect "approve" "$RC" 0
+expect "no approval without a reviewer's key" "$RC $(grep -c "approvals approve: $TMP/config/aegis-sandbox/reviewer.key: No such file or directory" "$TMP/stderr")" "2 1"
+reviewer alice
+run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer bob --comment "fine"
+expect "a key signs under its own name only" "$RC $(head -1 "$TMP/stderr")" "2 aegis-sandbox: --reviewer bob: the key is alice's (a key signs only under its own name)"
+run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment "fine"
+expect "approve" "$RC $(grep -c "^request 2 approved by alice, signed with ed25519:" "$TMP/out")" "0 1"
 run_cmd "$AEGIS" approvals approve 2 --db "$DB"
 expect "no second decision" "$(cat "$TMP/stderr")" "aegis-sandbox: approval request 2 is already approved; a decision is final"
 run_cmd "$AEGIS" approvals reject 1 --db "$DB"
@@ -37,6 +42,60 @@ run_cmd "$AEGIS" pool export 1 --out "$TMP/seed.pt" --db "$DB"
 expect "no export of a rejected candidate" "$RC" 1
 run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"
 expect "export after approval" "$RC" 0
+run_cmd "$AEGIS" approvals show 2 --db "$DB" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "the decision names its signer and the archive it let out" "$(field '(r["state"], r["decisions"][0]["signature"], r["decisions"][0]["signed_by"], r["decisions"][0]["archive_sha256"] == r["artifact_sha256"])')" "('approved', 'signed', 'alice', True)"
+
+# The gate holds against whatever can write the pool, the search loop
+# included: on a copy, each forgery it could write is shown as what it is
+# and exports nothing.
+F=$TMP/f.db
+cp "$DB" "$F"
+cp -r "$DB-archives" "$F-archives"
+for i in 3 4 5 6; do "$AEGIS" approvals request 1 --db "$F" --json >/dev/null; done
+sqlite3 "$F" "INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES (3, 'approved', 'alice', 'ok')" 2>"$TMP/sql.err"
+expect "an unsigned approval is not even written" "$(grep -c 'an approval must be signed by a reviewer key' "$TMP/sql.err") $(sqlite3 "$F" 'SELECT count(*) FROM approval_decisions WHERE request_id = 3')" "1 0"
+sqlite3 "$F" "UPDATE approval_requests SET state = 'approved' WHERE id = 3"
+run_cmd "$AEGIS" approvals show 3 --db "$F" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "a request set to approved by SQL is forged" "$(field '(r["state"], r["recorded_state"], r["decisions"])')" "('forged', 'approved', [])"
+run_cmd "$AEGIS" pool export 1 --out "$TMP/f.pt" --db "$F"
+expect "and exports nothing" "$RC $(cat "$TMP/stderr") $(test -e "$TMP/f.pt" && echo written || echo none)" "1 aegis-sandbox: candidate 1 has no approval signed by a trusted reviewer over its archive: export refused (request 3 is forged; trusted reviewers from $TMP/reviewers) none"
+# the trigger is the loop's to drop: the reader still catches the row
+sqlite3 "$F" "DROP TRIGGER approval_decisions_signed; UPDATE approval_requests SET state = 'approved' WHERE id = 4; INSERT INTO approval_decisions (request_id, decision, reviewer, comment) VALUES (4, 'approved', 'alice', 'ok')"
+# alice's signature of request 2, copied onto request 5 (a replay)
+sqlite3 "$F" "UPDATE approval_requests SET state = 'approved' WHERE id = 5; INSERT INTO approval_decisions (request_id, decision, reviewer, comment, archive_sha256, signed_at, key, signature) SELECT 5, decision, reviewer, comment, archive_sha256, signed_at, key, signature FROM approval_decisions WHERE request_id = 2"
+# the loop's own key, which no reviewers file lists
+"$AEGIS" approvals keygen --reviewer mallory --key "$TMP/keys/mallory.key" >/dev/null
+run_cmd "$AEGIS" approvals approve 6 --db "$F" --key "$TMP/keys/mallory.key" --comment mine
+expect "the loop's key signs" "$RC $(grep -c '^note: the reviewers file .* does not list this key' "$TMP/out")" "0 1"
+run_cmd "$AEGIS" approvals list --db "$F" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "every forgery, as what it is" "$(field '[(a["id"], a["state"], [d["signature"] for d in a["decisions"]]) for a in r]')" '[[1, "rejected", ["signed"]], [2, "approved", ["signed"]], [3, "forged", []], [4, "forged", ["unsigned"]], [5, "forged", ["forged"]], [6, "untrusted", ["untrusted"]]]'
+run_cmd "$AEGIS" pool list --db "$F" --json
+cp "$TMP/out" "$TMP/r.json"
+expect "pool list shows candidate 1 forged, the signed one approved" "$(field '[(c["id"], c["approval"]) for c in r]')" '[[1, "forged"], [2, null], [3, "approved"]]'
+run_cmd "$AEGIS" approvals show 5 --db "$F"
+expect "approvals show says forged" "$(grep -c '^    FORGED: the signature does not match this decision' "$TMP/out") $(grep -c '^  the pool records this request as approved; no trusted reviewer signed it: export refuses it' "$TMP/out")" "1 1"
+run_cmd "$AEGIS" pool export 1 --out "$TMP/f.pt" --db "$F"
+expect "none of them exports" "$RC $(grep -c "request 4 is forged (approved by 'alice': unsigned); request 5 is forged (approved by 'alice': forged); request 6 is untrusted (approved by 'mallory': untrusted)" "$TMP/stderr")" "1 1"
+# alice's approval of candidate 3, with other archive bytes behind it
+sqlite3 "$F" "UPDATE candidates SET artifact_sha256 = (SELECT artifact_sha256 FROM candidates WHERE id = 1) WHERE id = 3"
+run_cmd "$AEGIS" pool export 3 --out "$TMP/f.pt" --db "$F"
+expect "a signature over other bytes lets nothing out" "$RC $(grep -c "request 2 is forged (approved by 'alice': forged)" "$TMP/stderr")" "1 1"
+# whose signatures count is as safe as the file that says so
+cp "$TMP/reviewers" "$TMP/rv-open"
+chmod 666 "$TMP/rv-open"
+run_cmd "$AEGIS" pool export 3 --out "$TMP/f.pt" --db "$DB" --reviewers "$TMP/rv-open"
+expect "a reviewers file others can write is refused" "$RC $(cat "$TMP/stderr")" "2 aegis-sandbox: the reviewers file $TMP/rv-open: must be a regular file that only its owner can write (chmod 644)"
+printf '# the reviewers\nbob ed25519:notakey\n' >"$TMP/rv-bad"
+run_cmd "$AEGIS" pool list --db "$DB" --reviewers "$TMP/rv-bad"
+expect "a malformed reviewers file: FILE:LINE:COL" "$RC $(cat "$TMP/stderr")" "2 aegis-sandbox: $TMP/rv-bad:2:5: expected the reviewer's public key, ed25519:BASE64 (the line 'aegis-sandbox approvals keygen' printed)"
+chmod 644 "$TMP/keys/mallory.key"
+run_cmd "$AEGIS" approvals reject 1 --db "$F" --key "$TMP/keys/mallory.key" --comment no
+expect "a key others can read is refused" "$RC $(grep -c 'a reviewer key must be a regular file only its owner can read' "$TMP/stderr")" "2 1"
+run_cmd "$AEGIS" approvals keygen --reviewer alice --key "$TMP/keys/alice.key"
+expect "a key is never overwritten" "$RC $(grep -c 'File exists (a key is never overwritten' "$TMP/stderr")" "2 1"
 "$AEGIS" pool show 3 --db "$DB" --json >"$TMP/r.json"
 expect "the pool says what the verifier passed" "$(field '(r["archive"]["verified"], r["archive"]["sha256"] == r["artifact_sha256"], "aten::linear" in r["archive"]["operators"])')" "(True, True, True)"
 load_verified "$TMP/m.pt" "$(field 'r["archive"]["sha256"]')" "print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"

@@ -32,7 +32,10 @@ expect "the hostile candidate is accepted (its strings are only text)" "$(field 
 run_cmd "$AEGIS" pool annotate 4 --db "$DB" --metrics '{"accuracy": 0.91, "<b onmouseover=x>k</b>": "<i>v</i>"}'
 run_cmd "$AEGIS" approvals request 4 --db "$DB" --title '<script>document.body.setAttribute("data-pwned","6")</script>' --description 'desc </p><script>document.body.setAttribute("data-pwned","7")</script>' --risk '{"level": "<img src=x onerror=\"document.body.setAttribute(&quot;data-pwned&quot;,&quot;8&quot;)\">"}'
 expect "hostile approval request opened" "$RC" 0
+reviewer alice
 run_cmd "$AEGIS" approvals approve 1 --db "$DB" --reviewer alice --comment 'looks <b>fine</b>'
+# the search loop writes an approval of its own, behind the program's back
+sqlite3 "$DB" "UPDATE approval_requests SET state = 'approved' WHERE id = 2"
 
 run_cmd "$AEGIS" pool report --html "$SITE" --db "$DB" --json
 cp "$TMP/out" "$TMP/r.json"
@@ -54,6 +57,8 @@ expect "report: the loss curve over the parent's" "$(grep -c 'stroke-dasharray' 
 expect "report: the sandbox layers" "$(grep -c 'seccomp filter: on' "$SITE/c/1.html")" 1
 expect "report: the commands that decide a pending request" "$(grep -c "aegis-sandbox approvals approve 3 --db &#39;$DB&#39;" "$SITE/a/3.html")" 1
 expect "report: the decision trail" "$(grep -c 'looks &lt;b&gt;fine&lt;/b&gt;' "$SITE/a/1.html")" 1
+expect "report: a signed decision says who signed it" "$(grep -c '<span class=signed>signed</span> by alice' "$SITE/a/1.html")" 1
+expect "report: an approval nobody signed is shown forged" "$(grep -c '<span class=forged>forged</span>' "$SITE/index.html") $(grep -c '<span class=forged>forged</span>' "$SITE/a/2.html") $(grep -c 'The pool records this request as approved, but no reviewer' "$SITE/a/2.html")" "1 1 1"
 expect "report: a terminal escape in output is not passed on" "$(grep -c "$(printf '\033')" "$SITE/c/4.html")" 0
 expect "report: the caller's metrics are columns" "$(grep -c '<th>accuracy</th>' "$SITE/index.html")" 1
 expect "report: lineage by dot, with links" "$(grep -c 'xlink:href="c/4.html"\|href="c/4.html"' "$SITE/lineage.html")" 1

@@ -13,7 +13,7 @@ TOP = os.environ.get("TOP_SRCDIR", os.path.join(os.path.dirname(__file__), "..",
 sys.path.insert(0, os.path.join(TOP, "pyhelpers"))
 
 from aegis_sandbox import (CodeDebugger, SafeCodeExecutor, TrainingValidator,  # noqa: E402
-                           ApprovalManager, CodePool)
+                           ApprovalManager, CodePool, SandboxError)
 
 pytestmark = pytest.mark.skipif(not os.environ.get("AEGIS_SANDBOX"), reason="needs the built binary")
 
@@ -23,6 +23,17 @@ import shutil  # noqa: E402
 import tempfile  # noqa: E402
 _DBDIR = tempfile.mkdtemp(prefix="aegis-client-test-")
 os.environ["AEGIS_SANDBOX_DB"] = os.path.join(_DBDIR, "pool.db")
+# the person who approves here is "tester": a key of theirs, listed in a
+# reviewers file of this module's (the seed's step 8 is a person's)
+if os.environ.get("AEGIS_SANDBOX"):
+    import subprocess as _sp
+    _KEY = os.path.join(_DBDIR, "tester.key")
+    _sp.run([os.environ["AEGIS_SANDBOX"], "approvals", "keygen", "--reviewer", "tester", "--key", _KEY],
+            check=True, capture_output=True)
+    shutil.copy(_KEY + ".pub", os.path.join(_DBDIR, "reviewers"))
+    os.environ["AEGIS_REVIEWER_KEY"] = _KEY
+    os.environ["AEGIS_REVIEWERS"] = os.path.join(_DBDIR, "reviewers")
+    os.environ["XDG_CONFIG_HOME"] = _DBDIR  # not the machine user's key
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -177,10 +188,33 @@ def test_pool_and_approvals(tmp_path):
     assert r.success and r.candidate_id == 1
     pending = ApprovalManager(db).list_pending()
     assert [p["candidate_id"] for p in pending] == [1]
+    # the search loop holds no reviewer key: it cannot approve
+    key = os.environ.pop("AEGIS_REVIEWER_KEY")
+    try:
+        with pytest.raises(SandboxError, match="an approval is signed with a reviewer's key"):
+            ApprovalManager(db).approve_request(pending[0]["id"], comment="the loop approves itself")
+        with pytest.raises(SandboxError, match="candidate 1 has not been approved by a person"):
+            CodePool(db).load_approved(1)
+    finally:
+        os.environ["AEGIS_REVIEWER_KEY"] = key
     ApprovalManager(db).approve_request(pending[0]["id"], reviewer="tester", comment="ok")
     assert ApprovalManager(db).list_pending() == []
+    assert ApprovalManager(db).is_approved(pending[0]["id"])
     top = CodePool(db).get_top_k(k=5, metric="parameters")
     assert [c["id"] for c in top] == [1]
+    # the deploy path: the archive a trusted reviewer signed, verified bytes
+    m = CodePool(db).load_approved(1)
+    assert tuple(m(torch.randint(0, 1000, (2, 20))).shape) == (2, 1000)
+    # a reviewers file without tester: the same approval no longer counts
+    empty = str(tmp_path / "nobody")
+    open(empty, "w").close()
+    os.environ["AEGIS_REVIEWERS"], trusted = empty, os.environ["AEGIS_REVIEWERS"]
+    try:
+        assert not ApprovalManager(db).is_approved(pending[0]["id"])
+        with pytest.raises(SandboxError, match="no approval signed by a trusted reviewer"):
+            CodePool(db).load_approved(1)
+    finally:
+        os.environ["AEGIS_REVIEWERS"] = trusted
     ex.close()
 
 

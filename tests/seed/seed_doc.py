@@ -10,7 +10,8 @@
 # assert after it (GLUE), so the script fails loudly when the API drifts.
 #
 # Run: python3 seed_doc.py  (with aegis_sandbox importable and the
-# aegis-sandbox program installed or named by $AEGIS_SANDBOX).
+# aegis-sandbox program installed or named by $AEGIS_SANDBOX; step 8 is a
+# person's: $AEGIS_REVIEWER_KEY names their key, $AEGIS_REVIEWERS lists it).
 
 import logging  # GLUE
 import os  # GLUE

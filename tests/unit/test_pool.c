@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "store/gate.h"
 #include "store/pool.h"
 #include "common/sha256.h"
 #include "common/util.h"
@@ -102,6 +103,59 @@ static long long count_rows(const char *path)
 	json_free(rows);
 	pool_close(p);
 	return n;
+}
+
+/* One reviewer, alice, whose key the pool trusts: decisions are signed
+ * as the CLI signs them (pool_decide records; the gate checks). */
+static struct gate_key *alice;
+static struct gate_trust *trust;
+
+static void trust_alice(struct pool *p)
+{
+	char err[512], line[256];
+
+	if (!alice) {
+		char *key = db_path("alice.key"), *rv = db_path("reviewers");
+		int absent = 0;
+
+		assert_int_equal(gate_keygen(key, "alice", line, sizeof(line), err, sizeof(err)), 0);
+		strcat(line, "\n");
+		assert_int_equal(util_write_file(rv, line, strlen(line), 0644), 0);
+		alice = gate_key_load(key, &absent, err, sizeof(err));
+		trust = gate_trust_load(rv, err, sizeof(err));
+		assert_non_null(alice);
+		assert_non_null(trust);
+		free(key);
+		free(rv);
+	}
+	pool_set_trust(p, trust);
+}
+
+/* Decide request RID: an approval signed by alice, a rejection unsigned
+ * under WHO. */
+static int decide(struct pool *p, long long rid, const char *decision, const char *who, const char *comment,
+		  char *err, size_t errlen)
+{
+	struct json *a = pool_approval_get(p, rid, err, errlen);
+	double cid = 0;
+	char sig[128];
+	int rc;
+
+	if (!a || strcmp(decision, "approved")) {
+		json_free(a);
+		return pool_decide(p, rid, decision, who, comment, NULL, err, errlen);
+	}
+	json_get_num(a, "candidate_id", &cid);
+	{
+		struct gate_decision d = {rid, (long long)cid, json_get_str(a, "artifact_sha256"), decision,
+					  "alice", "2026-12-08T00:00:00.000Z", comment};
+		struct pool_signature ps = {d.archive_sha256, d.signed_at, gate_key_public(alice), sig};
+
+		assert_int_equal(gate_sign(alice, &d, sig, sizeof(sig), err, errlen), 0);
+		rc = pool_decide(p, rid, decision, "alice", comment, &ps, err, errlen);
+	}
+	json_free(a);
+	return rc;
 }
 
 static void test_concurrent_writers(void **state)
@@ -218,6 +272,7 @@ static void test_approval_state_machine(void **state)
 
 	(void)state;
 	assert_non_null(p);
+	trust_alice(p);
 	c1 = record_archive(p, path, r, "a", 0, 0, "ARCHIVE", 7, err, sizeof(err));
 	c2 = record_archive(p, path, r, "b", c1, 1, "ARCHIVE2", 8, err, sizeof(err));
 	assert_true(c1 > 0 && c2 > c1);
@@ -231,14 +286,14 @@ static void test_approval_state_machine(void **state)
 	assert_non_null(strstr(err, "has not been approved by a person"));
 	assert_int_equal(access(out, F_OK), -1);
 	/* approve once; no second decision either way */
-	assert_int_equal(pool_decide(p, r1, "approved", "alice", "", err, sizeof(err)), 0);
-	assert_int_equal(pool_decide(p, r1, "approved", "bob", "", err, sizeof(err)), -1);
+	assert_int_equal(decide(p, r1, "approved", "alice", "", err, sizeof(err)), 0);
+	assert_int_equal(decide(p, r1, "approved", "bob", "", err, sizeof(err)), -1);
 	assert_string_equal(err, "approval request 1 is already approved; a decision is final");
-	assert_int_equal(pool_decide(p, r1, "rejected", "bob", "no", err, sizeof(err)), -1);
+	assert_int_equal(decide(p, r1, "rejected", "bob", "no", err, sizeof(err)), -1);
 	/* reject once */
-	assert_int_equal(pool_decide(p, r2, "rejected", "carol", "too big", err, sizeof(err)), 0);
-	assert_int_equal(pool_decide(p, r2, "approved", "carol", "", err, sizeof(err)), -1);
-	assert_int_equal(pool_decide(p, 77, "approved", "carol", "", err, sizeof(err)), -1);
+	assert_int_equal(decide(p, r2, "rejected", "carol", "too big", err, sizeof(err)), 0);
+	assert_int_equal(decide(p, r2, "approved", "carol", "", err, sizeof(err)), -1);
+	assert_int_equal(decide(p, 77, "approved", "carol", "", err, sizeof(err)), -1);
 	assert_string_equal(err, "there is no approval request 77");
 	/* export after approval; not for the rejected one */
 	assert_int_equal(pool_export(p, c1, out, false, &len, err, sizeof(err)), 0);
@@ -259,7 +314,7 @@ static void test_approval_state_machine(void **state)
 		long long r3 = pool_request_approval(p, c3, "t3", "d3", risk, risk, err, sizeof(err));
 		char *out3 = db_path("unverified.pt");
 
-		assert_int_equal(pool_decide(p, r3, "approved", "alice", "", err, sizeof(err)), 0);
+		assert_int_equal(decide(p, r3, "approved", "alice", "", err, sizeof(err)), 0);
 		assert_int_equal(pool_export(p, c3, out3, false, &len, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "did not pass the archive verifier"));
 		assert_int_equal(access(out3, F_OK), -1);
@@ -324,6 +379,7 @@ static void test_archives_and_gc(void **state)
 
 	(void)state;
 	assert_non_null(p);
+	trust_alice(p);
 	for (int i = 0; i < 20; i++) {
 		memset(blob, 'a' + i, sizeof(blob));
 		ids[i] = record_archive(p, path, r, "x", 0, 0, blob, sizeof(blob), err, sizeof(err));
@@ -363,9 +419,9 @@ static void test_archives_and_gc(void **state)
 	approved_req = pool_request_approval(p, ids[0], "t", "d", risk, risk, err, sizeof(err));
 	pending_req = pool_request_approval(p, legacy, "t", "d", risk, risk, err, sizeof(err));
 	assert_true(approved_req > 0 && pending_req > 0);
-	assert_int_equal(pool_decide(p, approved_req, "approved", "alice", "", err, sizeof(err)), 0);
+	assert_int_equal(decide(p, approved_req, "approved", "alice", "", err, sizeof(err)), 0);
 	/* rejected: pruned like one never requested */
-	assert_int_equal(pool_decide(p, pool_request_approval(p, ids[1], "t", "d", risk, risk, err, sizeof(err)),
+	assert_int_equal(decide(p, pool_request_approval(p, ids[1], "t", "d", risk, risk, err, sizeof(err)),
 				     "rejected", "bob", "no", err, sizeof(err)),
 			 0);
 	/* a dry run changes nothing */
