@@ -169,7 +169,10 @@ void cli_approval_of(const struct json *res, char **title, char **description, s
 	*title = xasprintf("New architecture: %s", arch && *arch              ? arch
 						   : json_get_str(m, "class") ? json_get_str(m, "class")
 									      : "candidate");
-	sbuf_addf(&desc, "Model %s", json_get_str(m, "class") ? json_get_str(m, "class") : "");
+	/* "gen1_mlp: class Model with 1010 parameters" (not "Model Model") */
+	if (arch && *arch)
+		sbuf_addf(&desc, "%s: ", arch);
+	sbuf_addf(&desc, "class %s", json_get_str(m, "class") ? json_get_str(m, "class") : "?");
 	if (json_get_num(m, "parameters", &v))
 		sbuf_addf(&desc, " with %.0f parameters", v);
 	if (json_get_num(m, "initial_loss", &v))

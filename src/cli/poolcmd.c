@@ -28,7 +28,7 @@ static const char pool_usage[] =
     "       aegis-sandbox pool lineage ID\n"
     "       aegis-sandbox pool export ID --out FILE|- [--force]\n"
     "       aegis-sandbox pool gc [--dry-run] [--min-age SECONDS]\n"
-    "       aegis-sandbox pool report --html DIR [--since ID]\n"
+    "       aegis-sandbox pool report --html DIR [--since ID] [--metric NAME]\n"
     "       aegis-sandbox pool queue\n"
     "       aegis-sandbox pool path\n"
     "       aegis-sandbox pool annotate ID [--metrics JSON] [--generation N] [--arch-id ID]\n"
@@ -58,7 +58,9 @@ static const char pool_usage[] =
     "Archives live in DB-archives/ beside the database, named by SHA-256; 'gc'\n"
     "removes those of candidates without an approved or pending request.\n"
     "'report --html DIR' writes the pool as static pages (no server): a table\n"
-    "of candidates, a page per candidate and per approval request, lineage.\n"
+    "of candidates to filter, sort, tick and compare, a page per candidate and\n"
+    "per approval request, each metric over the generations, the lineage\n"
+    "labelled with --metric, and the table as candidates.csv and .json.\n"
     "'grant' gives a PostgreSQL pool's gate database roles: the submitter\n"
     "(the search loop) may queue, record and request, only the reviewer may\n"
     "decide.\n";
@@ -341,7 +343,7 @@ static int do_report(struct pool *pool, const struct popts *o, struct json **doc
 
 	if (!o->html_dir)
 		return usage_error("pool report: --html DIR is required");
-	*doc = report_html(pool, o->db, o->html_dir, o->since, err, errlen);
+	*doc = report_html(pool, o->db, o->html_dir, o->since, o->metric, err, errlen);
 	if (!*doc && strstr(err, "give a new directory"))
 		return usage_error("%s", err);
 	if (*doc && !o->as_json) {
@@ -963,7 +965,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	struct popts o = {.approvals = approvals, .metric = "heldout_loss", .generation = -1, .k = 10};
 	const char *db = NULL, *policy_path = NULL;
 	const struct verb *v = NULL;
-	char err[1024], *db_alloc = NULL;
+	char err[1024], *db_alloc = NULL, *abs_db = NULL;
 	struct policy pol = {0};
 	struct pool *pool = NULL;
 	struct gate_trust *trust = NULL;
@@ -1014,6 +1016,9 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
 		rc = AEGIS_EXIT_ERROR;
 	} else {
+		/* the commands the views show name the pool wherever they are run */
+		if (!db_is_url(db) && (abs_db = realpath(db, NULL)))
+			o.db = abs_db;
 		o.trust = trust;
 		pool_set_trust(pool, trust);
 		rc = v->fn(pool, &o, &doc, err, sizeof(err));
@@ -1030,6 +1035,7 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 	pool_close(pool);
 	gate_trust_free(trust);
 	free(db_alloc);
+	free(abs_db);
 	policy_release(&pol);
 	return rc;
 }

@@ -4,13 +4,14 @@
  * No server (nothing to log in to, nothing listening): files a browser
  * opens from file:// or any web server.  Every string that came from a
  * candidate or a caller (code, names, metrics, messages, titles, risk
- * assessments) goes through html() before it reaches a page, and nothing
+ * assessments) goes through site_html() before it reaches a page, and nothing
  * else is written raw but this file's own markup and numbers it formats;
  * the pages work without JavaScript (a few lines sort the tables when it
  * runs).  Decisions are not made here: an approval page shows the command
  * that makes one, in the CLI, which keeps the append-only trail. */
 #include "config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #include "cli/base.h"
 #include "cli/report.h"
+#include "cli/site.h"
 #include "common/diff.h"
 #include "common/sbuf.h"
 #include "common/util.h"
@@ -36,7 +38,7 @@ extern char **environ;
 /* S as HTML text or attribute value: & < > " ' become entities, and a
  * control character other than tab and newline a visible U+FFFD.  Bytes
  * that are not UTF-8 are replaced too, so a page is always valid UTF-8. */
-static void html(struct sbuf *out, const char *s)
+void site_html(struct sbuf *out, const char *s)
 {
 	for (size_t i = 0; s && s[i];) {
 		unsigned char c = (unsigned char)s[i];
@@ -82,7 +84,7 @@ static void html(struct sbuf *out, const char *s)
 	}
 }
 
-static void htmlf_num(struct sbuf *out, double v)
+void site_htmlf_num(struct sbuf *out, double v)
 {
 	if (!isfinite(v))
 		sbuf_adds(out, "-");
@@ -102,10 +104,10 @@ static void html_value(struct sbuf *out, const struct json *v, int depth)
 	}
 	switch (v->type) {
 	case JSON_BOOL: sbuf_adds(out, v->b ? "yes" : "no"); break;
-	case JSON_NUMBER: htmlf_num(out, v->n); break;
+	case JSON_NUMBER: site_htmlf_num(out, v->n); break;
 	case JSON_STRING:
 		sbuf_adds(out, "<span class=pre>");
-		html(out, v->s);
+		site_html(out, v->s);
 		sbuf_adds(out, "</span>");
 		break;
 	case JSON_ARRAY: {
@@ -137,7 +139,7 @@ static void html_value(struct sbuf *out, const struct json *v, int depth)
 		sbuf_adds(out, "<table class=kv>");
 		for (size_t i = 0; i < v->count; i++) {
 			sbuf_adds(out, "<tr><th>");
-			html(out, v->keys[i]);
+			site_html(out, v->keys[i]);
 			sbuf_adds(out, "</th><td>");
 			html_value(out, v->items[i], depth + 1);
 			sbuf_adds(out, "</td></tr>");
@@ -179,20 +181,21 @@ static const char sort_js[] =
     "u=parseFloat(p),w=parseFloat(q);var c=(!isNaN(u)&&!isNaN(w))?u-w:(p||'').localeCompare(q||'');"
     "return d==='a'?c:-c;});r.forEach(function(x){b.appendChild(x);});});});});</script>";
 
-static void page_begin(struct sbuf *out, const char *title, const char *root)
+void site_page_begin(struct sbuf *out, const char *title, const char *root)
 {
 	sbuf_adds(out, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
 		       "<meta name=viewport content=\"width=device-width\">"
 		       "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
 		       "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self'\"><title>");
-	html(out, title);
+	site_html(out, title);
 	sbuf_addf(out,
 		  "</title><style>%s</style></head><body><nav><a href=\"%sindex.html\">candidates</a>"
-		  "<a href=\"%sapprovals.html\">approvals</a><a href=\"%slineage.html\">lineage</a></nav>\n",
-		  style, root, root, root);
+		  "<a href=\"%sapprovals.html\">approvals</a><a href=\"%sgenerations.html\">generations</a>"
+		  "<a href=\"%scompare.html\">compare</a><a href=\"%slineage.html\">lineage</a></nav>\n",
+		  style, root, root, root, root, root);
 }
 
-static void page_end(struct sbuf *out)
+void site_page_end(struct sbuf *out)
 {
 	sbuf_adds(out, sort_js);
 	sbuf_adds(out, "\n</body></html>\n");
@@ -210,7 +213,7 @@ static int write_page(const char *dir, const char *name, struct sbuf *page, char
 	return rc < 0 ? -1 : 0;
 }
 
-static const char *str_or(const struct json *o, const char *k, const char *def)
+const char *site_str_or(const struct json *o, const char *k, const char *def)
 {
 	const char *s = json_get_str(o, k);
 
@@ -218,7 +221,7 @@ static const char *str_or(const struct json *o, const char *k, const char *def)
 }
 
 /* A status word as a span with its class (the class is one of ours). */
-static void status_span(struct sbuf *out, const char *st)
+void site_status_span(struct sbuf *out, const char *st)
 {
 	static const char *const known[] = {"accepted", "rejected", "violation", "timeout", "memory",
 					    "crash",    "error",    "pass",      "fail",    "warn",
@@ -230,17 +233,17 @@ static void status_span(struct sbuf *out, const char *st)
 		if (!strcmp(st, known[i]))
 			cls = known[i];
 	sbuf_addf(out, "<span class=%s>", cls);
-	html(out, st ? st : "-");
+	site_html(out, st ? st : "-");
 	sbuf_adds(out, "</span>");
 }
 
-static void num_cell(struct sbuf *out, const struct json *o, const char *key)
+void site_num_cell(struct sbuf *out, const struct json *o, const char *key)
 {
 	double v;
 
 	if (json_get_num(o, key, &v) && isfinite(v)) {
 		sbuf_addf(out, "<td class=n data-v=\"%.17g\">", v);
-		htmlf_num(out, v);
+		site_htmlf_num(out, v);
 		sbuf_adds(out, "</td>");
 	} else {
 		sbuf_adds(out, "<td class=n data-v=\"\">-</td>");
@@ -266,12 +269,12 @@ static void code_block(struct sbuf *out, const char *code, bool is_diff)
 
 			if (cls)
 				sbuf_addf(out, "<span class=%s>", cls);
-			html(out, one);
+			site_html(out, one);
 			if (cls)
 				sbuf_adds(out, "</span>");
 		} else {
 			sbuf_addf(out, "<span class=dim>%4d </span>", line++);
-			html(out, one);
+			site_html(out, one);
 		}
 		sbuf_addc(out, '\n');
 		free(one);
@@ -369,16 +372,8 @@ static void unverified_banner(struct sbuf *out, const struct json *j)
 
 /* ---- the index ----------------------------------------------------------- */
 
-struct site {
-	const char *dir, *db;
-	long long since;
-	struct pool *pool;
-	struct json *rows;      /* pool_list(): summaries, id order */
-	struct json *approvals; /* pool_approvals() */
-	struct json *user_keys; /* the callers' metric names, sorted, as strings */
-};
 
-static bool included(const struct site *s, const struct json *row)
+bool site_included(const struct site *s, const struct json *row)
 {
 	double id = 0;
 
@@ -409,74 +404,111 @@ static void collect_user_keys(struct site *s)
 	qsort(s->user_keys->items, s->user_keys->count, sizeof(struct json *), cmp_str);
 }
 
+/* The index's filters (a row of inputs under the heads; the state also
+ * in the URL: index.html#status=accepted&gen=1..2) and the compare
+ * button.  Without script the table is complete and unfiltered. */
+static const char filter_js[] =
+    "<script>(function(){var t=document.getElementById('cands'),hd=t.tHead.rows[0],fr=t.tHead.insertRow(-1),"
+    "ins=[];fr.className='filters';Array.prototype.forEach.call(hd.cells,function(h,i){var c=fr.insertCell(-1);"
+    "if(i===0)return;var x=document.createElement('input');x.size=6;x.name=h.textContent.replace(/[^a-z0-9_]+/gi,"
+    "'_').toLowerCase();x.placeholder='filter';c.appendChild(x);ins[i]=x;x.addEventListener('input',apply);});"
+    "function match(v,f){if(!f)return true;var m=/^\\s*(-?[0-9.e+-]*)\\s*\\.\\.\\s*(-?[0-9.e+-]*)\\s*$/i.exec(f),"
+    "n=parseFloat(v);if(m&&(m[1]||m[2]))return!isNaN(n)&&(!m[1]||n>=parseFloat(m[1]))&&(!m[2]||n<=parseFloat(m[2]));"
+    "m=/^\\s*(<=|>=|<|>|=)\\s*(-?[0-9.e+-]+)\\s*$/.exec(f);if(m){var w=parseFloat(m[2]);if(isNaN(n))return false;"
+    "return m[1]==='<'?n<w:m[1]==='>'?n>w:m[1]==='<='?n<=w:m[1]==='>='?n>=w:n===w;}"
+    "return String(v).toLowerCase().indexOf(f.toLowerCase())>=0;}"
+    "function apply(){var q=[],k=0;ins.forEach(function(x){if(x&&x.value)q.push(x.name+'='+encodeURIComponent(x.value));});"
+    "history.replaceState(null,'',q.length?'#'+q.join('&'):location.pathname);"
+    "Array.prototype.forEach.call(t.tBodies[0].rows,function(r){var ok=true;ins.forEach(function(x,i){"
+    "if(x&&x.value){var c=r.cells[i],v=c.dataset.v!==undefined?c.dataset.v:c.textContent;ok=ok&&match(v,x.value);}});"
+    "r.hidden=!ok;k+=ok?1:0;});document.getElementById('shown').textContent=k;}"
+    "location.hash.replace(/^#/,'').split('&').forEach(function(p){var kv=p.split('=');ins.forEach(function(x){"
+    "if(x&&x.name===kv[0])x.value=decodeURIComponent(kv[1]||'');});});apply();"
+    "document.getElementById('compare').addEventListener('click',function(){var ids=Array.prototype.map.call("
+    "t.querySelectorAll('td.pick input:checked'),function(x){return x.value;});"
+    "location.href='compare.html#ids='+ids.join(',');});})();</script>";
+
 static void index_page(struct site *s, const char *only_status, struct sbuf *out)
 {
 	static const char *const statuses[] = {"accepted", "rejected", "violation", "timeout",
 					       "memory",   "crash",    "error"};
 	size_t shown = 0;
 
-	page_begin(out, only_status ? only_status : "candidates", "");
+	site_page_begin(out, only_status ? only_status : "candidates", "");
 	sbuf_adds(out, "<h1>Candidates");
 	if (only_status) {
 		sbuf_adds(out, ": ");
-		html(out, only_status);
+		site_html(out, only_status);
 	}
 	sbuf_adds(out, "</h1>\n<p>");
-	html(out, s->db);
+	site_html(out, s->db);
 	if (s->since > 1)
 		sbuf_addf(out, " &middot; from candidate %lld on", s->since);
 	sbuf_adds(out, "</p>\n<p>show: <a href=\"index.html\">all</a>");
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		sbuf_addf(out, " &middot; <a href=\"index-%s.html\">%s</a>", statuses[i], statuses[i]);
-	sbuf_adds(out, "</p>\n<table class=list><thead><tr><th>id</th><th>architecture</th><th>status</th>"
-		       "<th>stage</th><th>gen</th><th>parent</th><th>parameters</th><th>held-out loss</th>"
-		       "<th>final loss</th><th>loss</th>");
+	sbuf_adds(out, "</p>\n<p>download: <a href=\"candidates.csv\">CSV</a> &middot; <a href=\"candidates.json\">"
+		       "JSON</a> &middot; <button id=compare type=button>compare the ticked</button> "
+		       "<span class=dim>filter under each column head: text, or a range such as 1..3, &gt;0.5, "
+		       "&lt;=2</span></p>\n");
+	/* status, approval and the verdict's stage first: what a reviewer
+	 * decides on; then the caller's columns */
+	sbuf_adds(out, "<table class=list id=cands><thead><tr><th class=pick></th><th>id</th><th>status</th>"
+		       "<th>approval</th><th>stage</th><th>architecture</th><th>gen</th><th>parent</th><th>fixes</th>"
+		       "<th>parameters</th><th>held-out loss</th><th>final loss</th><th>loss</th>");
 	for (size_t k = 0; k < s->user_keys->count; k++) {
 		sbuf_adds(out, "<th>");
-		html(out, s->user_keys->items[k]->s);
+		site_html(out, s->user_keys->items[k]->s);
 		sbuf_adds(out, "</th>");
 	}
-	sbuf_adds(out, "<th>approval</th><th>fixes</th><th>torch</th></tr></thead><tbody>\n");
+	sbuf_adds(out, "<th>torch</th></tr></thead><tbody>\n");
 	for (size_t i = 0; i < s->rows->count; i++) {
 		const struct json *r = s->rows->items[i], *um = json_get(r, "user_metrics");
 		double id = 0, par = 0, gen = 0, fixes = 0;
-		const char *st = str_or(r, "status", "");
+		const char *st = site_str_or(r, "status", ""), *ap = site_str_or(r, "approval", "-");
 
-		if (!included(s, r) || (only_status && strcmp(st, only_status)))
+		if (!site_included(s, r) || (only_status && strcmp(st, only_status)))
 			continue;
 		shown++;
 		json_get_num(r, "id", &id);
 		json_get_num(r, "generation", &gen);
 		json_get_num(r, "fixes_applied", &fixes);
-		sbuf_addf(out, "<tr><td data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td><td data-v=\"", id, id,
-			  id);
-		html(out, str_or(r, "architecture_id", ""));
+		sbuf_addf(out,
+			  "<tr><td class=pick><input type=checkbox value=\"%.0f\" aria-label=\"pick %.0f\"></td>"
+			  "<td data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td><td data-v=\"",
+			  id, id, id, id, id);
+		site_html(out, st);
 		sbuf_adds(out, "\">");
-		html(out, str_or(r, "architecture_id", ""));
-		sbuf_adds(out, "</td><td data-v=\"");
-		html(out, st);
-		sbuf_adds(out, "\">");
-		status_span(out, st);
+		site_status_span(out, st);
 		if (cli_unverified(r))
 			sbuf_adds(out, " <span class=warn>(unverified)</span>");
+		sbuf_adds(out, "</td><td data-v=\"");
+		site_html(out, ap);
+		sbuf_adds(out, "\">");
+		site_status_span(out, json_get_str(r, "approval") ? ap : NULL);
 		sbuf_adds(out, "</td><td>");
-		html(out, str_or(r, "stage", ""));
+		site_html(out, site_str_or(r, "stage", ""));
+		sbuf_adds(out, "</td><td data-v=\"");
+		site_html(out, site_str_or(r, "architecture_id", ""));
+		sbuf_adds(out, "\">");
+		site_html(out, site_str_or(r, "architecture_id", ""));
 		sbuf_addf(out, "</td><td class=n data-v=\"%.0f\">%.0f</td>", gen, gen);
 		if (json_get_num(r, "parent_id", &par))
-			sbuf_addf(out, "<td data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td>", par, par, par);
+			sbuf_addf(out, "<td class=n data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td>", par, par, par);
 		else
 			sbuf_adds(out, "<td data-v=\"\">-</td>");
-		num_cell(out, r, "parameters");
-		num_cell(out, r, "heldout_loss");
-		num_cell(out, r, "final_loss");
+		sbuf_addf(out, "<td class=n data-v=\"%.0f\">%.0f</td>", fixes, fixes);
+		site_num_cell(out, r, "parameters");
+		site_num_cell(out, r, "heldout_loss");
+		site_num_cell(out, r, "final_loss");
 		sbuf_adds(out, "<td>");
-		html(out, str_or(r, "loss", "-"));
+		site_html(out, site_str_or(r, "loss", "-"));
 		sbuf_adds(out, "</td>");
 		for (size_t k = 0; k < s->user_keys->count; k++) {
 			const struct json *v = um ? json_get(um, s->user_keys->items[k]->s) : NULL;
 
 			if (v && v->type == JSON_NUMBER) {
-				num_cell(out, um, s->user_keys->items[k]->s);
+				site_num_cell(out, um, s->user_keys->items[k]->s);
 			} else {
 				sbuf_adds(out, "<td>");
 				if (v)
@@ -485,14 +517,14 @@ static void index_page(struct site *s, const char *only_status, struct sbuf *out
 			}
 		}
 		sbuf_adds(out, "<td>");
-		status_span(out, json_get_str(r, "approval") ? json_get_str(r, "approval") : NULL);
-		sbuf_addf(out, "</td><td class=n data-v=\"%.0f\">%.0f</td><td>", fixes, fixes);
-		html(out, str_or(r, "torch", "-"));
+		site_html(out, site_str_or(r, "torch", "-"));
 		sbuf_adds(out, "</td></tr>\n");
 	}
 	sbuf_adds(out, "</tbody></table>\n");
-	sbuf_addf(out, "<p class=dim>%zu candidate(s).  Click a column head to sort.</p>\n", shown);
-	page_end(out);
+	sbuf_addf(out, "<p class=dim><span id=shown>%zu</span> candidate(s).  Click a column head to sort.</p>\n",
+		  shown);
+	sbuf_adds(out, filter_js);
+	site_page_end(out);
 }
 
 /* ---- a candidate's page -------------------------------------------------- */
@@ -508,11 +540,11 @@ static void check_table(struct sbuf *out, const struct json *checks)
 		const char *st = json_get_str(checks->items[i], "status");
 
 		sbuf_adds(out, "<tr><td>");
-		html(out, checks->keys[i]);
+		site_html(out, checks->keys[i]);
 		sbuf_adds(out, "</td><td>");
-		status_span(out, st);
+		site_status_span(out, st);
 		sbuf_adds(out, "</td><td>");
-		html(out, json_get_str(checks->items[i], "detail"));
+		site_html(out, json_get_str(checks->items[i], "detail"));
 		sbuf_adds(out, "</td></tr>");
 	}
 	sbuf_adds(out, "</tbody></table>\n");
@@ -533,19 +565,19 @@ static void archive_section(struct sbuf *out, const struct json *a)
 	}
 	if (!json_get_bool(a, "verified", false)) {
 		sbuf_adds(out, "<p><b>refused by the archive verifier</b> (");
-		html(out, str_or(a, "refused", "?"));
+		site_html(out, site_str_or(a, "refused", "?"));
 		sbuf_adds(out, "): nothing of it was loaded</p>\n");
 		return;
 	}
 	json_get_num(a, "bytes", &v);
 	sbuf_adds(out, "<p>verified by ");
-	html(out, str_or(a, "verifier", "?"));
+	site_html(out, site_str_or(a, "verifier", "?"));
 	sbuf_adds(out, ": SHA-256 <code>");
-	html(out, str_or(a, "sha256", "?"));
+	site_html(out, site_str_or(a, "sha256", "?"));
 	sbuf_addf(out, "</code>, %.0f bytes. Operators it can run:", v);
 	for (size_t i = 0; ops && ops->type == JSON_ARRAY && i < ops->count; i++) {
 		sbuf_adds(out, i ? ", " : " ");
-		html(out, ops->items[i]->type == JSON_STRING ? ops->items[i]->s : "?");
+		site_html(out, ops->items[i]->type == JSON_STRING ? ops->items[i]->s : "?");
 	}
 	sbuf_adds(out, "</p>\n");
 	if (!mods || mods->type != JSON_ARRAY || !mods->count)
@@ -559,7 +591,7 @@ static void archive_section(struct sbuf *out, const struct json *a)
 		sbuf_adds(out, "<tr>");
 		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
 			sbuf_adds(out, "<td>");
-			html(out, str_or(m, cols[k], ""));
+			site_html(out, site_str_or(m, cols[k], ""));
 			sbuf_adds(out, "</td>");
 		}
 		sbuf_adds(out, "<td>");
@@ -567,7 +599,7 @@ static void archive_section(struct sbuf *out, const struct json *a)
 			const struct json *shape = ps->items[j];
 
 			sbuf_adds(out, j ? "; " : "");
-			html(out, ps->keys[j]);
+			site_html(out, ps->keys[j]);
 			sbuf_adds(out, " [");
 			for (size_t k = 0; shape && shape->type == JSON_ARRAY && k < shape->count; k++)
 				sbuf_addf(out, "%s%.0f", k ? ", " : "", shape->items[k]->n);
@@ -597,13 +629,13 @@ static void sandbox_list(struct sbuf *out, const struct json *sb)
 		  json_get_bool(sb, "no_new_privs", false) ? "set" : "<b>not set</b>");
 	if (json_get_num(sb, "uid", &v))
 		sbuf_addf(out, "<li>uid %.0f, capabilities: ", v);
-	html(out, str_or(sb, "capabilities", "?"));
+	site_html(out, site_str_or(sb, "capabilities", "?"));
 	sbuf_addf(out, "</li><li>cgroup limits: %s</li><li>namespaces:",
 		  json_get_bool(sb, "cgroup", false) ? "on" : "<b>off</b>");
 	for (size_t i = 0; ns && ns->type == JSON_OBJECT && i < ns->count; i++)
 		if (ns->items[i]->type == JSON_BOOL && ns->items[i]->b) {
 			sbuf_addc(out, ' ');
-			html(out, ns->keys[i]);
+			site_html(out, ns->keys[i]);
 		}
 	sbuf_adds(out, "</li></ul>\n");
 }
@@ -622,15 +654,15 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 	if (json_get_num(c, "parent_id", &pid) && pid > 0)
 		parent = pool_get(s->pool, (long long)pid, true, err, errlen);
 	snprintf(title, sizeof(title), "candidate %.0f", id);
-	page_begin(out, title, "../");
+	site_page_begin(out, title, "../");
 	sbuf_addf(out, "<h1>Candidate %.0f &middot; ", id);
-	status_span(out, str_or(c, "status", ""));
+	site_status_span(out, site_str_or(c, "status", ""));
 	sbuf_adds(out, " <span class=dim>at ");
-	html(out, str_or(c, "stage", ""));
+	site_html(out, site_str_or(c, "stage", ""));
 	sbuf_adds(out, "</span></h1>\n");
 	unverified_banner(out, c);
 	sbuf_adds(out, "<table class=kv><tr><th>architecture</th><td>");
-	html(out, str_or(c, "architecture_id", ""));
+	site_html(out, site_str_or(c, "architecture_id", ""));
 	sbuf_adds(out, "</td></tr><tr><th>lineage</th><td>");
 	if (pid > 0)
 		sbuf_addf(out, "child of <a href=\"%.0f.html\">#%.0f</a>, ", pid, pid);
@@ -654,15 +686,15 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 		}
 	}
 	sbuf_adds(out, "</td></tr><tr><th>recorded</th><td>");
-	html(out, str_or(c, "created_at", ""));
+	site_html(out, site_str_or(c, "created_at", ""));
 	sbuf_adds(out, "</td></tr><tr><th>runtime</th><td>torch ");
-	html(out, str_or(c, "torch", "?"));
+	site_html(out, site_str_or(c, "torch", "?"));
 	sbuf_adds(out, ", Python ");
-	html(out, str_or(c, "python", "?"));
+	site_html(out, site_str_or(c, "python", "?"));
 	sbuf_adds(out, ", ");
-	html(out, str_or(c, "format", "?"));
+	site_html(out, site_str_or(c, "format", "?"));
 	sbuf_adds(out, "</td></tr><tr><th>code SHA-256</th><td><code>");
-	html(out, str_or(c, "code_sha256", ""));
+	site_html(out, site_str_or(c, "code_sha256", ""));
 	sbuf_adds(out, "</code></td></tr><tr><th>archive</th><td>");
 	if (json_get_bool(c, "has_artifact", false)) {
 		double b = 0;
@@ -671,7 +703,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 		sbuf_addf(out, "%.1f MiB", b / 1048576.0);
 	} else if (json_get_str(c, "artifact_pruned_at")) {
 		sbuf_adds(out, "pruned by pool gc at ");
-		html(out, json_get_str(c, "artifact_pruned_at"));
+		site_html(out, json_get_str(c, "artifact_pruned_at"));
 	} else {
 		sbuf_adds(out, "none");
 	}
@@ -688,7 +720,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 			if (acid != id)
 				continue;
 			sbuf_addf(out, "%s<a href=\"../a/%.0f.html\">request %.0f</a> ", any ? ", " : "", aid, aid);
-			status_span(out, json_get_str(a, "state"));
+			site_status_span(out, json_get_str(a, "state"));
 			any = true;
 		}
 		if (!any)
@@ -701,16 +733,16 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 		double line = 0;
 
 		sbuf_adds(out, "<h2>Why not accepted</h2>\n<p><b>");
-		html(out, str_or(e, "type", "error"));
+		site_html(out, site_str_or(e, "type", "error"));
 		sbuf_adds(out, "</b>");
 		if (json_get_num(e, "line", &line) && line > 0)
 			sbuf_addf(out, " at line %.0f", line);
 		sbuf_adds(out, ": <span class=pre>");
-		html(out, str_or(e, "message", ""));
+		site_html(out, site_str_or(e, "message", ""));
 		sbuf_adds(out, "</span></p>\n");
 		if (json_get_str(e, "hint")) {
 			sbuf_adds(out, "<p class=dim>");
-			html(out, json_get_str(e, "hint"));
+			site_html(out, json_get_str(e, "hint"));
 			sbuf_adds(out, "</p>\n");
 		}
 		if (json_get_str(e, "traceback") && *json_get_str(e, "traceback")) {
@@ -742,9 +774,9 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 			sbuf_adds(out, "<h2>Violations</h2>\n<ul>");
 			for (size_t i = 0; i < v->count; i++) {
 				sbuf_adds(out, "<li><b>");
-				html(out, str_or(v->items[i], "rule", ""));
+				site_html(out, site_str_or(v->items[i], "rule", ""));
 				sbuf_adds(out, "</b>: ");
-				html(out, str_or(v->items[i], "message", str_or(v->items[i], "event", "")));
+				site_html(out, site_str_or(v->items[i], "message", site_str_or(v->items[i], "event", "")));
 				sbuf_adds(out, "</li>");
 			}
 			sbuf_adds(out, "</ul>\n");
@@ -757,7 +789,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 				json_get_num(w->items[i], "line", &l);
 				json_get_num(w->items[i], "col", &col);
 				sbuf_addf(out, "<li>line %.0f:%.0f ", l, col);
-				html(out, str_or(w->items[i], "message", ""));
+				site_html(out, site_str_or(w->items[i], "message", ""));
 				sbuf_adds(out, "</li>");
 			}
 			sbuf_adds(out, "</ul>\n");
@@ -781,7 +813,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 			sbuf_addf(out, "<p>after attempt %zu:", i + 1);
 			for (size_t k = 0; fx && fx->type == JSON_ARRAY && k < fx->count; k++) {
 				sbuf_adds(out, k ? "; " : " ");
-				html(out, str_or(fx->items[k], "description", str_or(fx->items[k], "rule", "")));
+				site_html(out, site_str_or(fx->items[k], "description", site_str_or(fx->items[k], "rule", "")));
 			}
 			sbuf_adds(out, "</p>\n");
 			code_block(out, d, true);
@@ -796,7 +828,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 
 		snprintf(pa, sizeof(pa), "candidate-%.0f.py", pid);
 		snprintf(na, sizeof(na), "candidate-%.0f.py", id);
-		d = diff_unified(str_or(parent, "final_code", ""), str_or(c, "final_code", ""), pa, na, 3);
+		d = diff_unified(site_str_or(parent, "final_code", ""), site_str_or(c, "final_code", ""), pa, na, 3);
 		sbuf_addf(out, "<h2>Against the parent, <a href=\"%.0f.html\">#%.0f</a></h2>\n", pid, pid);
 		if (*d)
 			code_block(out, d, true);
@@ -812,7 +844,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 			code_block(out, o, true);
 		}
 	}
-	page_end(out);
+	site_page_end(out);
 	json_free(parent);
 	json_free(c);
 }
@@ -847,7 +879,7 @@ static void shell_quote(struct sbuf *out, const char *s)
 
 static void approvals_index(struct site *s, struct sbuf *out)
 {
-	page_begin(out, "approvals", "");
+	site_page_begin(out, "approvals", "");
 	sbuf_adds(out, "<h1>Approval requests</h1>\n<table class=list><thead><tr><th>request</th><th>state</th>"
 		       "<th>candidate</th><th>requested</th><th>title</th></tr></thead><tbody>\n");
 	for (size_t i = 0; s->approvals && i < s->approvals->count; i++) {
@@ -857,15 +889,15 @@ static void approvals_index(struct site *s, struct sbuf *out)
 		json_get_num(a, "id", &aid);
 		json_get_num(a, "candidate_id", &cid);
 		sbuf_addf(out, "<tr><td data-v=\"%.0f\"><a href=\"a/%.0f.html\">%.0f</a></td><td>", aid, aid, aid);
-		status_span(out, json_get_str(a, "state"));
+		site_status_span(out, json_get_str(a, "state"));
 		sbuf_addf(out, "</td><td data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td><td>", cid, cid, cid);
-		html(out, str_or(a, "requested_at", ""));
+		site_html(out, site_str_or(a, "requested_at", ""));
 		sbuf_adds(out, "</td><td>");
-		html(out, str_or(a, "title", ""));
+		site_html(out, site_str_or(a, "title", ""));
 		sbuf_adds(out, "</td></tr>\n");
 	}
 	sbuf_adds(out, "</tbody></table>\n");
-	page_end(out);
+	site_page_end(out);
 }
 
 static void approval_page(struct site *s, const struct json *summary, struct sbuf *out, char *err, size_t errlen)
@@ -881,19 +913,19 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 		return;
 	json_get_num(a, "candidate_id", &cid);
 	snprintf(title, sizeof(title), "approval request %.0f", aid);
-	page_begin(out, title, "../");
+	site_page_begin(out, title, "../");
 	sbuf_addf(out, "<h1>Approval request %.0f &middot; ", aid);
-	status_span(out, json_get_str(a, "state"));
+	site_status_span(out, json_get_str(a, "state"));
 	sbuf_adds(out, "</h1>\n<h2>");
-	html(out, str_or(a, "title", ""));
+	site_html(out, site_str_or(a, "title", ""));
 	sbuf_addf(out, "</h2>\n<p>for <a href=\"../c/%.0f.html\">candidate %.0f</a> (", cid, cid);
-	html(out, str_or(a, "architecture_id", ""));
+	site_html(out, site_str_or(a, "architecture_id", ""));
 	sbuf_adds(out, "), requested ");
-	html(out, str_or(a, "requested_at", ""));
+	site_html(out, site_str_or(a, "requested_at", ""));
 	sbuf_adds(out, "</p>\n");
 	unverified_banner(out, a);
 	sbuf_adds(out, "<p class=pre>");
-	html(out, str_or(a, "description", ""));
+	site_html(out, site_str_or(a, "description", ""));
 	sbuf_adds(out, "</p>\n<h2>Decisions</h2>\n");
 	dec = json_get(a, "decisions");
 	if (!dec || !dec->count) {
@@ -903,31 +935,31 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 			       "<th>signature</th><th>comment</th></tr></thead><tbody>");
 		for (size_t i = 0; i < dec->count; i++) {
 			sbuf_adds(out, "<tr><td>");
-			html(out, str_or(dec->items[i], "decided_at", ""));
+			site_html(out, site_str_or(dec->items[i], "decided_at", ""));
 			sbuf_adds(out, "</td><td>");
-			status_span(out, json_get_str(dec->items[i], "decision"));
+			site_status_span(out, json_get_str(dec->items[i], "decision"));
 			sbuf_adds(out, "</td><td>");
-			html(out, str_or(dec->items[i], "reviewer", ""));
+			site_html(out, site_str_or(dec->items[i], "reviewer", ""));
 			sbuf_adds(out, "</td><td>");
 			/* what the reviewers file says of it, not what the row says */
-			status_span(out, json_get_str(dec->items[i], "signature"));
+			site_status_span(out, json_get_str(dec->items[i], "signature"));
 			if (json_get_str(dec->items[i], "signed_by")) {
 				sbuf_adds(out, " by ");
-				html(out, json_get_str(dec->items[i], "signed_by"));
+				site_html(out, json_get_str(dec->items[i], "signed_by"));
 			}
 			sbuf_adds(out, "</td><td>");
-			html(out, str_or(dec->items[i], "comment", ""));
+			site_html(out, site_str_or(dec->items[i], "comment", ""));
 			sbuf_adds(out, "</td></tr>");
 		}
 		sbuf_adds(out, "</tbody></table>\n");
 	}
-	if (!strcmp(str_or(a, "state", ""), "forged") || !strcmp(str_or(a, "state", ""), "untrusted")) {
+	if (!strcmp(site_str_or(a, "state", ""), "forged") || !strcmp(site_str_or(a, "state", ""), "untrusted")) {
 		sbuf_adds(out, "<p class=forged>The pool records this request as ");
-		html(out, str_or(a, "recorded_state", "?"));
+		site_html(out, site_str_or(a, "recorded_state", "?"));
 		sbuf_adds(out, ", but no reviewer of the reviewers file signed an approval of these archive bytes: "
 			       "'pool export' refuses it.</p>\n");
 	}
-	if (!strcmp(str_or(a, "state", ""), "pending")) {
+	if (!strcmp(site_str_or(a, "state", ""), "pending")) {
 		struct sbuf cmd = SBUF_INIT;
 
 		sbuf_adds(out, "<h2>Decide (in the command line, which keeps the append-only trail)</h2>\n");
@@ -938,7 +970,7 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 		shell_quote(&cmd, s->db);
 		sbuf_adds(&cmd, " --comment 'why'\n");
 		sbuf_adds(out, "<pre>");
-		html(out, sbuf_str(&cmd));
+		site_html(out, sbuf_str(&cmd));
 		sbuf_adds(out, "</pre>\n");
 		sbuf_release(&cmd);
 	}
@@ -959,13 +991,13 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 		else
 			sbuf_adds(out, "<p class=dim>the same code</p>\n");
 	}
-	page_end(out);
+	site_page_end(out);
 	json_free(a);
 }
 
 /* ---- lineage ------------------------------------------------------------- */
 
-static const char *status_color(const char *st)
+const char *site_status_color(const char *st)
 {
 	if (!st)
 		return "#888";
@@ -1011,6 +1043,17 @@ static int run_dot(const char *dir, struct sbuf *svg)
 	return rc;
 }
 
+/* NAME as a label: letters, digits and . _ - kept, anything else '?',
+ * at most OUTLEN - 1 characters. */
+static void safe_label(const char *name, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; name && *name && n + 1 < outlen; name++)
+		out[n++] = (isalnum((unsigned char)*name) || strchr("._-", *name)) ? *name : '?';
+	out[n] = '\0';
+}
+
 static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t errlen)
 {
 	struct sbuf dot = SBUF_INIT, svg = SBUF_INIT;
@@ -1027,16 +1070,26 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 		const char *st = json_get_str(r, "status");
 		double id = 0, par = 0;
 
-		if (!included(s, r))
+		if (!site_included(s, r))
 			continue;
 		n++;
 		json_get_num(r, "id", &id);
-		/* only numbers and a status word, chosen from ours */
-		sbuf_addf(&dot, " c%.0f [label=\"#%.0f\\n%s\", color=\"%s\", URL=\"c/%.0f.html\"];\n", id, id,
-			  st && !strcmp(st, "accepted")   ? "accepted"
-			  : st && !strcmp(st, "rejected") ? "rejected"
-							  : "other",
-			  status_color(st), id);
+		/* numbers, a status word of ours, and the name cut to letters,
+		 * digits and . _ - (nothing dot or SVG would read as syntax) */
+		{
+			char name[32], val[48] = "";
+			double v;
+
+			safe_label(site_str_or(r, "architecture_id", ""), name, sizeof(name));
+			if (site_metric(r, s->metric, &v) && isfinite(v))
+				snprintf(val, sizeof(val), "\\n%.12s %.4g", s->metric, v);
+			sbuf_addf(&dot, " c%.0f [label=\"#%.0f %s\\n%s%s\", color=\"%s\", URL=\"c/%.0f.html\"];\n", id, id,
+				  name,
+				  st && !strcmp(st, "accepted")   ? "accepted"
+				  : st && !strcmp(st, "rejected") ? "rejected"
+								  : "other",
+				  val, site_status_color(st), id);
+		}
 		if (json_get_num(r, "parent_id", &par))
 			sbuf_addf(&dot, " c%.0f -> c%.0f;\n", par, id);
 	}
@@ -1046,7 +1099,7 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 	unlink(dotpath);
 	free(dotpath);
 	sbuf_release(&dot);
-	page_begin(out, "lineage", "");
+	site_page_begin(out, "lineage", "");
 	sbuf_addf(out, "<h1>Lineage</h1>\n<p class=dim>%zu candidate(s); a click opens one.  Drawn by %s.</p>\n", n,
 		  drawn ? "graphviz's dot" : "aegis-sandbox's own layout (graphviz's dot is not installed)");
 	if (drawn) {
@@ -1054,13 +1107,13 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 	} else {
 		/* our own: one row per generation, candidates in id order */
 		double maxgen = 0, per_row[256] = {0}, placed[256] = {0};
-		const double BW = 80, BH = 34, GX = 20, GY = 50;
+		const double BW = 130, BH = 34, GX = 20, GY = 50;
 		double width = 0;
 
 		for (size_t i = 0; i < s->rows->count; i++) {
 			double g = 0;
 
-			if (!included(s, s->rows->items[i]))
+			if (!site_included(s, s->rows->items[i]))
 				continue;
 			json_get_num(s->rows->items[i], "generation", &g);
 			g = g < 0 ? 0 : g > 255 ? 255 : g;
@@ -1079,7 +1132,7 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 			for (size_t i = 0; i < s->rows->count; i++) {
 				double g = 0;
 
-				if (!included(s, s->rows->items[i]))
+				if (!site_included(s, s->rows->items[i]))
 					continue;
 				json_get_num(s->rows->items[i], "generation", &g);
 				g = g < 0 ? 0 : g > 255 ? 255 : g;
@@ -1089,14 +1142,14 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 			for (size_t i = 0; i < s->rows->count; i++) {
 				double par = 0;
 
-				if (!included(s, s->rows->items[i]) ||
+				if (!site_included(s, s->rows->items[i]) ||
 				    !json_get_num(s->rows->items[i], "parent_id", &par))
 					continue;
 				for (size_t j = 0; j < s->rows->count; j++) {
 					double id = 0;
 
 					json_get_num(s->rows->items[j], "id", &id);
-					if (id == par && included(s, s->rows->items[j]))
+					if (id == par && site_included(s, s->rows->items[j]))
 						sbuf_addf(out,
 							  "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
 							  "stroke=\"#999\"/>",
@@ -1107,15 +1160,25 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 				double id = 0;
 				const char *st = json_get_str(s->rows->items[i], "status");
 
-				if (!included(s, s->rows->items[i]))
+				if (!site_included(s, s->rows->items[i]))
 					continue;
 				json_get_num(s->rows->items[i], "id", &id);
-				sbuf_addf(out,
-					  "<a href=\"c/%.0f.html\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
-					  "height=\"%.0f\" rx=\"6\" fill=\"white\" stroke=\"%s\" stroke-width=\"2\"/>"
-					  "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" "
-					  "text-anchor=\"middle\">#%.0f</text></a>",
-					  id, xs[i], ys[i], BW, BH, status_color(st), xs[i] + BW / 2, ys[i] + 21, id);
+				{
+					char name[20], val[48] = "";
+					double v;
+
+					safe_label(site_str_or(s->rows->items[i], "architecture_id", ""), name, sizeof(name));
+					if (site_metric(s->rows->items[i], s->metric, &v) && isfinite(v))
+						snprintf(val, sizeof(val), "%.4g", v);
+					sbuf_addf(out,
+						  "<a href=\"c/%.0f.html\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
+						  "height=\"%.0f\" rx=\"6\" fill=\"white\" stroke=\"%s\" stroke-width=\"2\"/>"
+						  "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">#%.0f %s"
+						  "</text><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\" "
+						  "fill=\"#555\">%s</text></a>",
+						  id, xs[i], ys[i], BW, BH, site_status_color(st), xs[i] + BW / 2, ys[i] + 14, id,
+						  name, xs[i] + BW / 2, ys[i] + 28, val);
+				}
 			}
 			free(xs);
 			free(ys);
@@ -1126,7 +1189,7 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 		       "<span style=\"color:#b3261e\">&#9632;</span> rejected &nbsp; "
 		       "<span style=\"color:#6f1a8a\">&#9632;</span> violation &nbsp; "
 		       "<span style=\"color:#8a5a00\">&#9632;</span> other</p>\n");
-	page_end(out);
+	site_page_end(out);
 	sbuf_release(&svg);
 }
 
@@ -1174,11 +1237,12 @@ static int prepare_dir(const char *dir, char *err, size_t errlen)
 	return rc;
 }
 
-struct json *report_html(struct pool *pool, const char *db, const char *dir, long long since, char *err, size_t errlen)
+struct json *report_html(struct pool *pool, const char *db, const char *dir, long long since, const char *metric,
+			 char *err, size_t errlen)
 {
 	static const char *const statuses[] = {"accepted", "rejected", "violation", "timeout",
 					       "memory",   "crash",    "error"};
-	struct site s = {.dir = dir, .db = db, .since = since, .pool = pool};
+	struct site s = {.dir = dir, .db = db, .since = since, .pool = pool, .metric = metric ? metric : "heldout_loss"};
 	struct sbuf page = SBUF_INIT;
 	struct json *doc = NULL;
 	size_t ncand = 0, nappr = 0;
@@ -1205,7 +1269,7 @@ struct json *report_html(struct pool *pool, const char *db, const char *dir, lon
 		double id = 0;
 		char name[64];
 
-		if (!included(&s, s.rows->items[i]))
+		if (!site_included(&s, s.rows->items[i]))
 			continue;
 		json_get_num(s.rows->items[i], "id", &id);
 		*err = '\0';
@@ -1238,7 +1302,7 @@ struct json *report_html(struct pool *pool, const char *db, const char *dir, lon
 		nappr++;
 	}
 	lineage_page(&s, &page, err, errlen);
-	if (write_page(dir, "lineage.html", &page, err, errlen) < 0)
+	if (write_page(dir, "lineage.html", &page, err, errlen) < 0 || review_pages(&s, err, errlen) < 0)
 		goto out;
 	doc = json_object();
 	json_set(doc, "dir", json_str(dir));

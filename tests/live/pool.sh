@@ -18,7 +18,7 @@ expect "list filters" "$(field '[c["id"] for c in r]')" "[3]"
 run_cmd "$AEGIS" approvals list --db "$DB" --json --state pending
 cp "$TMP/out" "$TMP/r.json"
 expect "accepted ones pending approval" "$(field '[(a["candidate_id"], a["state"]) for a in r]')" '[[1, "pending"], [3, "pending"]]'
-expect "request description has the parameter count" "$(field 'r[0]["description"].startswith("Model Model with 1674984 parameters")')" True
+expect "request description has the name, class and parameter count" "$(field 'r[0]["description"].startswith("gen0_seed: class Model with 1674984 parameters")')" True
 expect "risk assessment from the checks" "$(field '(r[1]["risk_assessment"]["trainable"], sorted(r[1]["risk_assessment"]["checks_not_passed"].keys()))')" "(True, ['causality', 'low_loss'])"
 
 run_cmd "$AEGIS" pool export 3 --out "$TMP/m.pt" --db "$DB"

@@ -45,7 +45,10 @@ expect "report: the pages are there" "$(cd "$SITE" && ls index.html index-accept
 bad=0
 for f in "$SITE"/*.html "$SITE"/c/*.html "$SITE"/a/*.html; do
 	n=$(grep -o '<script' "$f" | wc -l)
-	[ "$n" -eq 1 ] || { echo "    $f: $n script elements"; bad=1; }
+	# ours: the sorter; the index's filters; compare's data block and drawer
+	want=1
+	case "$f" in */index*.html) want=2 ;; */compare.html) want=3 ;; esac
+	[ "$n" -eq "$want" ] || { echo "    $f: $n script elements"; bad=1; }
 	grep -q -E '<img|<svg onload|<b onmouseover|<i>' "$f" && { echo "    $f: raw markup"; bad=1; }
 done
 expect "report: no candidate string became markup" "$bad" 0
@@ -62,11 +65,25 @@ expect "report: an approval nobody signed is shown forged" "$(grep -c '<span cla
 expect "report: a terminal escape in output is not passed on" "$(grep -c "$(printf '\033')" "$SITE/c/4.html")" 0
 expect "report: the caller's metrics are columns" "$(grep -c '<th>accuracy</th>' "$SITE/index.html")" 1
 expect "report: lineage by dot, with links" "$(grep -c 'xlink:href="c/4.html"\|href="c/4.html"' "$SITE/lineage.html")" 1
+expect "report: lineage nodes carry the name and the metric" "$(grep -c '>#1 gen0_seed<' "$SITE/lineage.html") $(grep -c '>heldout_loss [0-9.]*<' "$SITE/lineage.html")" "1 2"
+expect "report: a hostile name is cut to a label" "$(grep -c '>#4 x??&gt;\|>#4 x???' "$SITE/lineage.html")" 1
+expect "report: status and approval come first" "$(grep -o '<th class=pick></th><th>id</th><th>status</th><th>approval</th>' "$SITE/index.html" | wc -l)" 1
+# the table as data: CSV (a formula-looking text is defused) and JSON
+"$AEGIS" pool annotate 2 --db "$DB" --metrics '{"note": "=HYPERLINK(\"x\")"}' >/dev/null
+"$AEGIS" pool report --html "$SITE" --db "$DB" >/dev/null
+expect "report: candidates.csv" "$(head -1 "$SITE/candidates.csv" | tr -d '\r') $(wc -l <"$SITE/candidates.csv") $(grep -c "\"'=HYPERLINK(\"\"x\"\")\"" "$SITE/candidates.csv")" \
+	"id,status,approval,stage,architecture_id,generation,parent_id,fixes_applied,parameters,heldout_loss,final_loss,loss,torch,\"<b onmouseover=x>k</b>\",\"accuracy\",\"note\" 5 1"
+expect "report: candidates.json" "$("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([(c["id"], c["status"], c["approval"]) for c in r])' "$SITE/candidates.json")" \
+	"[(1, 'accepted', 'approved'), (2, 'accepted', 'forged'), (3, 'rejected', None), (4, 'accepted', 'pending')]"
+expect "report: metric over generation, best and all" "$(grep -c '<polyline class=best' "$SITE/generations.html") $(grep -o '<circle class=cand' "$SITE/generations.html" | wc -l)" "4 9"
+# the commands a page shows name the pool absolutely, wherever it ran
+(cd "$TMP" && "$AEGIS" pool report --html site-rel --db pool.db >/dev/null)
+expect "report: an absolute --db in the commands" "$(grep -c "approvals approve 3 --db &#39;$TMP/pool.db&#39;" "$TMP/site-rel/a/3.html")" 1
 
 # Chromium renders every page; no script but ours runs (ours marks the
 # table it made sortable), and no hostile attribute lands on the body
 if command -v chromium >/dev/null 2>&1; then
-	for p in index.html index-rejected.html approvals.html lineage.html c/1.html c/2.html c/3.html c/4.html a/1.html a/3.html; do
+	for p in index.html index-rejected.html approvals.html lineage.html generations.html "compare.html#ids=1,2,3,4" c/1.html c/2.html c/3.html c/4.html a/1.html a/3.html; do
 		timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$TMP/chromium" \
 			--dump-dom "file://$SITE/$p" >"$TMP/dom.html" 2>/dev/null
 		expect "chromium renders $p, only our script ran" \
@@ -78,6 +95,26 @@ if command -v chromium >/dev/null 2>&1; then
 	timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$TMP/chromium" \
 		--dump-dom "file://$SITE/index.html" >"$TMP/dom.html" 2>/dev/null
 	expect "chromium: our script made the table sortable" "$(grep -c 'data-sortable="1"' "$TMP/dom.html")" 1
+	# the filters, from the URL: status, then a range of generations
+	timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$TMP/chromium" \
+		--dump-dom "file://$SITE/index.html#status=accepted&gen=1..2" >"$TMP/dom.html" 2>/dev/null
+	expect "chromium: filter by status and a generation range" "$(grep -o '<tr hidden=""' "$TMP/dom.html" | wc -l) $(grep -o '<span id="shown">[0-9]*' "$TMP/dom.html")" '2 <span id="shown">2'
+	timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$TMP/chromium" \
+		--dump-dom "file://$SITE/index.html#held_out_loss=%3C100" >"$TMP/dom.html" 2>/dev/null
+	expect "chromium: filter by a metric's range" "$(grep -o '<span id="shown">[0-9]*' "$TMP/dom.html")" '<span id="shown">2'
+	# compare: metrics side by side, the code diff, the curves overlaid;
+	# the hostile name is text
+	timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$TMP/chromium" \
+		--dump-dom "file://$SITE/compare.html#ids=1,2,4" >"$TMP/dom.html" 2>/dev/null
+	expect "chromium: compare three candidates" "$(grep -o '<h2>Code: #1 → #[24]</h2>' "$TMP/dom.html" | wc -l) $(grep -o '<polyline' "$TMP/dom.html" | wc -l) $(grep -c '<th>heldout_loss</th>' "$TMP/dom.html") $(grep -c '<span class="add">+# The seed document' "$TMP/dom.html") $(grep -c '>#4 x.*&lt;svg onload=' "$TMP/dom.html")" "2 3 1 1 1"
+	# screenshots a person looks at (kept when AEGIS_SCREENSHOTS names a directory)
+	for p in "index.html#status=accepted" "compare.html#ids=1,2,4" generations.html lineage.html a/2.html; do
+		f=$(echo "$p" | sed 's/[#\/=,&]/_/g').png
+		timeout 120 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$TMP/chromium" \
+			--window-size=1400,1000 --screenshot="$TMP/$f" "file://$SITE/$p" >/dev/null 2>&1
+		expect "chromium draws $p" "$([ -s "$TMP/$f" ] && echo drawn)" drawn
+		[ -n "${AEGIS_SCREENSHOTS:-}" ] && mkdir -p "$AEGIS_SCREENSHOTS" && cp "$TMP/$f" "$AEGIS_SCREENSHOTS/"
+	done
 else
 	expect "chromium is installed (quickstart.sh installs it)" no yes
 fi
