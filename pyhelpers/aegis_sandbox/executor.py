@@ -444,13 +444,20 @@ class SafeCodeExecutor:
     recorded in the pool database db (default: default_db(); False: none),
     which ApprovalManager and CodePool read.  The code given is the code
     run: with fix=True the debug loop may rewrite it, and the result says
-    how (fixes_applied, attempts, final_code).
+    how (fixes_applied, attempts, final_code).  on_result(result) is called
+    with every result (aegis_sandbox.integrations.mlflow.MLflowLogger logs
+    each judged candidate to MLflow).
     """
 
     def __init__(self, timeout_seconds: float = 120, max_memory_gb: float = 4.0,
                  work_dir: Optional[str] = None, *, policy: Optional[str] = None, jobs: int = 1,
-                 train: bool = False, db: Union[str, None, bool] = None, fix: bool = False):
+                 train: bool = False, db: Union[str, None, bool] = None, fix: bool = False,
+                 on_result: Optional[Callable[["ExecutionResult"], Any]] = None):
         _require_binary()
+        # called with every result, after the verdict (MLflow, W&B,
+        # TensorBoard: aegis_sandbox.integrations.mlflow); what it raises
+        # is logged and changes nothing
+        self.on_result = on_result
         self.timeout_seconds = timeout_seconds
         self.max_memory_gb = max_memory_gb
         self.policy = policy
@@ -558,6 +565,12 @@ class SafeCodeExecutor:
         if result.fixes_applied:
             log.info("%s: accepted after %d fix(es) by the debug loop: final_code is not the code given",
                      architecture_id or "candidate", result.fixes_applied)
+        if self.on_result is not None:
+            result.raw.setdefault("code", code)  # what a tracker logs as given
+            try:
+                self.on_result(result)
+            except Exception:  # a tracker's failure is not the candidate's
+                log.exception("on_result hook failed for %s", architecture_id or "candidate")
         return result
 
     def close(self) -> None:

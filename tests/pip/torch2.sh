@@ -33,10 +33,11 @@ if ! "$T2/bin/python" -W ignore -c 'import torch, numpy, pytest' 2>/dev/null; th
 	"$T2/bin/pip" install -q --disable-pip-version-check "$TORCH" numpy pytest
 fi
 # research code we did not write, and the search framework people run,
-# installed from PyPI (tests/live/packages.sh, openevolve.sh, shinka.sh)
-if ! "$T2/bin/python" -W ignore -c 'import transformers, einops, openevolve, shinka' 2>/dev/null; then
-	echo "torch2: installing transformers, einops, openevolve and shinka-evolve into $T2"
-	"$T2/bin/pip" install -q --disable-pip-version-check transformers einops openevolve shinka-evolve
+# installed from PyPI (tests/live/packages.sh, openevolve.sh, shinka.sh),
+# and the tracker people log runs to (mlflow.sh)
+if ! "$T2/bin/python" -W ignore -c 'import transformers, einops, openevolve, shinka, mlflow' 2>/dev/null; then
+	echo "torch2: installing transformers, einops, openevolve, shinka-evolve and mlflow-skinny into $T2"
+	"$T2/bin/pip" install -q --disable-pip-version-check transformers einops openevolve shinka-evolve mlflow-skinny
 fi
 chmod -R a+rX "$T2"
 echo "torch2: $("$T2/bin/python" -W ignore -c 'import torch, sys; print("torch", torch.__version__, "on Python", sys.version.split()[0])')"

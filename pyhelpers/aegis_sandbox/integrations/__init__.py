@@ -5,4 +5,5 @@ the framework's process).
 
     aegis_sandbox.integrations.openevolve   OpenEvolve's evaluate(program_path)
     aegis_sandbox.integrations.shinka       ShinkaEvolve's evaluate.py
+    aegis_sandbox.integrations.mlflow       each judged candidate as an MLflow run
 """
