@@ -1045,7 +1045,7 @@ struct json *pool_top(struct pool *p, long k, const char *metric, bool desc, con
 		  " ORDER BY value %s, c.id LIMIT $2",
 		  sbuf_str(&user), sbuf_str(&own), sbuf_str(&user), sbuf_str(&own), sbuf_str(&lossx),
 		  desc ? "DESC" : "ASC");
-	rows = flatten_runtime(db_query(p->db, sbuf_str(&sql), v, 3, err, errlen));
+	rows = gate_rows(p, flatten_runtime(db_query(p->db, sbuf_str(&sql), v, 3, err, errlen)), err, errlen);
 	if (rows && rows->count == 0) {
 		/* an empty table: no accepted candidate, or a metric none has
 		 * (a typo must not look like an empty pool) */

@@ -75,6 +75,9 @@ expect "every forgery, as what it is" "$(field '[(a["id"], a["state"], [d["signa
 run_cmd "$AEGIS" pool list --db "$F" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "pool list shows candidate 1 forged, the signed one approved" "$(field '[(c["id"], c["approval"]) for c in r]')" '[[1, "forged"], [2, null], [3, "approved"]]'
+run_cmd "$AEGIS" pool top --db "$F" --metric parameters --json
+cp "$TMP/out" "$TMP/r.json"
+expect "pool top too" "$(field '[(c["id"], c["approval"]) for c in r]')" '[[3, "approved"], [1, "forged"]]'
 run_cmd "$AEGIS" approvals show 5 --db "$F"
 expect "approvals show says forged" "$(grep -c '^    FORGED: the signature does not match this decision' "$TMP/out") $(grep -c '^  the pool records this request as approved; no trusted reviewer signed it: export refuses it' "$TMP/out")" "1 1"
 run_cmd "$AEGIS" pool export 1 --out "$TMP/f.pt" --db "$F"
