@@ -37,6 +37,7 @@
 #include "policy/inputspec.h"
 #include "pipeline/pipeline.h"
 #include "cli/serve.h"
+#include "pipeline/request.h"
 #include "supervisor/supervise.h"
 #include "common/util.h"
 
@@ -78,108 +79,49 @@ static struct json *request_error(const struct json *req, const char *fmt, ...)
 	return serve_error_result(req, "request", "RequestError", msg);
 }
 
-static bool get_long(const struct json *o, const char *k, long lo, long hi, long *out)
-{
-	double v;
-
-	if (!json_get(o, k))
-		return true;
-	if (!json_get_num(o, k, &v) || v != floor(v) || v < lo || v > hi)
-		return false;
-	*out = (long)v;
-	return true;
-}
-
 struct json *serve_run_request(struct supervisor *s, const struct policy *base, const struct json *req,
 			       const char *stage_dir, struct request_run *rr)
 {
-	struct policy p = *base; /* scalars may be changed; pointers stay the base's */
-	const char *code_s = json_get_str(req, "code"), *path = json_get_str(req, "path");
-	const char *spec_s = json_get_str(req, "input"), *cls = json_get_str(req, "class");
-	const char *arch = json_get_str(req, "architecture_id"), *out = json_get_str(req, "artifact_out");
+	struct policy p;
+	struct run_request r;
 	struct inputspec spec = {0};
 	struct candidate cand = {0};
-	struct dataset ds = {.epochs = 1, .batch_size = 32, .learning_rate = 1e-3};
 	struct json *res = NULL;
 	char err[512], *code = NULL;
 	size_t code_len = 0;
-	long parent = 0, generation = 0, steps = p.validation.training.steps, attempts = p.debug.max_attempts;
-	double v;
 
 	*rr = (struct request_run){0};
-
-	if (!req || req->type != JSON_OBJECT)
-		return request_error(req, "a request is a JSON object");
-	if (!arch)
-		arch = json_get_str(req, "arch_id");
-	if (!!code_s == !!path)
-		return request_error(req, "a request has exactly one of \"code\" and \"path\"");
-	if (!get_long(req, "parent", 1, 1L << 62, &parent) || !get_long(req, "generation", 0, 1L << 30, &generation) ||
-	    !get_long(req, "train_steps", 1, 1000000, &steps) || !get_long(req, "max_attempts", 1, 20, &attempts))
-		return request_error(req, "parent, generation, train_steps and max_attempts are integers in range");
-	/* limits may be tightened by a request, never widened */
-	if (json_get(req, "timeout")) {
-		if (!json_get_num(req, "timeout", &v) || v <= 0 || v > base->limits.wall_timeout_s)
-			return request_error(req, "timeout must be in (0, %g] (the policy's limit)",
-					     base->limits.wall_timeout_s);
-		p.limits.wall_timeout_s = p.limits.cpu_time_s = v;
-	}
-	if (json_get(req, "memory_mb")) {
-		if (!json_get_num(req, "memory_mb", &v) || v < 16 || v > (double)base->limits.memory_mb)
-			return request_error(req, "memory_mb must be in [16, %ld] (the policy's limit)",
-					     base->limits.memory_mb);
-		p.limits.memory_mb = (long)v;
-	}
-	if (json_get(req, "train"))
-		p.validation.training.enabled = json_get_bool(req, "train", true) && base->validation.training.enabled;
-	p.validation.training.steps = steps;
-	p.debug.max_attempts = attempts;
-	if (inputspec_parse(spec_s ? spec_s : p.validation.input, &spec, err, sizeof(err)) < 0)
+	if (request_parse(req, base, &r, err, sizeof(err)) < 0)
 		return request_error(req, "%s", err);
-	if (path) {
-		int r = cli_read_source(path, (size_t)p.limits.code_max_bytes, &code, &code_len);
+	request_apply(&r, base, &p);
+	if (inputspec_parse(r.input ? r.input : p.validation.input, &spec, err, sizeof(err)) < 0)
+		return request_error(req, "%s", err);
+	if (r.path) {
+		int e = cli_read_source(r.path, (size_t)p.limits.code_max_bytes, &code, &code_len);
 
-		if (r < 0) {
+		if (e < 0) {
 			inputspec_release(&spec);
-			return request_error(req, "cannot read %s: %s", path, strerror(-r));
+			return request_error(req, "cannot read %s: %s", r.path, strerror(-e));
 		}
 	} else {
-		const struct json *c = json_get(req, "code");
-
-		code = xstrndup(c->s, c->slen);
-		code_len = c->slen;
+		code = xstrndup(r.code, r.code_len);
+		code_len = r.code_len;
 	}
 	cand.code = code;
 	cand.code_len = code_len;
-	cand.class_name = cls;
+	cand.class_name = r.class_name;
 	cand.input = &spec;
-	cand.arch_id = arch;
-	cand.artifact_out = out;
-	if (json_get(req, "dataset")) {
-		const struct json *d = json_get(req, "dataset");
-
-		ds.inputs = json_get_str(d, "inputs");
-		ds.targets = json_get_str(d, "targets");
-		if (!ds.inputs || !ds.targets || !get_long(d, "epochs", 1, 100000, &ds.epochs) ||
-		    !get_long(d, "batch_size", 1, 1L << 20, &ds.batch_size) ||
-		    (json_get(d, "learning_rate") &&
-		     (!json_get_num(d, "learning_rate", &ds.learning_rate) || !(ds.learning_rate > 0)))) {
-			free(code);
-			inputspec_release(&spec);
-			return request_error(req,
-					     "dataset: {\"inputs\": FILE.npy, \"targets\": FILE.npy, \"epochs\": N, "
-					     "\"batch_size\": N, \"learning_rate\": X}");
-		}
-		cand.dataset = &ds;
-	}
+	cand.arch_id = r.arch_id;
+	cand.artifact_out = r.artifact_out;
+	cand.dataset = r.has_dataset ? &r.dataset : NULL;
 	cand.stage_dir = stage_dir;
 	res = pipeline_run(s, &p, &cand);
 	rr->used = p.limits;
 	rr->code = code;
 	rr->code_len = code_len;
-	rr->parent = parent;
-	rr->generation = generation;
-	rr->want_approval = json_get_bool(req, "request_approval", false) || p.approval.required;
+	rr->parent = r.parent;
+	rr->generation = r.generation;
+	rr->want_approval = r.request_approval || p.approval.required;
 	/* only the staged archive lives on in the candidate */
 	rr->cand.staged = cand.staged;
 	rr->cand.staged_len = cand.staged_len;
