@@ -230,27 +230,42 @@ int cli_check_db(const char *db)
 int cli_record_result(const char *db_path, struct json *res, const char *code, size_t code_len, long parent,
 		      long generation, bool want_approval, struct candidate *cand)
 {
-	char err[1024];
+	char err[1024], *title = NULL, *desc = NULL;
+	struct json *risk = NULL;
 	struct pool *pool = pool_open(db_path, err, sizeof(err));
-	long long id;
+	struct pool_verdict v = {.result = res,
+				 .code = code,
+				 .code_len = code_len,
+				 .parent = parent,
+				 .generation = generation,
+				 .artifact = cand->staged,
+				 .artifact_len = cand->staged_len,
+				 .artifact_sha256 = cand->staged ? cand->staged_sha256 : NULL};
+	long long id = 0, rid = 0;
+	int rc = -1;
 
 	if (!pool) {
 		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
 		return -1;
 	}
-	id = pool_record(pool, res, code, code_len, parent, generation, cand->staged, cand->staged_len,
-			 cand->staged_sha256, err, sizeof(err));
-	if (id < 0) {
+	if (want_approval && !strcmp(json_get_str(res, "status") ? json_get_str(res, "status") : "", "accepted")) {
+		cli_approval_of(res, &title, &desc, &risk);
+		v.approval_title = title;
+		v.approval_description = desc;
+		v.approval_risk = risk;
+	}
+	/* the row, the archive and the request, all or none */
+	if (pool_record_verdict(pool, &v, &id, &rid, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: not recorded: %s\n", aegis_progname, err);
-		pool_close(pool);
-		return -1;
+		goto out;
 	}
 	json_set(res, "candidate_id", json_num((double)id));
+	if (rid > 0)
+		json_set(res, "approval_id", json_num((double)rid));
 	if (cand->staged) {
-		/* the staged copy is the pool's now */
-		/* where the pool keeps it: a reader may load it from there */
+		/* the staged copy is the pool's now; where the pool keeps it: a
+		 * reader may load it from there */
 		char *dir = pool_stage_dir(db_path);
-
 		char *file = xasprintf("%s/%.2s/%s.pt", dir, cand->staged_sha256, cand->staged_sha256);
 
 		json_set(res, "pool_archive", json_str(file));
@@ -259,25 +274,13 @@ int cli_record_result(const char *db_path, struct json *res, const char *code, s
 		free(cand->staged);
 		cand->staged = NULL;
 	}
-	if (want_approval && !strcmp(json_get_str(res, "status"), "accepted")) {
-		char *title, *desc;
-		struct json *risk;
-		long long rid;
-
-		cli_approval_of(res, &title, &desc, &risk);
-		rid = pool_request_approval(pool, id, title, desc, risk, risk, err, sizeof(err));
-		free(title);
-		free(desc);
-		json_free(risk);
-		if (rid < 0) {
-			fprintf(stderr, "%s: approval request not opened: %s\n", aegis_progname, err);
-			pool_close(pool);
-			return -1;
-		}
-		json_set(res, "approval_id", json_num((double)rid));
-	}
+	rc = 0;
+out:
+	free(title);
+	free(desc);
+	json_free(risk);
 	pool_close(pool);
-	return 0;
+	return rc;
 }
 
 void cli_drop_staged(struct candidate *cand)

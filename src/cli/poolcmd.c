@@ -16,6 +16,7 @@
 #include "cli/poolcmd.h"
 #include "cli/report.h"
 #include "common/util.h"
+#include "pipeline/verdict.h"
 #include "policy/policy.h"
 #include "store/db.h"
 #include "store/gate.h"
@@ -950,9 +951,7 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 		if (needs_id && !parse_id(argv[first], &o->id))
 			return usage_error("'%s' is not an id", argv[first]);
 	}
-	if (o->status && strcmp(o->status, "accepted") && strcmp(o->status, "rejected") &&
-	    strcmp(o->status, "violation") && strcmp(o->status, "timeout") && strcmp(o->status, "memory") &&
-	    strcmp(o->status, "crash") && strcmp(o->status, "error"))
+	if (o->status && !verdict_known(o->status))
 		return usage_error("--status: '%s' is not a status", o->status);
 	if (o->state && strcmp(o->state, "pending") && strcmp(o->state, "approved") && strcmp(o->state, "rejected"))
 		return usage_error("--state: expected pending, approved or rejected, got '%s'", o->state);

@@ -30,6 +30,7 @@
 #include "common/diff.h"
 #include "common/sbuf.h"
 #include "common/util.h"
+#include "pipeline/verdict.h"
 
 extern char **environ;
 
@@ -223,12 +224,14 @@ const char *site_str_or(const struct json *o, const char *k, const char *def)
 /* A status word as a span with its class (the class is one of ours). */
 void site_status_span(struct sbuf *out, const char *st)
 {
-	static const char *const known[] = {"accepted", "rejected", "violation", "timeout", "memory",
-					    "crash",    "error",    "pass",      "fail",    "warn",
+	/* the statuses (verdict_table), then the checks' and approvals' words */
+	static const char *const known[] = {"pass",      "fail",    "warn",
 					    "skip",     "pending",  "approved",  "skipped",  "forged",
 					    "untrusted", "signed",  "unsigned"};
 	const char *cls = "dim";
 
+	if (verdict_known(st))
+		cls = verdict_name(verdict_from_name(st));
 	for (size_t i = 0; st && i < sizeof(known) / sizeof(known[0]); i++)
 		if (!strcmp(st, known[i]))
 			cls = known[i];
@@ -430,8 +433,6 @@ static const char filter_js[] =
 
 static void index_page(struct site *s, const char *only_status, struct sbuf *out)
 {
-	static const char *const statuses[] = {"accepted", "rejected", "violation", "timeout",
-					       "memory",   "crash",    "error"};
 	size_t shown = 0;
 
 	site_page_begin(out, only_status ? only_status : "candidates", "");
@@ -445,8 +446,9 @@ static void index_page(struct site *s, const char *only_status, struct sbuf *out
 	if (s->since > 1)
 		sbuf_addf(out, " &middot; from candidate %lld on", s->since);
 	sbuf_adds(out, "</p>\n<p>show: <a href=\"index.html\">all</a>");
-	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		sbuf_addf(out, " &middot; <a href=\"index-%s.html\">%s</a>", statuses[i], statuses[i]);
+	for (int i = 0; i < VERDICT_COUNT; i++)
+		sbuf_addf(out, " &middot; <a href=\"index-%s.html\">%s</a>", verdict_table[i].name,
+			  verdict_table[i].name);
 	sbuf_adds(out, "</p>\n<p>download: <a href=\"candidates.csv\">CSV</a> &middot; <a href=\"candidates.json\">"
 		       "JSON</a> &middot; <button id=compare type=button>compare the ticked</button> "
 		       "<span class=dim>filter under each column head: text, or a range such as 1..3, &gt;0.5, "
@@ -1240,8 +1242,6 @@ static int prepare_dir(const char *dir, char *err, size_t errlen)
 struct json *report_html(struct pool *pool, const char *db, const char *dir, long long since, const char *metric,
 			 char *err, size_t errlen)
 {
-	static const char *const statuses[] = {"accepted", "rejected", "violation", "timeout",
-					       "memory",   "crash",    "error"};
 	struct site s = {.dir = dir, .db = db, .since = since, .pool = pool, .metric = metric ? metric : "heldout_loss"};
 	struct sbuf page = SBUF_INIT;
 	struct json *doc = NULL;
@@ -1257,11 +1257,11 @@ struct json *report_html(struct pool *pool, const char *db, const char *dir, lon
 	index_page(&s, NULL, &page);
 	if (write_page(dir, "index.html", &page, err, errlen) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+	for (int i = 0; i < VERDICT_COUNT; i++) {
 		char name[64];
 
-		index_page(&s, statuses[i], &page);
-		snprintf(name, sizeof(name), "index-%s.html", statuses[i]);
+		index_page(&s, verdict_table[i].name, &page);
+		snprintf(name, sizeof(name), "index-%s.html", verdict_table[i].name);
 		if (write_page(dir, name, &page, err, errlen) < 0)
 			goto out;
 	}

@@ -13,27 +13,40 @@
 #include "common/util.h"
 #include "pipeline/verdict.h"
 
-static const char *const verdict_names[] = {"accepted", "rejected", "violation", "timeout", "memory", "crash", "error"};
+const struct verdict_info verdict_table[VERDICT_COUNT] = {
+    [VERDICT_ACCEPTED] = {"accepted", AEGIS_EXIT_ACCEPTED, true},
+    [VERDICT_REJECTED] = {"rejected", AEGIS_EXIT_REJECTED, true},
+    [VERDICT_VIOLATION] = {"violation", AEGIS_EXIT_VIOLATION, true},
+    [VERDICT_TIMEOUT] = {"timeout", AEGIS_EXIT_TIMEOUT, true},
+    [VERDICT_MEMORY] = {"memory", AEGIS_EXIT_MEMORY, true},
+    [VERDICT_CRASH] = {"crash", AEGIS_EXIT_CRASH, true},
+    [VERDICT_ERROR] = {"error", AEGIS_EXIT_ERROR, false},
+};
 
 const char *verdict_name(enum verdict v)
 {
-	return verdict_names[v];
+	return v < VERDICT_COUNT ? verdict_table[v].name : "error";
+}
+
+bool verdict_known(const char *name)
+{
+	for (int i = 0; i < VERDICT_COUNT; i++)
+		if (name && !strcmp(name, verdict_table[i].name))
+			return true;
+	return false;
 }
 
 enum verdict verdict_from_name(const char *name)
 {
-	for (int i = 0; i <= VERDICT_ERROR; i++)
-		if (name && !strcmp(name, verdict_names[i]))
+	for (int i = 0; i < VERDICT_COUNT; i++)
+		if (name && !strcmp(name, verdict_table[i].name))
 			return (enum verdict)i;
 	return VERDICT_ERROR;
 }
 
 int verdict_exit_code(enum verdict v)
 {
-	static const int codes[] = {AEGIS_EXIT_ACCEPTED, AEGIS_EXIT_REJECTED, AEGIS_EXIT_VIOLATION, AEGIS_EXIT_TIMEOUT,
-				    AEGIS_EXIT_MEMORY,   AEGIS_EXIT_CRASH,    AEGIS_EXIT_ERROR};
-
-	return codes[v];
+	return v < VERDICT_COUNT ? verdict_table[v].exit_code : AEGIS_EXIT_ERROR;
 }
 
 struct json *verdict_error(const char *type, const char *message, long line)

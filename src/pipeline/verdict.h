@@ -44,7 +44,17 @@ enum verdict {
 	VERDICT_MEMORY,
 	VERDICT_CRASH,
 	VERDICT_ERROR,
+	VERDICT_COUNT
 };
+
+/* The one table of statuses: every view, parser and exit code reads it
+ * (aegis-sandbox(1), EXIT STATUS). */
+struct verdict_info {
+	const char *name;
+	int exit_code;
+	bool judged; /* a verdict about the candidate; false: the sandbox's own failure */
+};
+extern const struct verdict_info verdict_table[VERDICT_COUNT];
 
 #define VERDICT_MAX_VIOLATIONS 100
 /* Keys of a result's "metrics" (and of its "checks"): the harness reports
@@ -85,7 +95,10 @@ bool judge_job(const struct policy *pol, const struct job_outcome *o, const stru
 	       struct json **err);
 
 const char *verdict_name(enum verdict v);
+/* NAME's verdict; VERDICT_ERROR for a name that is none (see
+ * verdict_known). */
 enum verdict verdict_from_name(const char *name);
+bool verdict_known(const char *name);
 int verdict_exit_code(enum verdict v);
 
 #endif

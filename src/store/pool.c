@@ -626,25 +626,61 @@ out:
 	return id;
 }
 
+/* The one recorder: V's row, its archive and, when V asks for one, its
+ * approval request, inside the caller's transaction. */
+static int record_verdict(struct pool *p, const struct pool_verdict *v, long long *cand_id, long long *approval_id,
+			  char *err, size_t errlen)
+{
+	long long cid = record_row(p, v->result, v->code, v->code_len, v->parent, v->generation, v->artifact,
+				   v->artifact_len, v->artifact_sha256, err, errlen);
+
+	*cand_id = *approval_id = 0;
+	if (cid < 0)
+		return -1;
+	if (v->approval_title) {
+		*approval_id = pool_request_approval(p, cid, v->approval_title, v->approval_description,
+						     v->approval_risk, v->approval_risk, err, errlen);
+		if (*approval_id < 0) {
+			*approval_id = 0;
+			return -1;
+		}
+	}
+	*cand_id = cid;
+	return 0;
+}
+
+int pool_record_verdict(struct pool *p, const struct pool_verdict *v, long long *cand_id, long long *approval_id,
+			char *err, size_t errlen)
+{
+	/* the row, the archive and the request in one transaction: a row that
+	 * cannot be written (an unknown parent) leaves no archive and no
+	 * request, an archive that cannot be stored no row (a crash between
+	 * the two leaves a file no row names, which 'pool gc' removes) */
+	if (db_begin(p->db, err, errlen) < 0)
+		return -1;
+	if (record_verdict(p, v, cand_id, approval_id, err, errlen) < 0 || db_commit(p->db, err, errlen) < 0) {
+		db_rollback(p->db);
+		*cand_id = *approval_id = 0;
+		return -1;
+	}
+	return 0;
+}
+
 long long pool_record(struct pool *p, const struct json *result, const char *code, size_t code_len, long long parent_id,
 		      long generation, const char *artifact, size_t artifact_len, const char *artifact_sha256,
 		      char *err, size_t errlen)
 {
-	long long id;
+	struct pool_verdict v = {.result = result,
+				 .code = code,
+				 .code_len = code_len,
+				 .parent = parent_id,
+				 .generation = generation,
+				 .artifact = artifact,
+				 .artifact_len = artifact_len,
+				 .artifact_sha256 = artifact_sha256};
+	long long cid, aid;
 
-	/* the row and the archive in one transaction: a row that cannot be
-	 * written (an unknown parent) leaves no archive, an archive that
-	 * cannot be stored no row (a crash between the two leaves a file no
-	 * row names, which 'pool gc' removes) */
-	if (db_begin(p->db, err, errlen) < 0)
-		return -1;
-	id = record_row(p, result, code, code_len, parent_id, generation, artifact, artifact_len, artifact_sha256, err,
-			errlen);
-	if (id > 0 && db_commit(p->db, err, errlen) < 0)
-		id = -1;
-	if (id < 0)
-		db_rollback(p->db);
-	return id;
+	return pool_record_verdict(p, &v, &cid, &aid, err, errlen) < 0 ? -1 : cid;
 }
 
 /* The id a RETURNING id query gave, or -1. */
@@ -1890,16 +1926,8 @@ int pool_complete(struct pool *p, long long id, const char *owner, const struct 
 		db_rollback(p->db);
 		return 0;
 	}
-	cid = record_row(p, v->result, v->code, v->code_len, v->parent, v->generation, v->artifact, v->artifact_len,
-			 v->artifact_sha256, err, errlen);
-	if (cid < 0)
+	if (record_verdict(p, v, &cid, approval_id, err, errlen) < 0)
 		goto fail;
-	if (v->approval_title) {
-		*approval_id = pool_request_approval(p, cid, v->approval_title, v->approval_description,
-						     v->approval_risk, v->approval_risk, err, errlen);
-		if (*approval_id < 0)
-			goto fail;
-	}
 	q[1] = DV_INT(cid);
 	if (db_exec(p->db, "UPDATE queue SET candidate_id = $2 WHERE id = $1", q, 2, NULL, err, errlen) < 0 ||
 	    db_commit(p->db, err, errlen) < 0)

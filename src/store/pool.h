@@ -145,6 +145,13 @@ struct pool_verdict {
 	const char *approval_title, *approval_description;
 	const struct json *approval_risk;
 };
+/* Record V (pool_record's arguments and, with APPROVAL_TITLE, an approval
+ * request) in one transaction: the one recorder every path uses ('run',
+ * 'serve', 'batch'; pool_complete for the queue).  0 with the new
+ * candidate's (and request's, or 0) id, or -1 with ERR and nothing
+ * written. */
+int pool_record_verdict(struct pool *p, const struct pool_verdict *v, long long *cand_id, long long *approval_id,
+			char *err, size_t errlen);
 /* Record V as entry ID's verdict, in one transaction with marking the
  * entry done, only while OWNER holds its lease: 1 with the new candidate's
  * (and approval request's, or 0) id; 0 when the lease is someone else's or

@@ -335,6 +335,26 @@ static void test_approval_state_machine(void **state)
 	json_free(a);
 	a = pool_top(p, 10, "final_loss; DROP TABLE candidates", false, NULL, err, sizeof(err));
 	assert_null(a);
+	{
+		/* the one recorder: row, archive and request, all or none */
+		struct pool_verdict v = {.result = r, .code = "d", .code_len = 1, .parent = 999,
+					 .approval_title = "t", .approval_description = "d", .approval_risk = risk};
+		long long cid = -5, aid = -5;
+		size_t n_before;
+		struct json *all = pool_approvals(p, NULL, err, sizeof(err));
+
+		assert_non_null(all);
+		n_before = all->count;
+		json_free(all);
+		assert_int_equal(pool_record_verdict(p, &v, &cid, &aid, err, sizeof(err)), -1);
+		assert_true(cid == 0 && aid == 0);
+		all = pool_approvals(p, NULL, err, sizeof(err));
+		assert_int_equal(all->count, n_before);
+		json_free(all);
+		v.parent = c1;
+		assert_int_equal(pool_record_verdict(p, &v, &cid, &aid, err, sizeof(err)), 0);
+		assert_true(cid > c2 && aid > r2);
+	}
 	pool_close(p);
 	/* decisions are append-only, even behind the program's back */
 	{
