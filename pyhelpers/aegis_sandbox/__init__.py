@@ -22,8 +22,11 @@ from aegis_sandbox.executor import (  # noqa: F401
     CodeDebugger,
     CodePool,
     CodeValidator,
+    Conflict,
     ExecutionResult,
     LLMCodeDebugger,
+    NotFound,
+    Refused,
     SafeCodeExecutor,
     SandboxError,
     TrainingValidator,
@@ -53,5 +56,5 @@ def install_seed_shim():
 
 __all__ = ["install_seed_shim", "SafeCodeExecutor", "ExecutionResult", "CodeDebugger", "LLMCodeDebugger",
            "TrainingValidator", "ApprovalManager", "CodePool", "CodeValidator", "ArchitectureValidator",
-           "SandboxError", "ArchiveMismatch", "default_db", "load_archive", "run_full_training", "shutdown",
+           "SandboxError", "ArchiveMismatch", "Refused", "NotFound", "Conflict", "default_db", "load_archive", "run_full_training", "shutdown",
            "submit"]

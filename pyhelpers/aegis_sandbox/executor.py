@@ -67,6 +67,23 @@ class ArchiveMismatch(SandboxError):
     """An archive whose bytes are not the bytes the verifier passed."""
 
 
+class Refused(SandboxError):
+    """The approval gate said no (not approved, no trusted signature, an
+    archive the verifier did not pass): the pool commands' exit 1."""
+
+
+class NotFound(SandboxError):
+    """No such candidate, approval request or archive (exit 8)."""
+
+
+class Conflict(SandboxError):
+    """Already decided, or changed while deciding (exit 9)."""
+
+
+# the pool commands' exit codes (aegis-sandbox(1), EXIT STATUS)
+_POOL_ERRORS = {1: Refused, 8: NotFound, 9: Conflict}
+
+
 def load_archive(path: str, sha256: str) -> Any:
     """The TorchScript model in the archive at PATH, loaded only when its
     bytes hash to SHA256: the digest of the bytes the verifier passed (a
@@ -127,7 +144,9 @@ def _cli(args: Sequence[str], db: Optional[str] = None) -> Any:
                            "<checkout> in this environment, or make install), or set AEGIS_SANDBOX to "
                            "its path" % BINARY) from None
     if p.returncode != 0:
-        raise SandboxError(p.stderr.strip() or "aegis-sandbox %s failed" % " ".join(args))
+        kind = _POOL_ERRORS.get(p.returncode, SandboxError) if args and args[0] in ("pool", "approvals") \
+            else SandboxError
+        raise kind(p.stderr.strip() or "aegis-sandbox %s failed" % " ".join(args))
     return json.loads(p.stdout) if p.stdout.strip() else None
 
 

@@ -279,6 +279,18 @@ static int do_lineage(struct pool *pool, const struct popts *o, struct json **do
 	return 0;
 }
 
+/* The exit code of a pool call that failed: what kind of failure it was
+ * (refused by the gate 1, not found 8, a conflict 9, else an error 7). */
+static int pool_exit(const struct pool *pool)
+{
+	switch (pool_last_error(pool)) {
+	case POOL_ERR_REFUSED: return AEGIS_EXIT_REJECTED;
+	case POOL_ERR_NOT_FOUND: return AEGIS_EXIT_NOT_FOUND;
+	case POOL_ERR_CONFLICT: return AEGIS_EXIT_CONFLICT;
+	default: return AEGIS_EXIT_ERROR;
+	}
+}
+
 static int do_export(struct pool *pool, const struct popts *o, struct json **doc, char *err, size_t errlen)
 {
 	size_t len = 0;
@@ -287,12 +299,8 @@ static int do_export(struct pool *pool, const struct popts *o, struct json **doc
 		return usage_error("pool export: --out FILE is required ('-' for standard output)");
 	if (pool_export(pool, o->id, o->out_path, o->force, &len, err, errlen) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		return strstr(err, "not been approved") || strstr(err, "no exported model") ||
-				       strstr(err, "no approval signed by a trusted reviewer") ||
-				       strstr(err, "did not pass the archive verifier")
-			       ? AEGIS_EXIT_REJECTED
-		       : strstr(err, "exists: give --force")                                ? AEGIS_EXIT_USAGE
-											    : AEGIS_EXIT_ERROR;
+		/* an existing --out is the caller's mistake, not the pool's */
+		return strstr(err, "exists: give --force") ? AEGIS_EXIT_USAGE : pool_exit(pool);
 	}
 	*doc = json_object();
 	json_set(*doc, "candidate_id", json_num((double)o->id));
@@ -414,11 +422,13 @@ static int do_approvals_request(struct pool *pool, const struct popts *o, struct
 	struct json *cand = pool_get(pool, o->id, false, err, errlen), *sandbox = NULL;
 	char *title = NULL, *text = NULL;
 	long long rid = -1;
+	bool refused = false;
 
-	if (cand && strcmp(json_get_str(cand, "status"), "accepted"))
+	if (cand && strcmp(json_get_str(cand, "status"), "accepted")) {
 		snprintf(err, errlen, "candidate %lld is %s: only accepted candidates can be approved", o->id,
 			 json_get_str(cand, "status"));
-	else if (cand) {
+		refused = true;
+	} else if (cand) {
 		/* the requester's title, description and risk assessment as
 		 * given; the sandbox's own assessment always beside them */
 		cli_approval_of(cand, &title, &text, &sandbox);
@@ -432,7 +442,7 @@ static int do_approvals_request(struct pool *pool, const struct popts *o, struct
 	json_free(cand);
 	if (rid < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		return AEGIS_EXIT_REJECTED;
+		return refused ? AEGIS_EXIT_REJECTED : pool_exit(pool);
 	}
 	*doc = pool_approval_get(pool, rid, err, errlen);
 	if (*doc && !o->as_json)
@@ -448,7 +458,7 @@ static int do_annotate(struct pool *pool, const struct popts *o, struct json **d
 		return usage_error("pool annotate: give --metrics JSON, --generation N or --arch-id ID");
 	if (pool_annotate(pool, o->id, o->metrics, o->generation, o->arch_id, err, errlen) < 0) {
 		fprintf(stderr, "%s: %s\n", aegis_progname, err);
-		return strncmp(err, "there is no", 11) ? AEGIS_EXIT_ERROR : AEGIS_EXIT_USAGE;
+		return pool_exit(pool);
 	}
 	*doc = pool_get(pool, o->id, false, err, errlen);
 	if (*doc && !o->as_json)
@@ -747,6 +757,7 @@ static int do_approvals_decide(struct pool *pool, const struct popts *o, struct 
 	goto out;
 out_err:
 	fprintf(stderr, "%s: %s\n", aegis_progname, err);
+	rc = pool_exit(pool);
 	goto out;
 out_nodoc:
 	rc = 0; /* *doc NULL: the caller prints ERR */
@@ -1020,10 +1031,11 @@ int poolcmd_main(int argc, char **argv, bool approvals)
 			o.db = abs_db;
 		o.trust = trust;
 		pool_set_trust(pool, trust);
+		pool_clear_error(pool);
 		rc = v->fn(pool, &o, &doc, err, sizeof(err));
 		if (!rc && !doc) {
 			fprintf(stderr, "%s: %s\n", aegis_progname, err);
-			rc = strncmp(err, "there is no", 11) ? AEGIS_EXIT_ERROR : AEGIS_EXIT_USAGE;
+			rc = pool_exit(pool);
 		} else if (!rc && o.as_json) {
 			cli_print_json(doc);
 		}

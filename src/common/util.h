@@ -23,6 +23,9 @@ enum aegis_exit {
 	AEGIS_EXIT_MEMORY = 5,
 	AEGIS_EXIT_CRASH = 6,
 	AEGIS_EXIT_ERROR = 7,
+	/* the pool's commands, which give no verdict */
+	AEGIS_EXIT_NOT_FOUND = 8, /* no such candidate, request or archive */
+	AEGIS_EXIT_CONFLICT = 9,  /* already decided; changed while deciding */
 };
 
 extern const char *aegis_progname;

@@ -33,9 +33,10 @@ long long pool_request_approval(struct pool *p, long long candidate_id, const ch
 	long long id = -1;
 
 	rows = db_query(p->db, "SELECT id FROM candidates WHERE id = $1", v, 1, err, errlen);
-	if (rows && !rows->count)
+	if (rows && !rows->count) {
 		snprintf(err, errlen, "%s: there is no candidate %lld", p->path, candidate_id);
-	else if (rows)
+		p->error = POOL_ERR_NOT_FOUND;
+	} else if (rows)
 		id = pb_returned_id(
 		    db_query(p->db,
 			     "INSERT INTO approval_requests (candidate_id, title, description,"
@@ -73,6 +74,7 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 		goto fail;
 	if (!rows->count) {
 		snprintf(err, errlen, "there is no approval request %lld", request_id);
+		p->error = POOL_ERR_NOT_FOUND;
 		json_free(rows);
 		goto fail;
 	}
@@ -82,6 +84,7 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 	if (sig && sig->archive_sha256 && *sig->archive_sha256 && (!now_sha || strcmp(now_sha, sig->archive_sha256))) {
 		snprintf(err, errlen, "approval request %lld: the candidate's archive is no longer the one signed (%s)",
 			 request_id, now_sha ? now_sha : "none");
+		p->error = POOL_ERR_CONFLICT;
 		json_free(rows);
 		goto fail;
 	}
@@ -89,11 +92,15 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 	/* the state moves from pending once: the test and the move are one
 	 * statement, whichever database, however many reviewers at once */
 	if (db_exec(p->db, "UPDATE approval_requests SET state = $2 WHERE id = $1 AND state = 'pending'", v, 2,
-		    &changed, err, errlen) < 0)
+		    &changed, err, errlen) < 0) {
+		if (db_denied(p->db))
+			p->error = POOL_ERR_REFUSED; /* a role that may not decide */
 		goto fail;
+	}
 	if (changed != 1) {
 		snprintf(err, errlen, "approval request %lld is already %s; a decision is final", request_id,
 			 strcmp(state, "pending") ? state : "decided");
+		p->error = POOL_ERR_CONFLICT;
 		goto fail;
 	}
 	if (db_exec(p->db,
@@ -235,7 +242,7 @@ struct json *pool_approvals(struct pool *p, const char *state, char *err, size_t
 struct json *pool_approval_get(struct pool *p, long long id, char *err, size_t errlen)
 {
 	struct db_val v = DV_INT(id);
-	struct json *row = pb_first_row(approval_query(p, "r.id = $1", &v, 1, err, errlen), "approval request", id, err,
+	struct json *row = pb_first_row(p, approval_query(p, "r.id = $1", &v, 1, err, errlen), "approval request", id, err,
 				     errlen),
 		    *cand, *parent = NULL, *dec;
 	double cid = 0, pid = 0;

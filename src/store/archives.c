@@ -200,6 +200,7 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 			 "candidate %lld has not been approved by a person: export refused "
 			 "(see 'aegis-sandbox approvals list')",
 			 id);
+		p->error = POOL_ERR_REFUSED;
 		goto out;
 	}
 	{
@@ -214,6 +215,8 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 				 p->trust && gate_trust_source(p->trust) ? gate_trust_source(p->trust)
 									 : "nowhere: no reviewers file");
 		sbuf_release(&why);
+		if (g && strcmp(g, "approved"))
+			p->error = POOL_ERR_REFUSED;
 		if (!g || strcmp(g, "approved"))
 			goto out;
 	}
@@ -222,6 +225,7 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 			 "candidate %lld's archive did not pass the archive verifier (a record from before it, or one "
 			 "whose verdict names other bytes): export refused; run the candidate again to have it verified",
 			 id);
+		p->error = POOL_ERR_REFUSED;
 		goto out;
 	}
 	if (sha) {
@@ -267,10 +271,12 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 	} else if (json_get_str(row, "artifact_pruned_at")) {
 		snprintf(err, errlen, "candidate %lld's archive was pruned by 'pool gc' at %s", id,
 			 json_get_str(row, "artifact_pruned_at"));
+		p->error = POOL_ERR_NOT_FOUND;
 		goto out;
 	} else {
 		snprintf(err, errlen, "candidate %lld has no exported model (status %s)", id,
 			 pb_str_or(row, "status", "?"));
+		p->error = POOL_ERR_REFUSED;
 		goto out;
 	}
 	rc = write_out(out, data, *len, force, err, errlen);

@@ -65,7 +65,8 @@ const char *pb_str_or(const struct json *o, const char *k, const char *def)
 /* The first of ROWS (which are consumed), or NULL with ERR ("there is no
  * WHAT ID" when there is none; ROWS NULL: ERR says why already).  The
  * caller's. */
-struct json *pb_first_row(struct json *rows, const char *what, long long id, char *err, size_t errlen)
+struct json *pb_first_row(struct pool *p, struct json *rows, const char *what, long long id, char *err,
+			  size_t errlen)
 {
 	struct json *row;
 
@@ -73,6 +74,7 @@ struct json *pb_first_row(struct json *rows, const char *what, long long id, cha
 		return NULL;
 	if (!rows->count) {
 		snprintf(err, errlen, "there is no %s %lld", what, id);
+		p->error = POOL_ERR_NOT_FOUND;
 		json_free(rows);
 		return NULL;
 	}
@@ -87,7 +89,7 @@ struct json *pb_query_one(struct pool *p, const char *sql, long long id, const c
 {
 	struct db_val v = DV_INT(id);
 
-	return pb_first_row(db_query(p->db, sql, &v, 1, err, errlen), what, id, err, errlen);
+	return pb_first_row(p, db_query(p->db, sql, &v, 1, err, errlen), what, id, err, errlen);
 }
 
 /* The id a RETURNING id query gave, or -1. */
@@ -99,4 +101,14 @@ long long pb_returned_id(struct json *rows)
 		json_get_num(rows->items[0], "id", &v);
 	json_free(rows);
 	return (long long)v;
+}
+
+enum pool_error pool_last_error(const struct pool *p)
+{
+	return p->error;
+}
+
+void pool_clear_error(struct pool *p)
+{
+	p->error = POOL_ERR_OTHER;
 }

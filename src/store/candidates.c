@@ -176,6 +176,7 @@ int pool_annotate(struct pool *p, long long id, const struct json *metrics, long
 		goto out;
 	if (changed != 1) {
 		snprintf(err, errlen, "there is no candidate %lld", id);
+		p->error = POOL_ERR_NOT_FOUND;
 		goto out;
 	}
 	rc = 0;
@@ -274,7 +275,7 @@ struct json *pool_get(struct pool *p, long long id, bool with_code, char *err, s
 	sbuf_adds(&sql, " AS stderr, CASE WHEN c.artifact_sha256 IS NOT NULL OR c.artifact IS NOT NULL THEN 1 ELSE 0"
 			" END AS has_artifact, COALESCE(c.artifact_bytes, length(c.artifact))"
 			" AS artifact_bytes, c.artifact_pruned_at FROM candidates c WHERE c.id = $1");
-	row = pb_first_row(pb_gate_rows(p, flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen)), err, errlen),
+	row = pb_first_row(p, pb_gate_rows(p, flatten_runtime(db_query(p->db, sbuf_str(&sql), &v, 1, err, errlen)), err, errlen),
 			"candidate", id, err, errlen);
 	sbuf_release(&sql);
 	if (!row)

@@ -23,6 +23,7 @@ struct db {
 #ifdef HAVE_LIBPQ
 	PGconn *pg;
 #endif
+	bool denied; /* the last statement failed for want of a privilege */
 };
 
 bool db_is_url(const char *t)
@@ -263,9 +264,13 @@ static PGresult *pg_run(struct db *db, const char *sql, const struct db_val *par
 		}
 	}
 	r = PQexecParams(db->pg, sql, n, NULL, vals, lens, fmts, 0);
+	db->denied = false;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-		const char *m = PQresultErrorMessage(r);
+		const char *m = PQresultErrorMessage(r), *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
+		/* 42501 insufficient_privilege: a role 'pool grant' did not let
+		 * do this */
+		db->denied = state && !strcmp(state, "42501");
 		snprintf(err, errlen, "%s: %.*s", db->name,
 			 (int)(strlen(m) && m[strlen(m) - 1] == '\n' ? strlen(m) - 1 : strlen(m)), m);
 		PQclear(r);
@@ -508,4 +513,9 @@ void db_json_key(const struct db *db, struct sbuf *sb, const char *col, const ch
 		else
 			sbuf_addf(sb, "json_extract(%s, '$.' || (%s))", col, key);
 	}
+}
+
+bool db_denied(const struct db *db)
+{
+	return db->denied;
 }

@@ -67,6 +67,9 @@ int db_query_blob(struct db *db, const char *sql, const struct db_val *params, i
  * so two writers do not deadlock), commit, and a rollback that never
  * fails. */
 int db_begin(struct db *db, char *err, size_t errlen);
+/* Whether the last statement failed for want of a privilege (PostgreSQL's
+ * roles, 'pool grant'); never for SQLite. */
+bool db_denied(const struct db *db);
 int db_commit(struct db *db, char *err, size_t errlen);
 void db_rollback(struct db *db);
 

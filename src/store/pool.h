@@ -21,6 +21,17 @@ struct pool;
  * caller's: pool_close() it. */
 struct pool *pool_open(const char *path, char *err, size_t errlen);
 void pool_close(struct pool *p);
+/* What kind of failure the last call that failed (returned -1 or NULL)
+ * had, for an exit code a script can tell apart; pool_clear_error()
+ * before the call. */
+enum pool_error {
+	POOL_ERR_OTHER = 0,  /* the database, the file system: an error */
+	POOL_ERR_NOT_FOUND,  /* no such candidate, request or archive */
+	POOL_ERR_CONFLICT,   /* already decided; the archive changed while deciding */
+	POOL_ERR_REFUSED,    /* the gate says no: not approved, forged, not verified */
+};
+enum pool_error pool_last_error(const struct pool *p);
+void pool_clear_error(struct pool *p);
 /* Whose signatures count (store/gate.h): every view of an approval and
  * pool_export check decisions against TRUST (borrowed; NULL: nobody's,
  * so nothing is approved and nothing exports). */

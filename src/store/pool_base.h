@@ -28,10 +28,11 @@ struct pool {
 	char *archives; /* SQLite: PATH-archives/, the archives by SHA-256; PostgreSQL: NULL */
 	bool pg;
 	const struct gate_trust *trust; /* whose signatures count (NULL: nobody's) */
+	enum pool_error error;          /* what the last failure was (pool_last_error) */
 };
 
 /* base.c */
-struct json *pb_first_row(struct json *rows, const char *what, long long id, char *err, size_t errlen);
+struct json *pb_first_row(struct pool *p, struct json *rows, const char *what, long long id, char *err, size_t errlen);
 /* base.c */
 char *pb_json_text(const struct json *j);
 /* base.c */

@@ -41,7 +41,7 @@ reviewer alice
 run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment fine
 expect "approve" "$RC" 0
 run_cmd "$AEGIS" approvals reject 2 --db "$DB" --comment "changed my mind"
-expect "a decision is final" "$RC $(cat "$TMP/stderr")" "1 aegis-sandbox: approval request 2 is already approved; a decision is final"
+expect "a decision is final: a conflict, exit 9" "$RC $(cat "$TMP/stderr")" "9 aegis-sandbox: approval request 2 is already approved; a decision is final"
 run_cmd "$AEGIS" approvals reject 1 --db "$DB" --comment "too big"
 run_cmd "$AEGIS" pool export 2 --out "$TMP/m.pt" --db "$DB"
 expect "export after approval" "$RC" 0
@@ -75,7 +75,7 @@ run_model --db "$LOOP" --request-approval --no-train "$EXAMPLES/seed_model.py"
 expect "the loop records and requests" "$RC $(field '(r["status"], r["candidate_id"], r["approval_id"])')" "0 ('accepted', 1, 1)"
 "$AEGIS" approvals keygen --reviewer loop --key "$TMP/keys/loop.key" >/dev/null
 run_cmd "$AEGIS" approvals approve 1 --db "$LOOP" --key "$TMP/keys/loop.key" --comment mine
-expect "the loop cannot decide" "$RC $(grep -c 'permission denied for table approval_requests' "$TMP/stderr")" "1 1"
+expect "the loop cannot decide: refused, exit 1" "$RC $(grep -c 'permission denied for table approval_requests' "$TMP/stderr")" "1 1"
 "$PGBIN/psql" -h "$PGSOCK" -U loop -d gated -X -q -c "INSERT INTO approval_decisions (request_id, decision, reviewer, comment, key, signature) VALUES (1, 'approved', 'alice', 'x', 'k', 's')" >/dev/null 2>"$TMP/psql.err"
 expect "nor write a decision by SQL" "$(grep -c 'permission denied for table approval_decisions' "$TMP/psql.err")" 1
 "$PGBIN/psql" -h "$PGSOCK" -U loop -d gated -X -q -c "UPDATE approval_requests SET state = 'approved'" >/dev/null 2>"$TMP/psql.err"

@@ -33,7 +33,9 @@ expect "a key signs under its own name only" "$RC $(head -1 "$TMP/stderr")" "2 a
 run_cmd "$AEGIS" approvals approve 2 --db "$DB" --reviewer alice --comment "fine"
 expect "approve" "$RC $(grep -c "^request 2 approved by alice, signed with ed25519:" "$TMP/out")" "0 1"
 run_cmd "$AEGIS" approvals approve 2 --db "$DB"
-expect "no second decision" "$(cat "$TMP/stderr")" "aegis-sandbox: approval request 2 is already approved; a decision is final"
+expect "no second decision: a conflict, exit 9" "$RC $(cat "$TMP/stderr")" "9 aegis-sandbox: approval request 2 is already approved; a decision is final"
+run_cmd "$AEGIS" approvals approve 77 --db "$DB" --comment x
+expect "no such request: exit 8" "$RC $(cat "$TMP/stderr")" "8 aegis-sandbox: there is no approval request 77"
 run_cmd "$AEGIS" approvals reject 1 --db "$DB"
 expect "reject needs a comment" "$RC" 2
 run_cmd "$AEGIS" approvals reject 1 --db "$DB" --comment "too big for the budget"
@@ -170,12 +172,14 @@ expect "a metric no candidate has: exit 2, the closest name (issue 30)" "$RC $(h
 run_cmd "$AEGIS" pool show 3 --db "$DB"
 expect "show has a sparkline" "$(grep -c 'loss curve' "$TMP/out")" 1
 run_cmd "$AEGIS" pool show 99 --db "$DB"
-expect "unknown id" "$(cat "$TMP/stderr")" "aegis-sandbox: there is no candidate 99"
+expect "unknown id: exit 8" "$RC $(cat "$TMP/stderr")" "8 aegis-sandbox: there is no candidate 99"
+run_cmd "$AEGIS" pool export 99 --out "$TMP/x.pt" --db "$DB"
+expect "export of an unknown id: exit 8" "$RC" 8
 run_model --db "$DB" --no-train --parent 77 "$EXAMPLES/seed_model.py"
 expect "unknown parent: verdict stands, not recorded, exit 7" "$(field 'r["status"]') $RC $(grep -c 'no candidate 77 to be the parent' "$TMP/stderr")" "accepted 7 1"
 
 run_cmd "$AEGIS" approvals request 2 --db "$DB"
-expect "no request for a rejected candidate" "$(cat "$TMP/stderr")" "aegis-sandbox: candidate 2 is rejected: only accepted candidates can be approved"
+expect "no request for a rejected candidate: refused, exit 1" "$RC $(cat "$TMP/stderr")" "1 aegis-sandbox: candidate 2 is rejected: only accepted candidates can be approved"
 run_cmd "$AEGIS" approvals request 3 --db "$DB" --json
 cp "$TMP/out" "$TMP/r.json"
 expect "a second request for an accepted candidate" "$(field '(r["id"], r["candidate_id"], r["state"])')" "(3, 3, 'pending')"

@@ -13,7 +13,7 @@ TOP = os.environ.get("TOP_SRCDIR", os.path.join(os.path.dirname(__file__), "..",
 sys.path.insert(0, os.path.join(TOP, "pyhelpers"))
 
 from aegis_sandbox import (CodeDebugger, SafeCodeExecutor, TrainingValidator,  # noqa: E402
-                           ApprovalManager, CodePool, SandboxError)
+                           ApprovalManager, CodePool, Conflict, NotFound, Refused, SandboxError)
 
 pytestmark = pytest.mark.skipif(not os.environ.get("AEGIS_SANDBOX"), reason="needs the built binary")
 
@@ -193,11 +193,15 @@ def test_pool_and_approvals(tmp_path):
     try:
         with pytest.raises(SandboxError, match="an approval is signed with a reviewer's key"):
             ApprovalManager(db).approve_request(pending[0]["id"], comment="the loop approves itself")
-        with pytest.raises(SandboxError, match="candidate 1 has not been approved by a person"):
+        with pytest.raises(Refused, match="candidate 1 has not been approved by a person"):
             CodePool(db).load_approved(1)
+        with pytest.raises(NotFound, match="there is no candidate 42"):
+            CodePool(db).load_approved(42)
     finally:
         os.environ["AEGIS_REVIEWER_KEY"] = key
     ApprovalManager(db).approve_request(pending[0]["id"], reviewer="tester", comment="ok")
+    with pytest.raises(Conflict, match="is already approved; a decision is final"):
+        ApprovalManager(db).reject_request(pending[0]["id"], comment="changed my mind")
     assert ApprovalManager(db).list_pending() == []
     assert ApprovalManager(db).is_approved(pending[0]["id"])
     top = CodePool(db).get_top_k(k=5, metric="parameters")
@@ -211,7 +215,7 @@ def test_pool_and_approvals(tmp_path):
     os.environ["AEGIS_REVIEWERS"], trusted = empty, os.environ["AEGIS_REVIEWERS"]
     try:
         assert not ApprovalManager(db).is_approved(pending[0]["id"])
-        with pytest.raises(SandboxError, match="no approval signed by a trusted reviewer"):
+        with pytest.raises(Refused, match="no approval signed by a trusted reviewer"):
             CodePool(db).load_approved(1)
     finally:
         os.environ["AEGIS_REVIEWERS"] = trusted
