@@ -34,10 +34,12 @@ if ! "$T2/bin/python" -W ignore -c 'import torch, numpy, pytest' 2>/dev/null; th
 fi
 # research code we did not write, and the search framework people run,
 # installed from PyPI (tests/live/packages.sh, openevolve.sh, shinka.sh),
-# and the tracker people log runs to (mlflow.sh)
-if ! "$T2/bin/python" -W ignore -c 'import transformers, einops, openevolve, shinka, mlflow' 2>/dev/null; then
-	echo "torch2: installing transformers, einops, openevolve, shinka-evolve and mlflow-skinny into $T2"
-	"$T2/bin/pip" install -q --disable-pip-version-check transformers einops openevolve shinka-evolve mlflow-skinny
+# the tracker people log runs to (mlflow.sh), and Kubernetes' schema for
+# the launcher's manifest (launchers.sh)
+if ! "$T2/bin/python" -W ignore -c 'import transformers, einops, openevolve, shinka, mlflow, kubernetes_validate' 2>/dev/null; then
+	echo "torch2: installing transformers, einops, openevolve, shinka-evolve, mlflow-skinny and kubernetes-validate into $T2"
+	"$T2/bin/pip" install -q --disable-pip-version-check transformers einops openevolve shinka-evolve mlflow-skinny \
+		kubernetes-validate
 fi
 chmod -R a+rX "$T2"
 echo "torch2: $("$T2/bin/python" -W ignore -c 'import torch, sys; print("torch", torch.__version__, "on Python", sys.version.split()[0])')"
