@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ static const char pool_usage[] =
     "       aegis-sandbox approvals request ID [--title T] [--description D] [--risk JSON]\n"
     "       aegis-sandbox approvals approve ID [--key FILE] [--comment TEXT]\n"
     "       aegis-sandbox approvals reject ID [--key FILE] --comment TEXT\n"
-    "       aegis-sandbox approvals keygen --reviewer NAME [--key FILE]\n"
+    "       aegis-sandbox approvals keygen --reviewer NAME [--key FILE] [--passphrase-file F]\n"
     "\n"
     "Common options: --db PATH (default: storage.db of --policy, else\n"
     "$XDG_DATA_HOME/aegis-sandbox/pool.db), --policy FILE, --json,\n"
@@ -51,7 +52,8 @@ static const char pool_usage[] =
     "assessment; the sandbox's own assessment is stored beside them.\n"
     "A decision is signed with the reviewer's key (--key, default\n"
     "$AEGIS_REVIEWER_KEY, else ~/.config/aegis-sandbox/reviewer.key; 'keygen'\n"
-    "makes one and prints the line the reviewers file lists).  An approval\n"
+    "makes one, sealed with a passphrase typed at the terminal or read from\n"
+    "--passphrase-file, and prints the line the reviewers file lists).  An approval\n"
     "counts only when a key of the reviewers file signed it over the archive's\n"
     "digest: every view shows any other as forged or untrusted.\n"
     "'export' writes the TorchScript archive only after such an approval,\n"
@@ -166,7 +168,7 @@ struct popts {
 	bool approvals;
 	const char *verb;
 	long long id; /* the positional ID, for the verbs that take one */
-	const char *status, *state, *metric, *out_path, *reviewer, *comment, *key, *submitter;
+	const char *status, *state, *metric, *out_path, *reviewer, *comment, *key, *submitter, *passphrase_file;
 	const char *sha256, *arch_id, *title, *description, *loss;
 	struct json *metrics, *risk; /* --metrics, --risk: parsed JSON objects */
 	long generation, k;
@@ -679,6 +681,60 @@ static int do_approvals_show(struct pool *pool, const struct popts *o, struct js
 	return 0;
 }
 
+/* A passphrase: the first line of FILE when one is given, else asked on
+ * the terminal without echo (twice when CONFIRM).  0 with it in BUF; 1
+ * when there is neither a file nor a terminal; -1 with ERR. */
+static int get_passphrase(const char *file, const char *prompt, bool confirm, char *buf, size_t len, char *err,
+			  size_t errlen)
+{
+	struct termios old, quiet;
+	char again[256];
+	FILE *tty;
+
+	if (file) {
+		FILE *f = fopen(file, "re");
+
+		if (!f || !fgets(buf, (int)len, f)) {
+			snprintf(err, errlen, "--passphrase-file %s: %s", file, f ? "empty" : strerror(errno));
+			if (f)
+				fclose(f);
+			return -1;
+		}
+		fclose(f);
+		buf[strcspn(buf, "\r\n")] = '\0';
+		return 0;
+	}
+	if (!(tty = fopen("/dev/tty", "r+e")))
+		return 1;
+	for (int round = 0; round < (confirm ? 2 : 1); round++) {
+		char *dst = round ? again : buf;
+		size_t dlen = round ? sizeof(again) : len;
+		bool ok;
+
+		fputs(round ? "again: " : prompt, tty);
+		fflush(tty);
+		tcgetattr(fileno(tty), &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		ok = fgets(dst, (int)dlen, tty) != NULL;
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fputc('\n', tty);
+		if (!ok) {
+			fclose(tty);
+			snprintf(err, errlen, "no passphrase read");
+			return -1;
+		}
+		dst[strcspn(dst, "\r\n")] = '\0';
+	}
+	fclose(tty);
+	if (confirm && strcmp(buf, again)) {
+		snprintf(err, errlen, "the two passphrases differ");
+		return -1;
+	}
+	return 0;
+}
+
 /* The time a reviewer signs at: UTC, milliseconds. */
 static void utc_now(char *out, size_t len)
 {
@@ -706,7 +762,23 @@ static int do_approvals_decide(struct pool *pool, const struct popts *o, struct 
 
 	if (!approve && (!o->comment || !*o->comment))
 		return usage_error("approvals reject: --comment TEXT is required (say why)");
-	key = gate_key_load(o->key, &absent, kerr, sizeof(kerr));
+	{
+		char pass[256];
+		int sealed = 0, g = 0;
+
+		key = gate_key_load(o->key, NULL, &absent, &sealed, kerr, sizeof(kerr));
+		if (!key && sealed) {
+			/* sealed: its passphrase, from the reviewer, not the loop */
+			g = get_passphrase(o->passphrase_file, "passphrase of the reviewer key: ", false, pass,
+					   sizeof(pass), kerr, sizeof(kerr));
+			if (g == 0)
+				key = gate_key_load(o->key, pass, &absent, &sealed, kerr, sizeof(kerr));
+			else if (g == 1)
+				snprintf(kerr + strlen(kerr), sizeof(kerr) - strlen(kerr),
+					 ": run this at a terminal, or give --passphrase-file FILE");
+			explicit_bzero(pass, sizeof(pass));
+		}
+	}
 	if (!key && (approve || !absent)) {
 		fprintf(stderr,
 			"%s: approvals %s: %s\n%s", aegis_progname, o->verb, kerr,
@@ -785,10 +857,21 @@ static int approvals_keygen(const struct popts *o)
 		else
 			path = def = xasprintf("%s/.config/aegis-sandbox/reviewer.key", home && *home ? home : "/");
 	}
-	if (gate_keygen(path, o->reviewer, line, sizeof(line), err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: approvals keygen: %s\n", aegis_progname, err);
-		free(def);
-		return AEGIS_EXIT_USAGE;
+	{
+		/* sealed with a passphrase when one is given (a file, or typed
+		 * at the terminal: empty leaves the key unsealed) */
+		char pass[256] = "";
+		int g = get_passphrase(o->passphrase_file, "passphrase to seal the key (empty: none): ", true, pass,
+				       sizeof(pass), err, sizeof(err));
+		int r = g < 0 ? -1 : gate_keygen(path, o->reviewer, g == 0 && *pass ? pass : NULL, line, sizeof(line),
+						 err, sizeof(err));
+
+		explicit_bzero(pass, sizeof(pass));
+		if (r < 0) {
+			fprintf(stderr, "%s: approvals keygen: %s\n", aegis_progname, err);
+			free(def);
+			return AEGIS_EXIT_USAGE;
+		}
 	}
 	if (o->as_json) {
 		struct json *doc = json_object();
@@ -882,6 +965,7 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 	    {"key", required_argument, NULL, 'K'},
 	    {"reviewers", required_argument, NULL, 'V'},
 	    {"submitter", required_argument, NULL, 'U'},
+	    {"passphrase-file", required_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -926,6 +1010,7 @@ static int parse_options(int argc, char **argv, bool needs_id, struct popts *o, 
 		case 'K': o->key = optarg; break;
 		case 'V': o->reviewers = optarg; break;
 		case 'U': o->submitter = optarg; break;
+		case 'X': o->passphrase_file = optarg; break;
 		case 'c': o->comment = optarg; break;
 		case 'H': o->sha256 = optarg; break;
 		case 'a': o->arch_id = optarg; break;

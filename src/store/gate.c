@@ -102,11 +102,64 @@ static int pub_parse(const char *s, size_t len, unsigned char *pk)
 	return 0;
 }
 
-int gate_keygen(const char *key_path, const char *name, char *pub_line, size_t pub_len, char *err, size_t errlen)
+/* The secret key SK sealed with PASSPHRASE, as the key file's lines. */
+static char *seal(const unsigned char *sk, const char *passphrase, char *err, size_t errlen)
+{
+	unsigned char salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES], k[crypto_secretbox_KEYBYTES];
+	unsigned char box[crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES];
+	char bs[sodium_base64_ENCODED_LEN(sizeof(salt), B64)], bn[sodium_base64_ENCODED_LEN(sizeof(nonce), B64)],
+	    bb[sodium_base64_ENCODED_LEN(sizeof(box), B64)];
+
+	randombytes_buf(salt, sizeof(salt));
+	randombytes_buf(nonce, sizeof(nonce));
+	if (crypto_pwhash(k, sizeof(k), passphrase, strlen(passphrase), salt, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			  crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		snprintf(err, errlen, "not enough memory to derive the key from the passphrase");
+		return NULL;
+	}
+	crypto_secretbox_easy(box, sk, crypto_sign_SECRETKEYBYTES, nonce, k);
+	sodium_memzero(k, sizeof(k));
+	sodium_bin2base64(bs, sizeof(bs), salt, sizeof(salt), B64);
+	sodium_bin2base64(bn, sizeof(bn), nonce, sizeof(nonce), B64);
+	sodium_bin2base64(bb, sizeof(bb), box, sizeof(box), B64);
+	return xasprintf("sealed argon2id13-interactive xsalsa20poly1305\nsalt %s\nnonce %s\nbox %s\n", bs, bn, bb);
+}
+
+/* Open a sealed key (seal()'s lines in TEXT) into SK; 0, or -1 when the
+ * passphrase is wrong or the lines are damaged. */
+static int unseal(const char *text, const char *passphrase, unsigned char *sk)
+{
+	unsigned char salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES], k[crypto_secretbox_KEYBYTES];
+	unsigned char box[crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES];
+	const char *fields[3] = {"\nsalt ", "\nnonce ", "\nbox "};
+	unsigned char *outs[3] = {salt, nonce, box};
+	size_t sizes[3] = {sizeof(salt), sizeof(nonce), sizeof(box)};
+	int rc;
+
+	for (int i = 0; i < 3; i++) {
+		const char *f = strstr(text, fields[i]);
+		size_t n = 0;
+
+		if (!f)
+			return -1;
+		f += strlen(fields[i]);
+		if (sodium_base642bin(outs[i], sizes[i], f, strcspn(f, "\n"), NULL, &n, NULL, B64) < 0 || n != sizes[i])
+			return -1;
+	}
+	if (crypto_pwhash(k, sizeof(k), passphrase, strlen(passphrase), salt, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			  crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return -1;
+	rc = crypto_secretbox_open_easy(sk, box, sizeof(box), nonce, k);
+	sodium_memzero(k, sizeof(k));
+	return rc == 0 ? 0 : -1;
+}
+
+int gate_keygen(const char *key_path, const char *name, const char *passphrase, char *pub_line, size_t pub_len,
+		char *err, size_t errlen)
 {
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
 	char skb[sodium_base64_ENCODED_LEN(crypto_sign_SECRETKEYBYTES, B64)], pub[sizeof(PUB_PREFIX) + PUB_B64_LEN];
-	char *text = NULL, *pubpath = NULL, *line = NULL;
+	char *text = NULL, *pubpath = NULL, *line = NULL, *sealed = NULL;
 	int fd = -1, rc = -1, e;
 
 	if (sodium_ready(err, errlen) < 0)
@@ -120,9 +173,15 @@ int gate_keygen(const char *key_path, const char *name, char *pub_line, size_t p
 		return -1;
 	}
 	crypto_sign_keypair(pk, sk);
-	sodium_bin2base64(skb, sizeof(skb), sk, sizeof(sk), B64);
 	pub_text(pk, pub, sizeof(pub));
-	text = xasprintf(KEY_MAGIC "\nname %s\nsecret %s\n", name, skb);
+	if (passphrase) {
+		if (!(sealed = seal(sk, passphrase, err, errlen)))
+			goto out;
+		text = xasprintf(KEY_MAGIC "\nname %s\npublic %s\n%s", name, pub, sealed);
+	} else {
+		sodium_bin2base64(skb, sizeof(skb), sk, sizeof(sk), B64);
+		text = xasprintf(KEY_MAGIC "\nname %s\npublic %s\nsecret %s\n", name, pub, skb);
+	}
 	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s%s", key_path, strerror(errno),
@@ -150,6 +209,7 @@ out:
 	if (text)
 		sodium_memzero(text, strlen(text));
 	free(text);
+	free(sealed);
 	free(line);
 	free(pubpath);
 	return rc;
@@ -167,7 +227,8 @@ void gate_key_free(struct gate_key *k)
 const char *gate_key_name(const struct gate_key *k) { return k->name; }
 const char *gate_key_public(const struct gate_key *k) { return k->pub; }
 
-struct gate_key *gate_key_load(const char *path, int *absent, char *err, size_t errlen)
+struct gate_key *gate_key_load(const char *path, const char *passphrase, int *absent, int *sealed, char *err,
+			       size_t errlen)
 {
 	char *def = NULL, *text = NULL, *name = NULL, *sec = NULL;
 	const char *env = getenv("AEGIS_REVIEWER_KEY");
@@ -176,7 +237,7 @@ struct gate_key *gate_key_load(const char *path, int *absent, char *err, size_t 
 	size_t len = 0, n = 0;
 	int fd, e;
 
-	*absent = 0;
+	*absent = *sealed = 0;
 	if (sodium_ready(err, errlen) < 0)
 		return NULL;
 	if (!path && env && *env)
@@ -203,22 +264,30 @@ struct gate_key *gate_key_load(const char *path, int *absent, char *err, size_t 
 	}
 	name = strstr(text, "\nname ");
 	sec = strstr(text, "\nsecret ");
-	if (strncmp(text, KEY_MAGIC "\n", strlen(KEY_MAGIC) + 1) || !name || !sec) {
+	if (strncmp(text, KEY_MAGIC "\n", strlen(KEY_MAGIC) + 1) || !name || (!sec && !strstr(text, "\nsealed "))) {
 		snprintf(err, errlen, "%s: not an aegis-sandbox reviewer key", path);
 		goto out;
 	}
 	name += 6;
-	sec += 8;
-	name[strcspn(name, "\n")] = '\0';
-	sec[strcspn(sec, "\n")] = '\0';
 	k = xcalloc(1, sizeof(*k));
-	if (!name_ok(name) ||
-	    sodium_base642bin(k->sk, sizeof(k->sk), sec, strlen(sec), NULL, &n, NULL, B64) < 0 ||
-	    n != sizeof(k->sk)) {
+	if (sec) {
+		sec += 8;
+		if (sodium_base642bin(k->sk, sizeof(k->sk), sec, strcspn(sec, "\n"), NULL, &n, NULL, B64) < 0 ||
+		    n != sizeof(k->sk)) {
+			snprintf(err, errlen, "%s: a damaged reviewer key", path);
+			goto fail;
+		}
+	} else if (!passphrase || unseal(text, passphrase, k->sk) < 0) {
+		/* sealed: only its passphrase opens it */
+		*sealed = 1;
+		snprintf(err, errlen, "%s: %s", path,
+			 passphrase ? "wrong passphrase (or a damaged key)" : "the key is sealed with a passphrase");
+		goto fail;
+	}
+	name[strcspn(name, "\n")] = '\0';
+	if (!name_ok(name)) {
 		snprintf(err, errlen, "%s: a damaged reviewer key", path);
-		gate_key_free(k);
-		k = NULL;
-		goto out;
+		goto fail;
 	}
 	k->name = xstrdup(name);
 	{
@@ -234,6 +303,10 @@ out:
 	}
 	free(def);
 	return k;
+fail:
+	gate_key_free(k);
+	k = NULL;
+	goto out;
 }
 
 void gate_trust_free(struct gate_trust *t)

@@ -23,14 +23,19 @@ struct gate_key;   /* a reviewer's secret key and name */
 struct gate_trust; /* the trust file: names and public keys */
 
 /* Create a key pair for reviewer NAME: the secret key in KEY_PATH (mode
- * 0600, never over an existing file), the public line ("NAME ed25519:...",
- * what a trust file lists) in KEY_PATH.pub and in PUB_LINE.  0 or -1. */
-int gate_keygen(const char *key_path, const char *name, char *pub_line, size_t pub_len, char *err, size_t errlen);
+ * 0600, never over an existing file; sealed with PASSPHRASE when one is
+ * given: Argon2id, then XSalsa20-Poly1305), the public line ("NAME
+ * ed25519:...", what a trust file lists) in KEY_PATH.pub and in PUB_LINE.
+ * 0 or -1. */
+int gate_keygen(const char *key_path, const char *name, const char *passphrase, char *pub_line, size_t pub_len,
+		char *err, size_t errlen);
 /* The secret key at PATH (NULL: $AEGIS_REVIEWER_KEY, else
- * ~/.config/aegis-sandbox/reviewer.key).  A key that others can read is
- * refused, as ssh does.  NULL with ERR; *ABSENT set when no file was
- * named and the default does not exist. */
-struct gate_key *gate_key_load(const char *path, int *absent, char *err, size_t errlen);
+ * ~/.config/aegis-sandbox/reviewer.key), opened with PASSPHRASE when it is
+ * sealed.  A key that others can read is refused, as ssh does.  NULL with
+ * ERR; *ABSENT set when no file was named and the default does not exist;
+ * *SEALED when the key is sealed and PASSPHRASE is NULL or wrong. */
+struct gate_key *gate_key_load(const char *path, const char *passphrase, int *absent, int *sealed, char *err,
+			       size_t errlen);
 void gate_key_free(struct gate_key *k);
 const char *gate_key_name(const struct gate_key *k);
 /* "ed25519:BASE64" of the public half. */

@@ -101,6 +101,21 @@ run_cmd "$AEGIS" approvals reject 1 --db "$F" --key "$TMP/keys/mallory.key" --co
 expect "a key others can read is refused" "$RC $(grep -c 'a reviewer key must be a regular file only its owner can read' "$TMP/stderr")" "2 1"
 run_cmd "$AEGIS" approvals keygen --reviewer alice --key "$TMP/keys/alice.key"
 expect "a key is never overwritten" "$RC $(grep -c 'File exists (a key is never overwritten' "$TMP/stderr")" "2 1"
+# a key sealed with a passphrase: a loop that can read the file (the same
+# account) cannot sign with it; the reviewer, who knows the passphrase, can
+printf 'correct horse battery staple\n' >"$TMP/pass"
+printf 'wrong\n' >"$TMP/wrong"
+run_cmd "$AEGIS" approvals keygen --reviewer carol --key "$TMP/keys/carol.key" --passphrase-file "$TMP/pass"
+expect "a sealed key holds no secret in the clear" "$RC $(grep -c '^secret ' "$TMP/keys/carol.key") $(grep -c '^sealed argon2id13' "$TMP/keys/carol.key")" "0 0 1"
+cat "$TMP/keys/carol.key.pub" >>"$TMP/reviewers"
+"$AEGIS" approvals request 3 --db "$F" --json >/dev/null
+R=$(sqlite3 "$F" 'SELECT max(id) FROM approval_requests')
+run_cmd setsid "$AEGIS" approvals approve "$R" --db "$F" --key "$TMP/keys/carol.key" --comment mine </dev/null
+expect "without its passphrase (and no terminal): refused" "$RC $(head -1 "$TMP/stderr")" "2 aegis-sandbox: approvals approve: $TMP/keys/carol.key: the key is sealed with a passphrase: run this at a terminal, or give --passphrase-file FILE"
+run_cmd "$AEGIS" approvals approve "$R" --db "$F" --key "$TMP/keys/carol.key" --passphrase-file "$TMP/wrong" --comment mine
+expect "with a wrong one: refused" "$RC $(grep -c 'wrong passphrase' "$TMP/stderr")" "2 1"
+run_cmd "$AEGIS" approvals approve "$R" --db "$F" --key "$TMP/keys/carol.key" --passphrase-file "$TMP/pass" --comment "read it"
+expect "with it: signed" "$RC $(grep -c "^request $R approved by carol, signed with ed25519:" "$TMP/out")" "0 1"
 "$AEGIS" pool show 3 --db "$DB" --json >"$TMP/r.json"
 expect "the pool says what the verifier passed" "$(field '(r["archive"]["verified"], r["archive"]["sha256"] == r["artifact_sha256"], "aten::linear" in r["archive"]["operators"])')" "(True, True, True)"
 load_verified "$TMP/m.pt" "$(field 'r["archive"]["sha256"]')" "print(tuple(m(torch.randn(3, 100)).shape))" >"$TMP/shape"

@@ -116,12 +116,12 @@ static void trust_alice(struct pool *p)
 
 	if (!alice) {
 		char *key = db_path("alice.key"), *rv = db_path("reviewers");
-		int absent = 0;
+		int absent = 0, sealed = 0;
 
-		assert_int_equal(gate_keygen(key, "alice", line, sizeof(line), err, sizeof(err)), 0);
+		assert_int_equal(gate_keygen(key, "alice", NULL, line, sizeof(line), err, sizeof(err)), 0);
 		strcat(line, "\n");
 		assert_int_equal(util_write_file(rv, line, strlen(line), 0644), 0);
-		alice = gate_key_load(key, &absent, err, sizeof(err));
+		alice = gate_key_load(key, NULL, &absent, &sealed, err, sizeof(err));
 		trust = gate_trust_load(rv, err, sizeof(err));
 		assert_non_null(alice);
 		assert_non_null(trust);
