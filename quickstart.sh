@@ -26,9 +26,10 @@ PACKAGES="build-essential autoconf automake pkg-config libtool
 	util-linux procps clang libclang-rt-14-dev"
 # The review site's tests render its pages in a real browser, and draw the
 # lineage with graphviz (and without it); the queue and pool tests start
-# PostgreSQL servers of their own (as nobody, on private sockets).
+# PostgreSQL servers of their own (as nobody, on private sockets), and the
+# Slurm test a one-node Slurm of its own (munged, slurmctld, slurmd).
 if [ "$MODE" = check ]; then
-	PACKAGES="$PACKAGES chromium graphviz postgresql"
+	PACKAGES="$PACKAGES chromium graphviz postgresql slurmctld slurmd slurm-client munge"
 fi
 
 missing=""
