@@ -35,9 +35,24 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 log = logging.getLogger("aegis_sandbox")
 
 
+def _installed_prefix() -> Optional[str]:
+    """The prefix this package was installed under (PREFIX/lib/pythonX.Y/
+    site-packages/aegis_sandbox), or None (a checkout).  The program and
+    the helpers were installed under the same prefix: a wheel built in one
+    venv and installed in another keeps them together there."""
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    site = os.path.dirname(pkg)
+    if os.path.basename(site) not in ("site-packages", "dist-packages"):
+        return None
+    return os.path.dirname(os.path.dirname(os.path.dirname(site)))
+
+
 def _binary() -> str:
     if os.environ.get("AEGIS_SANDBOX"):
         return os.environ["AEGIS_SANDBOX"]
+    prefix = _installed_prefix()
+    if prefix and os.access(os.path.join(prefix, "bin", "aegis-sandbox"), os.X_OK):
+        return os.path.join(prefix, "bin", "aegis-sandbox")
     try:
         from aegis_sandbox import _config
         path = os.path.join(_config.BINDIR, "aegis-sandbox")
@@ -124,11 +139,13 @@ def _import_fixers():
         return fixers
     except ImportError:
         import sys
+        prefix = _installed_prefix()
+        own = os.path.join(prefix, "share", "aegis-sandbox", "pyhelpers") if prefix else ""
         try:
             from aegis_sandbox import _config
-            where = os.environ.get("AEGIS_PYHELPERS", _config.PYHELPERS_DIR)
+            where = os.environ.get("AEGIS_PYHELPERS", own if os.path.isdir(own) else _config.PYHELPERS_DIR)
         except ImportError:
-            where = os.environ.get("AEGIS_PYHELPERS", "")
+            where = os.environ.get("AEGIS_PYHELPERS", own)
         sys.path.append(where)
         from aegis_job import fixers
         return fixers

@@ -36,12 +36,12 @@ const char *cli_pyhelpers_dir(void)
 		return env;
 	if (util_exe_kind() == UTIL_EXE_BUILD && access(AEGIS_SRC_PYHELPERS, R_OK) == 0)
 		return AEGIS_SRC_PYHELPERS;
-	return AEGIS_PYHELPERS_DIR;
+	return util_relocate(AEGIS_PYHELPERS_DIR);
 }
 
 char *cli_policy_path(const char *name)
 {
-	const char *dirs[2] = {getenv("AEGIS_POLICY_DIR"), AEGIS_POLICY_DIR};
+	const char *dirs[2] = {getenv("AEGIS_POLICY_DIR"), util_relocate(AEGIS_POLICY_DIR)};
 	char *build = NULL;
 
 	if (!name || strchr(name, '/') || access(name, F_OK) == 0 || !*name)

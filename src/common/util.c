@@ -238,6 +238,62 @@ enum util_exe util_exe_kind(void)
 	return UTIL_EXE_OTHER;
 }
 
+const char *util_relocated_prefix(void)
+{
+	static const char *const tails[] = {"/bin/aegis-sandbox", "/libexec/aegis-sandbox/aegis-zygote"};
+	static char prefix[PATH_MAX];
+	static int done;
+
+	if (!done) {
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		done = 1;
+		if (n > 0) {
+			exe[n] = '\0';
+			for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+				size_t lt = strlen(tails[i]), le = (size_t)n;
+
+				if (le > lt && !strcmp(exe + le - lt, tails[i])) {
+					exe[le - lt] = '\0';
+					/* moved: not where it was configured to be, and
+					 * a whole install around it */
+					if (strcmp(exe, AEGIS_PREFIX)) {
+						char *z = xasprintf("%s/libexec/aegis-sandbox/aegis-zygote", exe);
+
+						if (access(z, X_OK) == 0)
+							snprintf(prefix, sizeof(prefix), "%s", exe);
+						free(z);
+					}
+					break;
+				}
+			}
+		}
+	}
+	return prefix[0] ? prefix : NULL;
+}
+
+const char *util_relocate(const char *path)
+{
+	static char *made[16];
+	static size_t nmade;
+	const char *p = util_relocated_prefix();
+	size_t lp = strlen(AEGIS_PREFIX);
+	char *r;
+
+	if (!p || !path || strncmp(path, AEGIS_PREFIX, lp) || (path[lp] != '/' && path[lp] != '\0'))
+		return path;
+	r = xasprintf("%s%s", p, path + lp);
+	for (size_t i = 0; i < nmade; i++)
+		if (!strcmp(made[i], r)) {
+			free(r);
+			return made[i];
+		}
+	if (nmade < sizeof(made) / sizeof(made[0]))
+		made[nmade++] = r;
+	return r;
+}
+
 int util_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -80,6 +80,16 @@ int util_remove_workdir(const char *path);
  * know where their own helpers (Python, the zygote program) are. */
 enum util_exe { UTIL_EXE_OTHER, UTIL_EXE_BUILD, UTIL_EXE_INSTALLED };
 enum util_exe util_exe_kind(void);
+/* An install that was moved (a wheel built in one venv and installed in
+ * another, or on another node): the prefix this program runs from, when
+ * it is PREFIX/bin/aegis-sandbox or PREFIX/libexec/aegis-sandbox/
+ * aegis-zygote of a prefix other than the configured one (AEGIS_PREFIX);
+ * NULL otherwise. */
+const char *util_relocated_prefix(void);
+/* PATH, a path under the configured prefix, under the relocated one when
+ * the install was moved (see above); PATH itself otherwise.  The result
+ * lives as long as the process (each distinct path is made once). */
+const char *util_relocate(const char *path);
 /* Monotonic time in seconds. */
 double util_now(void);
 /* Parse a decimal integer / number fully; false on garbage or overflow. */

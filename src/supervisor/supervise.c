@@ -145,6 +145,8 @@ static char *zygote_program(void)
 	case UTIL_EXE_INSTALLED: return xstrdup(AEGIS_ZYGOTE_EXE);
 	case UTIL_EXE_OTHER: break;
 	}
+	if (util_relocated_prefix())
+		return xstrdup(util_relocate(AEGIS_ZYGOTE_EXE));
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return xstrdup("aegis-zygote");
@@ -325,7 +327,7 @@ const char *const *supervise_ro_roots(const struct supervisor *s)
 
 	roots[0] = AEGIS_PYTHON_STDLIB;
 	roots[1] = AEGIS_PYTHON_DYNLOAD;
-	roots[2] = AEGIS_TORCH_DIR;
+	roots[2] = util_relocate(AEGIS_TORCH_DIR);
 	roots[3] = s->pyhelpers_dir;
 	roots[4] = "/usr/lib"; /* shared libraries torch loads lazily */
 	roots[5] = "/etc/ld.so.cache";

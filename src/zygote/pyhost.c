@@ -520,7 +520,7 @@ int pyhost_init(const char *pyhelpers_dir, char *err, size_t errlen)
 	cfg.user_site_directory = 0;
 	cfg.buffered_stdio = 1;
 	cfg.module_search_paths_set = 1;
-	st = PyConfig_SetBytesString(&cfg, &cfg.program_name, AEGIS_PYTHON_EXE);
+	st = PyConfig_SetBytesString(&cfg, &cfg.program_name, util_relocate(AEGIS_PYTHON_EXE));
 	if (PyStatus_Exception(st)) {
 		status_fail(st, err, errlen, "program name");
 		goto out_clear;
@@ -543,7 +543,7 @@ int pyhost_init(const char *pyhelpers_dir, char *err, size_t errlen)
 	if (append_path(&cfg, pyhelpers_dir, err, errlen) < 0 ||
 	    append_path(&cfg, AEGIS_PYTHON_STDLIB, err, errlen) < 0 ||
 	    append_path(&cfg, AEGIS_PYTHON_DYNLOAD, err, errlen) < 0 ||
-	    append_path(&cfg, AEGIS_TORCH_DIR, err, errlen) < 0)
+	    append_path(&cfg, util_relocate(AEGIS_TORCH_DIR), err, errlen) < 0)
 		goto out_clear;
 	st = Py_InitializeFromConfig(&cfg);
 	if (PyStatus_Exception(st)) {

@@ -124,4 +124,65 @@ else
 	echo "pip route: 0 passed, 1 failed"
 	status=1
 fi
+
+# ---- build once, install on every node (issue 30) ------------------------------
+# a wheel built in one venv, installed into another; the first is moved
+# away while the second runs, so nothing of it can be reached: the program,
+# its zygote, the helpers, the policies and the venv's torch are found from
+# where the second venv put them
+W=$CACHE/wheel-build
+V2=$CACHE/venv-moved-to
+rm -rf "$W" "$V2" "$V.away"
+moved=0
+{
+	"$V/bin/pip" install -q --disable-pip-version-check "$TORCH" &&
+		"$V/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$W" "$TOP" &&
+		python3 -m venv "$V2" &&
+		"$V2/bin/pip" install -q --disable-pip-version-check "$TORCH" "$W"/aegis_sandbox-*.whl &&
+		mv "$V" "$V.away" &&
+		"$V2/bin/aegis-sandbox" run --no-train "$TOP/doc/examples/seed_model.py" >"$W/run.out" 2>&1 &&
+		grep -q ': accepted' "$W/run.out" &&
+		echo "relocated wheel: run from the second venv: accepted" &&
+		(
+			cd "$CACHE"
+			env -u AEGIS_SANDBOX -u AEGIS_PYHELPERS -u PYTHONPATH AEGIS_SANDBOX_DB="$W/pool.db" "$V2/bin/python" -W ignore -c '
+import torch, aegis_sandbox
+ex = aegis_sandbox.SafeCodeExecutor()
+r = ex.execute_model_code(open("'"$TOP"'/doc/examples/seed_model.py").read(), "tokens:2x20:1000", "moved")
+assert r.success and aegis_sandbox.executor.BINARY.startswith("'"$V2"'"), (r.status, r.error_message, aegis_sandbox.executor.BINARY)
+print("relocated wheel: the client in the second venv: accepted, with its own program")'
+		)
+} || { moved=1; tail -20 "$W/run.out" 2>/dev/null; }
+[ -d "$V.away" ] && mv "$V.away" "$V"
+rm -rf "$W" "$V2"
+if [ "$moved" -eq 0 ]; then
+	echo "relocated wheel: 1 passed, 0 failed"
+else
+	echo "relocated wheel: 0 passed, 1 failed"
+	status=1
+fi
+
+# ---- pip install -e (issue 30): the programs built, the checkout's Python ------
+editable=0
+{
+	"$V/bin/pip" install -q --disable-pip-version-check -e "$TOP" &&
+		(
+			cd "$CACHE"
+			env -u AEGIS_SANDBOX -u AEGIS_PYHELPERS -u PYTHONPATH AEGIS_SANDBOX_DB="$V/editable.db" "$V/bin/python" -W ignore -c '
+import torch, aegis_sandbox
+assert aegis_sandbox.__file__.startswith("'"$TOP"'/pyhelpers/"), aegis_sandbox.__file__
+ex = aegis_sandbox.SafeCodeExecutor()
+r = ex.execute_model_code(open("'"$TOP"'/doc/examples/seed_model.py").read(), "tokens:2x20:1000", "editable")
+assert r.success and aegis_sandbox.executor.BINARY == "'"$V"'/bin/aegis-sandbox", (r.status, r.error_message)
+print("pip install -e: the checkout'"'"'s client, the venv'"'"'s program: accepted")'
+		) &&
+		"$V/bin/pip" uninstall -q -y aegis-sandbox &&
+		test ! -e "$V/bin/aegis-sandbox"
+} || editable=1
+if [ "$editable" -eq 0 ]; then
+	echo "pip install -e: 1 passed, 0 failed"
+else
+	echo "pip install -e: 0 passed, 1 failed"
+	status=1
+fi
 exit "$status"

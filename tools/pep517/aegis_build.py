@@ -131,7 +131,27 @@ def _record_hash(data):
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+def get_requires_for_build_editable(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_editable(metadata_directory, config_settings=None):
+    return prepare_metadata_for_build_wheel(metadata_directory, config_settings)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    """pip install -e: the C programs are built and installed as for a
+    wheel (there is nothing to edit in place in a compiled program); the
+    Python packages are the checkout's.  A .pth file puts the checkout's
+    pyhelpers/ first on sys.path and, in processes that import site, names
+    the venv's program (AEGIS_SANDBOX) and the checkout's trusted helpers
+    (AEGIS_PYHELPERS), so an edit to aegis_sandbox or aegis_job takes
+    effect at the next run from Python.  The command line keeps using the
+    installed helpers (reinstall to change them)."""
+    return build_wheel(wheel_directory, config_settings, metadata_directory, editable=True)
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None, editable=False):
     version, prefix = _version(), sys.prefix
     purelib = sysconfig.get_paths()["purelib"]
     torch_version = _check_torch()
@@ -151,12 +171,13 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
               "--with-python-sitedir=" + purelib], src)
         _run(["make", "-j%d" % (os.cpu_count() or 1)], src)
         _run(["make", "install", "DESTDIR=" + stage], src)
-        return _pack_wheel(wheel_directory, os.path.join(stage, prefix.lstrip("/")), prefix, purelib, version)
+        return _pack_wheel(wheel_directory, os.path.join(stage, prefix.lstrip("/")), prefix, purelib, version,
+                           editable)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _pack_wheel(wheel_directory, root, prefix, purelib, version):
+def _pack_wheel(wheel_directory, root, prefix, purelib, version, editable=False):
     """Files installed under ROOT (the staged PREFIX) into a wheel: the
     client package at the wheel's top, bin/ as scripts, the rest as data
     under the prefix."""
@@ -187,11 +208,19 @@ def _pack_wheel(wheel_directory, root, prefix, purelib, version):
                 rel = os.path.relpath(path, root)
                 if rel.startswith(pure_rel + os.sep):
                     arc = os.path.relpath(rel, pure_rel)
+                    if editable and arc.split(os.sep)[0] == "aegis_sandbox":
+                        continue  # the checkout's, through the .pth below
                 elif rel.startswith("bin" + os.sep):
                     arc = "%s/scripts/%s" % (data, os.path.relpath(rel, "bin"))
                 else:
                     arc = "%s/data/%s" % (data, rel)
                 add(zf, arc.replace(os.sep, "/"), path=path)
+        if editable:
+            helpers = os.path.join(ROOT, "pyhelpers")
+            add(zf, "aegis_sandbox_editable.pth",
+                text="%s\nimport os; os.environ.setdefault('AEGIS_SANDBOX', %r); "
+                     "os.environ.setdefault('AEGIS_PYHELPERS', %r)\n"
+                     % (helpers, os.path.join(prefix, "bin", "aegis-sandbox"), helpers))
         add(zf, info + "/METADATA", text=_metadata())
         add(zf, info + "/WHEEL", text="Wheel-Version: 1.0\nGenerator: aegis_build\nRoot-Is-Purelib: false\n"
                                       "Tag: %s\n" % tag)
