@@ -954,25 +954,39 @@ class ApprovalManager:
             args += ["--risk", json.dumps(risk_assessment, default=str)]
         return _cli(args, self.db)["id"]
 
-    def approve_request(self, approval_id: int, reviewer: Optional[str] = None, comment: str = "") -> Dict[str, Any]:
+    def approve_request(self, approval_id: int, reviewer: Optional[str] = None, comment: str = "", *,
+                        key: Optional[str] = None, passphrase_file: Optional[str] = None) -> Dict[str, Any]:
+        """A person's decision, signed with their reviewer key (KEY, else
+        $AEGIS_REVIEWER_KEY, else ~/.config/aegis-sandbox/reviewer.key;
+        'aegis-sandbox approvals keygen' makes one).  REVIEWER, when given,
+        must be the key's name.  A search loop holds no key: it cannot
+        approve (SandboxError), and an approval counts only when the
+        reviewers file lists the key (is_approved, CodePool.load_approved).
+        Raises Conflict when the request is already decided."""
         reviewer, comment = _given(reviewer), _given(comment, "")
-        args = ["approvals", "approve", str(approval_id), "--comment", comment]
-        if reviewer:
-            args += ["--reviewer", reviewer]
-        return _cli(args, self.db)
+        return _cli(["approvals", "approve", str(approval_id), "--comment", comment] +
+                    self._signer(reviewer, key, passphrase_file), self.db)
 
     def reject_request(self, approval_id: int, reviewer: Optional[str] = None,
-                       comment: str = "rejected") -> Dict[str, Any]:
+                       comment: str = "rejected", *, key: Optional[str] = None,
+                       passphrase_file: Optional[str] = None) -> Dict[str, Any]:
+        """As approve_request; signed when there is a key, else recorded
+        under REVIEWER (or the login name) unsigned."""
         reviewer, comment = _given(reviewer), _given(comment, "rejected")
-        args = ["approvals", "reject", str(approval_id), "--comment", comment]
-        if reviewer:
-            args += ["--reviewer", reviewer]
-        return _cli(args, self.db)
+        return _cli(["approvals", "reject", str(approval_id), "--comment", comment] +
+                    self._signer(reviewer, key, passphrase_file), self.db)
+
+    @staticmethod
+    def _signer(reviewer: Optional[str], key: Optional[str], passphrase_file: Optional[str]) -> List[str]:
+        return ((["--reviewer", reviewer] if reviewer else []) + (["--key", key] if key else []) +
+                (["--passphrase-file", passphrase_file] if passphrase_file else []))
 
     def get(self, approval_id: int) -> Dict[str, Any]:
         return _cli(["approvals", "show", str(approval_id)], self.db)
 
     def is_approved(self, approval_id: int) -> bool:
+        """Approved by a signature of a reviewer the reviewers file lists
+        (a row the loop wrote itself reads "forged" or "untrusted")."""
         return self.get(approval_id)["state"] == "approved"
 
     def list_pending(self) -> List[Dict[str, Any]]:

@@ -199,7 +199,10 @@ def test_pool_and_approvals(tmp_path):
             CodePool(db).load_approved(42)
     finally:
         os.environ["AEGIS_REVIEWER_KEY"] = key
-    ApprovalManager(db).approve_request(pending[0]["id"], reviewer="tester", comment="ok")
+    with pytest.raises(SandboxError, match="the key is tester's"):
+        ApprovalManager(db).approve_request(pending[0]["id"], reviewer="mallory", comment="ok")
+    ApprovalManager(db).approve_request(pending[0]["id"], reviewer="tester", comment="ok",
+                                        key=os.environ["AEGIS_REVIEWER_KEY"])
     with pytest.raises(Conflict, match="is already approved; a decision is final"):
         ApprovalManager(db).reject_request(pending[0]["id"], comment="changed my mind")
     assert ApprovalManager(db).list_pending() == []
