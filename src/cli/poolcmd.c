@@ -138,13 +138,6 @@ static void print_sparkline(const struct json *curve)
 	printf("  %.4g -> %.4g\n", curve->items[0]->n, curve->items[n - 1]->n);
 }
 
-static const char *str_of(const struct json *o, const char *k)
-{
-	const char *v = json_get_str(o, k);
-
-	return v ? v : "";
-}
-
 static const char *login_name(void)
 {
 	struct passwd *pw = getpwuid(getuid());
@@ -650,7 +643,7 @@ static int do_approvals_show(struct pool *pool, const struct popts *o, struct js
 			       : !strcmp(sg, "unsigned") ? "no reviewer's signature: written without a key (by SQL, or before signing)"
 			       : "the signature does not match this decision (other fields, other archive bytes, or another name)");
 	}
-	if (!strcmp(str_of(*doc, "state"), "forged") || !strcmp(str_of(*doc, "state"), "untrusted"))
+	if (!strcmp(json_get_str_or(*doc, "state", ""), "forged") || !strcmp(json_get_str_or(*doc, "state", ""), "untrusted"))
 		printf("  the pool records this request as %s; no trusted reviewer signed it: export refuses it "
 		       "(reviewers file: %s)\n",
 		       T(json_get_str(*doc, "recorded_state")),
@@ -847,16 +840,8 @@ static int approvals_keygen(const struct popts *o)
 
 	if (!o->reviewer)
 		return usage_error("approvals keygen: --reviewer NAME is required (the name decisions are signed under)");
-	if (!path) {
-		const char *env = getenv("AEGIS_REVIEWER_KEY"), *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-
-		if (env && *env)
-			path = env;
-		else if (x && *x == '/')
-			path = def = xasprintf("%s/aegis-sandbox/reviewer.key", x);
-		else
-			path = def = xasprintf("%s/.config/aegis-sandbox/reviewer.key", home && *home ? home : "/");
-	}
+	if (!path)
+		path = def = gate_default_key_path();
 	{
 		/* sealed with a passphrase when one is given (a file, or typed
 		 * at the terminal: empty leaves the key unsealed) */

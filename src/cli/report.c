@@ -214,13 +214,6 @@ static int write_page(const char *dir, const char *name, struct sbuf *page, char
 	return rc < 0 ? -1 : 0;
 }
 
-const char *site_str_or(const struct json *o, const char *k, const char *def)
-{
-	const char *s = json_get_str(o, k);
-
-	return s ? s : def;
-}
-
 /* A status word as a span with its class (the class is one of ours). */
 void site_status_span(struct sbuf *out, const char *st)
 {
@@ -467,7 +460,7 @@ static void index_page(struct site *s, const char *only_status, struct sbuf *out
 	for (size_t i = 0; i < s->rows->count; i++) {
 		const struct json *r = s->rows->items[i], *um = json_get(r, "user_metrics");
 		double id = 0, par = 0, gen = 0, fixes = 0;
-		const char *st = site_str_or(r, "status", ""), *ap = site_str_or(r, "approval", "-");
+		const char *st = json_get_str_or(r, "status", ""), *ap = json_get_str_or(r, "approval", "-");
 
 		if (!site_included(s, r) || (only_status && strcmp(st, only_status)))
 			continue;
@@ -489,11 +482,11 @@ static void index_page(struct site *s, const char *only_status, struct sbuf *out
 		sbuf_adds(out, "\">");
 		site_status_span(out, json_get_str(r, "approval") ? ap : NULL);
 		sbuf_adds(out, "</td><td>");
-		site_html(out, site_str_or(r, "stage", ""));
+		site_html(out, json_get_str_or(r, "stage", ""));
 		sbuf_adds(out, "</td><td data-v=\"");
-		site_html(out, site_str_or(r, "architecture_id", ""));
+		site_html(out, json_get_str_or(r, "architecture_id", ""));
 		sbuf_adds(out, "\">");
-		site_html(out, site_str_or(r, "architecture_id", ""));
+		site_html(out, json_get_str_or(r, "architecture_id", ""));
 		sbuf_addf(out, "</td><td class=n data-v=\"%.0f\">%.0f</td>", gen, gen);
 		if (json_get_num(r, "parent_id", &par))
 			sbuf_addf(out, "<td class=n data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td>", par, par, par);
@@ -504,7 +497,7 @@ static void index_page(struct site *s, const char *only_status, struct sbuf *out
 		site_num_cell(out, r, "heldout_loss");
 		site_num_cell(out, r, "final_loss");
 		sbuf_adds(out, "<td>");
-		site_html(out, site_str_or(r, "loss", "-"));
+		site_html(out, json_get_str_or(r, "loss", "-"));
 		sbuf_adds(out, "</td>");
 		for (size_t k = 0; k < s->user_keys->count; k++) {
 			const struct json *v = um ? json_get(um, s->user_keys->items[k]->s) : NULL;
@@ -519,7 +512,7 @@ static void index_page(struct site *s, const char *only_status, struct sbuf *out
 			}
 		}
 		sbuf_adds(out, "<td>");
-		site_html(out, site_str_or(r, "torch", "-"));
+		site_html(out, json_get_str_or(r, "torch", "-"));
 		sbuf_adds(out, "</td></tr>\n");
 	}
 	sbuf_adds(out, "</tbody></table>\n");
@@ -567,15 +560,15 @@ static void archive_section(struct sbuf *out, const struct json *a)
 	}
 	if (!json_get_bool(a, "verified", false)) {
 		sbuf_adds(out, "<p><b>refused by the archive verifier</b> (");
-		site_html(out, site_str_or(a, "refused", "?"));
+		site_html(out, json_get_str_or(a, "refused", "?"));
 		sbuf_adds(out, "): nothing of it was loaded</p>\n");
 		return;
 	}
 	json_get_num(a, "bytes", &v);
 	sbuf_adds(out, "<p>verified by ");
-	site_html(out, site_str_or(a, "verifier", "?"));
+	site_html(out, json_get_str_or(a, "verifier", "?"));
 	sbuf_adds(out, ": SHA-256 <code>");
-	site_html(out, site_str_or(a, "sha256", "?"));
+	site_html(out, json_get_str_or(a, "sha256", "?"));
 	sbuf_addf(out, "</code>, %.0f bytes. Operators it can run:", v);
 	for (size_t i = 0; ops && ops->type == JSON_ARRAY && i < ops->count; i++) {
 		sbuf_adds(out, i ? ", " : " ");
@@ -593,7 +586,7 @@ static void archive_section(struct sbuf *out, const struct json *a)
 		sbuf_adds(out, "<tr>");
 		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
 			sbuf_adds(out, "<td>");
-			site_html(out, site_str_or(m, cols[k], ""));
+			site_html(out, json_get_str_or(m, cols[k], ""));
 			sbuf_adds(out, "</td>");
 		}
 		sbuf_adds(out, "<td>");
@@ -631,7 +624,7 @@ static void sandbox_list(struct sbuf *out, const struct json *sb)
 		  json_get_bool(sb, "no_new_privs", false) ? "set" : "<b>not set</b>");
 	if (json_get_num(sb, "uid", &v))
 		sbuf_addf(out, "<li>uid %.0f, capabilities: ", v);
-	site_html(out, site_str_or(sb, "capabilities", "?"));
+	site_html(out, json_get_str_or(sb, "capabilities", "?"));
 	sbuf_addf(out, "</li><li>cgroup limits: %s</li><li>namespaces:",
 		  json_get_bool(sb, "cgroup", false) ? "on" : "<b>off</b>");
 	for (size_t i = 0; ns && ns->type == JSON_OBJECT && i < ns->count; i++)
@@ -658,13 +651,13 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 	snprintf(title, sizeof(title), "candidate %.0f", id);
 	site_page_begin(out, title, "../");
 	sbuf_addf(out, "<h1>Candidate %.0f &middot; ", id);
-	site_status_span(out, site_str_or(c, "status", ""));
+	site_status_span(out, json_get_str_or(c, "status", ""));
 	sbuf_adds(out, " <span class=dim>at ");
-	site_html(out, site_str_or(c, "stage", ""));
+	site_html(out, json_get_str_or(c, "stage", ""));
 	sbuf_adds(out, "</span></h1>\n");
 	unverified_banner(out, c);
 	sbuf_adds(out, "<table class=kv><tr><th>architecture</th><td>");
-	site_html(out, site_str_or(c, "architecture_id", ""));
+	site_html(out, json_get_str_or(c, "architecture_id", ""));
 	sbuf_adds(out, "</td></tr><tr><th>lineage</th><td>");
 	if (pid > 0)
 		sbuf_addf(out, "child of <a href=\"%.0f.html\">#%.0f</a>, ", pid, pid);
@@ -688,15 +681,15 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 		}
 	}
 	sbuf_adds(out, "</td></tr><tr><th>recorded</th><td>");
-	site_html(out, site_str_or(c, "created_at", ""));
+	site_html(out, json_get_str_or(c, "created_at", ""));
 	sbuf_adds(out, "</td></tr><tr><th>runtime</th><td>torch ");
-	site_html(out, site_str_or(c, "torch", "?"));
+	site_html(out, json_get_str_or(c, "torch", "?"));
 	sbuf_adds(out, ", Python ");
-	site_html(out, site_str_or(c, "python", "?"));
+	site_html(out, json_get_str_or(c, "python", "?"));
 	sbuf_adds(out, ", ");
-	site_html(out, site_str_or(c, "format", "?"));
+	site_html(out, json_get_str_or(c, "format", "?"));
 	sbuf_adds(out, "</td></tr><tr><th>code SHA-256</th><td><code>");
-	site_html(out, site_str_or(c, "code_sha256", ""));
+	site_html(out, json_get_str_or(c, "code_sha256", ""));
 	sbuf_adds(out, "</code></td></tr><tr><th>archive</th><td>");
 	if (json_get_bool(c, "has_artifact", false)) {
 		double b = 0;
@@ -735,12 +728,12 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 		double line = 0;
 
 		sbuf_adds(out, "<h2>Why not accepted</h2>\n<p><b>");
-		site_html(out, site_str_or(e, "type", "error"));
+		site_html(out, json_get_str_or(e, "type", "error"));
 		sbuf_adds(out, "</b>");
 		if (json_get_num(e, "line", &line) && line > 0)
 			sbuf_addf(out, " at line %.0f", line);
 		sbuf_adds(out, ": <span class=pre>");
-		site_html(out, site_str_or(e, "message", ""));
+		site_html(out, json_get_str_or(e, "message", ""));
 		sbuf_adds(out, "</span></p>\n");
 		if (json_get_str(e, "hint")) {
 			sbuf_adds(out, "<p class=dim>");
@@ -776,9 +769,9 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 			sbuf_adds(out, "<h2>Violations</h2>\n<ul>");
 			for (size_t i = 0; i < v->count; i++) {
 				sbuf_adds(out, "<li><b>");
-				site_html(out, site_str_or(v->items[i], "rule", ""));
+				site_html(out, json_get_str_or(v->items[i], "rule", ""));
 				sbuf_adds(out, "</b>: ");
-				site_html(out, site_str_or(v->items[i], "message", site_str_or(v->items[i], "event", "")));
+				site_html(out, json_get_str_or(v->items[i], "message", json_get_str_or(v->items[i], "event", "")));
 				sbuf_adds(out, "</li>");
 			}
 			sbuf_adds(out, "</ul>\n");
@@ -791,7 +784,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 				json_get_num(w->items[i], "line", &l);
 				json_get_num(w->items[i], "col", &col);
 				sbuf_addf(out, "<li>line %.0f:%.0f ", l, col);
-				site_html(out, site_str_or(w->items[i], "message", ""));
+				site_html(out, json_get_str_or(w->items[i], "message", ""));
 				sbuf_adds(out, "</li>");
 			}
 			sbuf_adds(out, "</ul>\n");
@@ -815,7 +808,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 			sbuf_addf(out, "<p>after attempt %zu:", i + 1);
 			for (size_t k = 0; fx && fx->type == JSON_ARRAY && k < fx->count; k++) {
 				sbuf_adds(out, k ? "; " : " ");
-				site_html(out, site_str_or(fx->items[k], "description", site_str_or(fx->items[k], "rule", "")));
+				site_html(out, json_get_str_or(fx->items[k], "description", json_get_str_or(fx->items[k], "rule", "")));
 			}
 			sbuf_adds(out, "</p>\n");
 			code_block(out, d, true);
@@ -830,7 +823,7 @@ static void candidate_page(struct site *s, const struct json *row, struct sbuf *
 
 		snprintf(pa, sizeof(pa), "candidate-%.0f.py", pid);
 		snprintf(na, sizeof(na), "candidate-%.0f.py", id);
-		d = diff_unified(site_str_or(parent, "final_code", ""), site_str_or(c, "final_code", ""), pa, na, 3);
+		d = diff_unified(json_get_str_or(parent, "final_code", ""), json_get_str_or(c, "final_code", ""), pa, na, 3);
 		sbuf_addf(out, "<h2>Against the parent, <a href=\"%.0f.html\">#%.0f</a></h2>\n", pid, pid);
 		if (*d)
 			code_block(out, d, true);
@@ -893,9 +886,9 @@ static void approvals_index(struct site *s, struct sbuf *out)
 		sbuf_addf(out, "<tr><td data-v=\"%.0f\"><a href=\"a/%.0f.html\">%.0f</a></td><td>", aid, aid, aid);
 		site_status_span(out, json_get_str(a, "state"));
 		sbuf_addf(out, "</td><td data-v=\"%.0f\"><a href=\"c/%.0f.html\">%.0f</a></td><td>", cid, cid, cid);
-		site_html(out, site_str_or(a, "requested_at", ""));
+		site_html(out, json_get_str_or(a, "requested_at", ""));
 		sbuf_adds(out, "</td><td>");
-		site_html(out, site_str_or(a, "title", ""));
+		site_html(out, json_get_str_or(a, "title", ""));
 		sbuf_adds(out, "</td></tr>\n");
 	}
 	sbuf_adds(out, "</tbody></table>\n");
@@ -919,15 +912,15 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 	sbuf_addf(out, "<h1>Approval request %.0f &middot; ", aid);
 	site_status_span(out, json_get_str(a, "state"));
 	sbuf_adds(out, "</h1>\n<h2>");
-	site_html(out, site_str_or(a, "title", ""));
+	site_html(out, json_get_str_or(a, "title", ""));
 	sbuf_addf(out, "</h2>\n<p>for <a href=\"../c/%.0f.html\">candidate %.0f</a> (", cid, cid);
-	site_html(out, site_str_or(a, "architecture_id", ""));
+	site_html(out, json_get_str_or(a, "architecture_id", ""));
 	sbuf_adds(out, "), requested ");
-	site_html(out, site_str_or(a, "requested_at", ""));
+	site_html(out, json_get_str_or(a, "requested_at", ""));
 	sbuf_adds(out, "</p>\n");
 	unverified_banner(out, a);
 	sbuf_adds(out, "<p class=pre>");
-	site_html(out, site_str_or(a, "description", ""));
+	site_html(out, json_get_str_or(a, "description", ""));
 	sbuf_adds(out, "</p>\n<h2>Decisions</h2>\n");
 	dec = json_get(a, "decisions");
 	if (!dec || !dec->count) {
@@ -937,11 +930,11 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 			       "<th>signature</th><th>comment</th></tr></thead><tbody>");
 		for (size_t i = 0; i < dec->count; i++) {
 			sbuf_adds(out, "<tr><td>");
-			site_html(out, site_str_or(dec->items[i], "decided_at", ""));
+			site_html(out, json_get_str_or(dec->items[i], "decided_at", ""));
 			sbuf_adds(out, "</td><td>");
 			site_status_span(out, json_get_str(dec->items[i], "decision"));
 			sbuf_adds(out, "</td><td>");
-			site_html(out, site_str_or(dec->items[i], "reviewer", ""));
+			site_html(out, json_get_str_or(dec->items[i], "reviewer", ""));
 			sbuf_adds(out, "</td><td>");
 			/* what the reviewers file says of it, not what the row says */
 			site_status_span(out, json_get_str(dec->items[i], "signature"));
@@ -950,18 +943,18 @@ static void approval_page(struct site *s, const struct json *summary, struct sbu
 				site_html(out, json_get_str(dec->items[i], "signed_by"));
 			}
 			sbuf_adds(out, "</td><td>");
-			site_html(out, site_str_or(dec->items[i], "comment", ""));
+			site_html(out, json_get_str_or(dec->items[i], "comment", ""));
 			sbuf_adds(out, "</td></tr>");
 		}
 		sbuf_adds(out, "</tbody></table>\n");
 	}
-	if (!strcmp(site_str_or(a, "state", ""), "forged") || !strcmp(site_str_or(a, "state", ""), "untrusted")) {
+	if (!strcmp(json_get_str_or(a, "state", ""), "forged") || !strcmp(json_get_str_or(a, "state", ""), "untrusted")) {
 		sbuf_adds(out, "<p class=forged>The pool records this request as ");
-		site_html(out, site_str_or(a, "recorded_state", "?"));
+		site_html(out, json_get_str_or(a, "recorded_state", "?"));
 		sbuf_adds(out, ", but no reviewer of the reviewers file signed an approval of these archive bytes: "
 			       "'pool export' refuses it.</p>\n");
 	}
-	if (!strcmp(site_str_or(a, "state", ""), "pending")) {
+	if (!strcmp(json_get_str_or(a, "state", ""), "pending")) {
 		struct sbuf cmd = SBUF_INIT;
 
 		sbuf_adds(out, "<h2>Decide (in the command line, which keeps the append-only trail)</h2>\n");
@@ -1082,7 +1075,7 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 			char name[32], val[48] = "";
 			double v;
 
-			safe_label(site_str_or(r, "architecture_id", ""), name, sizeof(name));
+			safe_label(json_get_str_or(r, "architecture_id", ""), name, sizeof(name));
 			if (site_metric(r, s->metric, &v) && isfinite(v))
 				snprintf(val, sizeof(val), "\\n%.12s %.4g", s->metric, v);
 			sbuf_addf(&dot, " c%.0f [label=\"#%.0f %s\\n%s%s\", color=\"%s\", URL=\"c/%.0f.html\"];\n", id, id,
@@ -1169,7 +1162,7 @@ static void lineage_page(struct site *s, struct sbuf *out, char *err, size_t err
 					char name[20], val[48] = "";
 					double v;
 
-					safe_label(site_str_or(s->rows->items[i], "architecture_id", ""), name, sizeof(name));
+					safe_label(json_get_str_or(s->rows->items[i], "architecture_id", ""), name, sizeof(name));
 					if (site_metric(s->rows->items[i], s->metric, &v) && isfinite(v))
 						snprintf(val, sizeof(val), "%.4g", v);
 					sbuf_addf(out,

@@ -135,6 +135,18 @@ static int data_files(struct site *s, char *err, size_t errlen)
 
 /* ---- generations.html ----------------------------------------------------- */
 
+/* Whether row R is a point of METRIC's chart: an accepted candidate of the
+ * site with a finite value; its generation and value into *G and *V. */
+static bool chart_point(const struct site *s, const struct json *r, const char *metric, double *g, double *v)
+{
+	*g = 0;
+	if (!site_included(s, r) || strcmp(json_get_str_or(r, "status", ""), "accepted") || !site_metric(r, metric, v) ||
+	    !isfinite(*v))
+		return false;
+	json_get_num(r, "generation", g);
+	return true;
+}
+
 /* One chart: METRIC of every candidate that has it (a dot, linked to its
  * page) over its generation, and the best so far (a line). */
 static void generation_chart(struct site *s, const char *metric, struct sbuf *out)
@@ -145,13 +157,10 @@ static void generation_chart(struct site *s, const char *metric, struct sbuf *ou
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->rows->count; i++) {
-		const struct json *r = s->rows->items[i];
-		double v, g = 0;
+		double v, g;
 
-		if (!site_included(s, r) || strcmp(site_str_or(r, "status", ""), "accepted") || !site_metric(r, metric, &v) ||
-		    !isfinite(v))
+		if (!chart_point(s, s->rows->items[i], metric, &g, &v))
 			continue;
-		json_get_num(r, "generation", &g);
 		gmax = fmax(gmax, g);
 		lo = fmin(lo, v);
 		hi = fmax(hi, v);
@@ -193,24 +202,14 @@ static void generation_chart(struct site *s, const char *metric, struct sbuf *ou
 		struct sbuf pts = SBUF_INIT;
 
 		for (long g = 0; g <= (long)gmax; g++) {
-			bool any = false;
-
 			for (size_t i = 0; i < s->rows->count; i++) {
-				const struct json *r = s->rows->items[i];
-				double v, rg = 0;
+				double v, rg;
 
-				if (!site_included(s, r) || strcmp(site_str_or(r, "status", ""), "accepted") ||
-				    !site_metric(r, metric, &v) || !isfinite(v))
-					continue;
-				json_get_num(r, "generation", &rg);
-				if ((long)rg != g)
-					continue;
-				any = true;
-				best = lower ? fmin(best, v) : fmax(best, v);
+				if (chart_point(s, s->rows->items[i], metric, &rg, &v) && (long)rg == g)
+					best = lower ? fmin(best, v) : fmax(best, v);
 			}
-			if (any || isfinite(best))
-				if (isfinite(best))
-					sbuf_addf(&pts, "%.1f,%.1f ", X((double)g), Y(best));
+			if (isfinite(best))
+				sbuf_addf(&pts, "%.1f,%.1f ", X((double)g), Y(best));
 		}
 		sbuf_addf(out, "<polyline class=best fill=\"none\" stroke=\"#176f2c\" stroke-width=\"2\" points=\"%s\"/>",
 			  sbuf_str(&pts));
@@ -218,18 +217,16 @@ static void generation_chart(struct site *s, const char *metric, struct sbuf *ou
 	}
 	for (size_t i = 0; i < s->rows->count; i++) {
 		const struct json *r = s->rows->items[i];
-		double v, g = 0, id = 0;
+		double v, g, id = 0;
 
-		if (!site_included(s, r) || strcmp(site_str_or(r, "status", ""), "accepted") || !site_metric(r, metric, &v) ||
-		    !isfinite(v))
+		if (!chart_point(s, r, metric, &g, &v))
 			continue;
-		json_get_num(r, "generation", &g);
 		json_get_num(r, "id", &id);
 		sbuf_addf(out,
 			  "<a href=\"c/%.0f.html\"><circle class=cand cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#0550ae\" "
 			  "fill-opacity=\"0.6\"><title>#%.0f ",
 			  id, X(g), Y(v), id);
-		site_html(out, site_str_or(r, "architecture_id", ""));
+		site_html(out, json_get_str_or(r, "architecture_id", ""));
 		sbuf_addf(out, ": %.6g</title></circle></a>", v);
 	}
 #undef X
@@ -344,14 +341,14 @@ static int compare_page(struct site *s, struct sbuf *out, char *err, size_t errl
 				json_set(m, um->keys[k], json_dup(um->items[k]));
 		c = json_object();
 		json_set(c, "id", json_num(id));
-		json_set(c, "arch", json_str(site_str_or(r, "architecture_id", "")));
-		json_set(c, "status", json_str(site_str_or(r, "status", "")));
-		json_set(c, "approval", json_str(site_str_or(r, "approval", "-")));
+		json_set(c, "arch", json_str(json_get_str_or(r, "architecture_id", "")));
+		json_set(c, "status", json_str(json_get_str_or(r, "status", "")));
+		json_set(c, "approval", json_str(json_get_str_or(r, "approval", "-")));
 		json_set(c, "generation", json_get(r, "generation") ? json_dup(json_get(r, "generation")) : json_null());
 		json_set(c, "parent", json_get(r, "parent_id") ? json_dup(json_get(r, "parent_id")) : json_null());
 		json_set(c, "metrics", m);
 		json_set(c, "curve", curve);
-		json_set(c, "code", json_str(site_str_or(full, "final_code", "")));
+		json_set(c, "code", json_str(json_get_str_or(full, "final_code", "")));
 		json_append(data, c);
 		json_free(full);
 	}

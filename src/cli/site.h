@@ -26,7 +26,6 @@ void site_html(struct sbuf *out, const char *s);
 void site_htmlf_num(struct sbuf *out, double v);
 void site_page_begin(struct sbuf *out, const char *title, const char *root);
 void site_page_end(struct sbuf *out);
-const char *site_str_or(const struct json *o, const char *k, const char *def);
 /* A status word as a span whose class is one of ours. */
 void site_status_span(struct sbuf *out, const char *st);
 void site_num_cell(struct sbuf *out, const struct json *o, const char *key);

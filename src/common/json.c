@@ -647,3 +647,10 @@ void json_write(const struct json *j, struct sbuf *out, int indent)
 {
 	json_write_level(j, out, indent, 0);
 }
+
+const char *json_get_str_or(const struct json *obj, const char *key, const char *def)
+{
+	const char *s = json_get_str(obj, key);
+
+	return s ? s : def;
+}

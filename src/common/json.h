@@ -55,6 +55,8 @@ struct json *json_dup(const struct json *j);
 /* Lookups: borrowed pointers, NULL when absent or of another type. */
 struct json *json_get(const struct json *obj, const char *key);
 const char *json_get_str(const struct json *obj, const char *key);
+/* KEY's string, or DEF when it is absent or not a string. */
+const char *json_get_str_or(const struct json *obj, const char *key, const char *def);
 bool json_get_num(const struct json *obj, const char *key, double *out);
 bool json_get_bool(const struct json *obj, const char *key, bool def);
 

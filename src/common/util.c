@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -236,6 +237,20 @@ enum util_exe util_exe_kind(void)
 	if (!strcmp(exe, AEGIS_INSTALLED_EXE))
 		return UTIL_EXE_INSTALLED;
 	return UTIL_EXE_OTHER;
+}
+
+char *util_xdg_path(const char *var, const char *default_dir, const char *name)
+{
+	const char *x = getenv(var), *home = getenv("HOME");
+
+	if (x && *x == '/')
+		return xasprintf("%s/aegis-sandbox/%s", x, name);
+	if (!home || *home != '/') {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw ? pw->pw_dir : "/";
+	}
+	return xasprintf("%s/%s/aegis-sandbox/%s", home, default_dir, name);
 }
 
 const char *util_relocated_prefix(void)

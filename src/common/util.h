@@ -80,6 +80,10 @@ int util_remove_workdir(const char *path);
  * know where their own helpers (Python, the zygote program) are. */
 enum util_exe { UTIL_EXE_OTHER, UTIL_EXE_BUILD, UTIL_EXE_INSTALLED };
 enum util_exe util_exe_kind(void);
+/* $VAR/aegis-sandbox/NAME when VAR (XDG_CONFIG_HOME, XDG_DATA_HOME) is an
+ * absolute path, else HOME/DEFAULT_DIR/aegis-sandbox/NAME (HOME from the
+ * password database when unset).  The caller's. */
+char *util_xdg_path(const char *var, const char *default_dir, const char *name);
 /* An install that was moved (a wheel built in one venv and installed in
  * another, or on another node): the prefix this program runs from, when
  * it is PREFIX/bin/aegis-sandbox or PREFIX/libexec/aegis-sandbox/

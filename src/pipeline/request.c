@@ -37,7 +37,16 @@ static bool get_str(const struct json *o, const char *k, const char **out)
 int request_parse(const struct json *req, const struct policy *base, struct run_request *r, char *err,
 		  size_t errlen)
 {
-	static const char *const strs[] = {"path", "input", "class", "architecture_id", "arch_id", "artifact_out"};
+	const char *arch_id = NULL;
+	const struct {
+		const char *key;
+		const char **into;
+	} strs[] = {{"path", &r->path},
+		    {"input", &r->input},
+		    {"class", &r->class_name},
+		    {"architecture_id", &r->arch_id},
+		    {"arch_id", &arch_id},
+		    {"artifact_out", &r->artifact_out}};
 	const struct json *code;
 	double v;
 
@@ -49,20 +58,13 @@ int request_parse(const struct json *req, const struct policy *base, struct run_
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		const char *s = NULL;
-
-		if (!get_str(req, strs[i], &s)) {
-			snprintf(err, errlen, "\"%s\" must be a string", strs[i]);
+		if (!get_str(req, strs[i].key, strs[i].into)) {
+			snprintf(err, errlen, "\"%s\" must be a string", strs[i].key);
 			return -1;
 		}
 	}
-	get_str(req, "path", &r->path);
-	get_str(req, "input", &r->input);
-	get_str(req, "class", &r->class_name);
-	get_str(req, "architecture_id", &r->arch_id);
 	if (!r->arch_id)
-		get_str(req, "arch_id", &r->arch_id);
-	get_str(req, "artifact_out", &r->artifact_out);
+		r->arch_id = arch_id; /* the older name */
 	code = json_get(req, "code");
 	if (code && code->type != JSON_STRING) {
 		snprintf(err, errlen, "\"code\" must be a string");

@@ -78,7 +78,7 @@ int pool_decide(struct pool *p, long long request_id, const char *decision, cons
 		json_free(rows);
 		goto fail;
 	}
-	snprintf(state, sizeof(state), "%s", pb_str_or(rows->items[0], "state", ""));
+	snprintf(state, sizeof(state), "%s", json_get_str_or(rows->items[0], "state", ""));
 	/* what was signed is what the pool holds now, in this transaction */
 	now_sha = json_get_str(rows->items[0], "artifact_sha256");
 	if (sig && sig->archive_sha256 && *sig->archive_sha256 && (!now_sha || strcmp(now_sha, sig->archive_sha256))) {
@@ -310,7 +310,7 @@ const char *pb_candidate_gate(struct pool *p, long long id, const char *sha, str
 		json_set(r, "decisions", dec);
 		json_set(r, "artifact_sha256", sha ? json_str(sha) : json_null());
 		gate_annotate(p->trust, r);
-		gate = pb_str_or(r, "state", "forged");
+		gate = json_get_str_or(r, "state", "forged");
 		if (!strcmp(gate, "approved")) {
 			res = "approved";
 			break;
@@ -320,9 +320,9 @@ const char *pb_candidate_gate(struct pool *p, long long id, const char *sha, str
 		if (why) {
 			sbuf_addf(why, "%srequest %.0f is %s", why->len ? "; " : "", rid, gate);
 			for (size_t j = 0; j < dec->count; j++)
-				sbuf_addf(why, " (%s by '%s': %s)", pb_str_or(dec->items[j], "decision", "?"),
-					  pb_str_or(dec->items[j], "reviewer", "?"),
-					  pb_str_or(dec->items[j], "signature", "?"));
+				sbuf_addf(why, " (%s by '%s': %s)", json_get_str_or(dec->items[j], "decision", "?"),
+					  json_get_str_or(dec->items[j], "reviewer", "?"),
+					  json_get_str_or(dec->items[j], "signature", "?"));
 		}
 	}
 	json_free(reqs);

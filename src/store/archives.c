@@ -179,23 +179,25 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 {
 	struct db_val v = DV_INT(id);
 	struct json *row = pb_query_one(p,
-				     "SELECT (SELECT count(*) FROM approval_requests r WHERE r.candidate_id = c.id"
-				     " AND r.state = 'approved') AS approved, c.status, c.artifact_sha256,"
-				     " c.artifact_pruned_at, CASE WHEN c.artifact IS NULL THEN 0 ELSE 1 END AS in_row,"
+				     "SELECT c.status, c.artifact_sha256, c.artifact_pruned_at,"
+				     " CASE WHEN c.artifact IS NULL THEN 0 ELSE 1 END AS in_row,"
 				     " c.result FROM candidates c WHERE c.id = $1",
 				     id, "candidate", err, errlen);
 	char *data = NULL, got[65];
-	const char *sha;
-	double approved = 0, in_row = 0;
+	const char *sha, *gate;
+	struct sbuf why = SBUF_INIT;
+	double in_row = 0;
 	int rc = -1;
 
 	*len = 0;
 	if (!row)
 		return -1;
-	json_get_num(row, "approved", &approved);
 	json_get_num(row, "in_row", &in_row);
 	sha = json_get_str(row, "artifact_sha256");
-	if (approved == 0) {
+	/* the approved requests, read through their signatures */
+	if (!(gate = pb_candidate_gate(p, id, sha, &why, err, errlen)))
+		goto out;
+	if (!strcmp(gate, "none")) {
 		snprintf(err, errlen,
 			 "candidate %lld has not been approved by a person: export refused "
 			 "(see 'aegis-sandbox approvals list')",
@@ -203,22 +205,15 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 		p->error = POOL_ERR_REFUSED;
 		goto out;
 	}
-	{
-		struct sbuf why = SBUF_INIT;
-		const char *g = pb_candidate_gate(p, id, sha, &why, err, errlen);
-
-		if (g && strcmp(g, "approved"))
-			snprintf(err, errlen,
-				 "candidate %lld has no approval signed by a trusted reviewer over its archive: export "
-				 "refused (%s; trusted reviewers from %s)",
-				 id, sbuf_str(&why),
-				 p->trust && gate_trust_source(p->trust) ? gate_trust_source(p->trust)
-									 : "nowhere: no reviewers file");
-		sbuf_release(&why);
-		if (g && strcmp(g, "approved"))
-			p->error = POOL_ERR_REFUSED;
-		if (!g || strcmp(g, "approved"))
-			goto out;
+	if (strcmp(gate, "approved")) {
+		snprintf(err, errlen,
+			 "candidate %lld has no approval signed by a trusted reviewer over its archive: export "
+			 "refused (%s; trusted reviewers from %s)",
+			 id, sbuf_str(&why),
+			 p->trust && gate_trust_source(p->trust) ? gate_trust_source(p->trust)
+								 : "nowhere: no reviewers file");
+		p->error = POOL_ERR_REFUSED;
+		goto out;
 	}
 	if ((sha || in_row) && !archive_was_verified(row, sha)) {
 		snprintf(err, errlen,
@@ -275,12 +270,13 @@ int pool_export(struct pool *p, long long id, const char *out, bool force, size_
 		goto out;
 	} else {
 		snprintf(err, errlen, "candidate %lld has no exported model (status %s)", id,
-			 pb_str_or(row, "status", "?"));
+			 json_get_str_or(row, "status", "?"));
 		p->error = POOL_ERR_REFUSED;
 		goto out;
 	}
 	rc = write_out(out, data, *len, force, err, errlen);
 out:
+	sbuf_release(&why);
 	json_free(row);
 	free(data);
 	return rc;

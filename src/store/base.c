@@ -55,13 +55,6 @@ char *pb_json_text(const struct json *j)
 	return sbuf_detach(&sb, NULL);
 }
 
-const char *pb_str_or(const struct json *o, const char *k, const char *def)
-{
-	const char *s = json_get_str(o, k);
-
-	return s ? s : def;
-}
-
 /* The first of ROWS (which are consumed), or NULL with ERR ("there is no
  * WHAT ID" when there is none; ROWS NULL: ERR says why already).  The
  * caller's. */

@@ -57,18 +57,18 @@ static long long record_row(struct pool *p, const struct json *result, const cha
 	}
 	{
 		struct db_val vals[14] = {
-		    DV_STR(pb_str_or(result, "architecture_id", "")),
-		    DV_STR(pb_str_or(result, "code_sha256", "")),
+		    DV_STR(json_get_str_or(result, "architecture_id", "")),
+		    DV_STR(json_get_str_or(result, "code_sha256", "")),
 		    DV_STRN(code, code_len),
 		    fc && fc->type == JSON_STRING ? DV_STRN(fc->s, fc->slen) : DV_STRN(code, code_len),
 		    parent_id > 0 ? DV_INT(parent_id) : DV_NIL,
 		    DV_INT(generation),
-		    DV_STR(pb_str_or(result, "status", "error")),
-		    DV_STR(pb_str_or(result, "stage", "")),
+		    DV_STR(json_get_str_or(result, "status", "error")),
+		    DV_STR(json_get_str_or(result, "stage", "")),
 		    DV_STR(metrics),
 		    DV_STR(checks),
 		    DV_STR(whole),
-		    DV_STR(pb_str_or(result, "policy_digest", "")),
+		    DV_STR(json_get_str_or(result, "policy_digest", "")),
 		    artifact ? DV_STR(artifact_sha256) : DV_NIL,
 		    artifact ? DV_INT((long long)artifact_len) : DV_NIL,
 		};

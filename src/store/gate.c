@@ -66,19 +66,16 @@ static bool name_ok(const char *s)
 	return n > 0 && n <= 64;
 }
 
-/* $XDG_CONFIG_HOME/aegis-sandbox/NAME, else ~/.config/aegis-sandbox/NAME. */
 static char *config_path(const char *name)
 {
-	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	return util_xdg_path("XDG_CONFIG_HOME", ".config", name);
+}
 
-	if (x && *x == '/')
-		return xasprintf("%s/aegis-sandbox/%s", x, name);
-	if (!home || !*home) {
-		struct passwd *pw = getpwuid(getuid());
+char *gate_default_key_path(void)
+{
+	const char *env = getenv("AEGIS_REVIEWER_KEY");
 
-		home = pw ? pw->pw_dir : "/";
-	}
-	return xasprintf("%s/.config/aegis-sandbox/%s", home, name);
+	return env && *env ? xstrdup(env) : config_path("reviewer.key");
 }
 
 static void pub_text(const unsigned char *pk, char *out, size_t outlen)
@@ -231,7 +228,6 @@ struct gate_key *gate_key_load(const char *path, const char *passphrase, int *ab
 			       size_t errlen)
 {
 	char *def = NULL, *text = NULL, *name = NULL, *sec = NULL;
-	const char *env = getenv("AEGIS_REVIEWER_KEY");
 	struct gate_key *k = NULL;
 	struct stat st;
 	size_t len = 0, n = 0;
@@ -240,13 +236,12 @@ struct gate_key *gate_key_load(const char *path, const char *passphrase, int *ab
 	*absent = *sealed = 0;
 	if (sodium_ready(err, errlen) < 0)
 		return NULL;
-	if (!path && env && *env)
-		path = env;
 	if (!path)
-		path = def = config_path("reviewer.key");
+		path = def = gate_default_key_path();
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		*absent = def && errno == ENOENT;
+		/* only the default's absence means "no key yet" */
+		*absent = def && errno == ENOENT && !(getenv("AEGIS_REVIEWER_KEY") && *getenv("AEGIS_REVIEWER_KEY"));
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}

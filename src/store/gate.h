@@ -34,6 +34,9 @@ int gate_keygen(const char *key_path, const char *name, const char *passphrase, 
  * sealed.  A key that others can read is refused, as ssh does.  NULL with
  * ERR; *ABSENT set when no file was named and the default does not exist;
  * *SEALED when the key is sealed and PASSPHRASE is NULL or wrong. */
+/* Where a reviewer's key is when none is named: $AEGIS_REVIEWER_KEY,
+ * else ~/.config/aegis-sandbox/reviewer.key.  The caller's. */
+char *gate_default_key_path(void);
 struct gate_key *gate_key_load(const char *path, const char *passphrase, int *absent, int *sealed, char *err,
 			       size_t errlen);
 void gate_key_free(struct gate_key *k);

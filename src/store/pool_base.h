@@ -45,8 +45,6 @@ int pb_query_nums(struct pool *p, const char *sql, const struct db_val *v, int n
 struct json *pb_query_one(struct pool *p, const char *sql, long long id, const char *what, char *err, size_t errlen);
 /* base.c */
 long long pb_returned_id(struct json *rows);
-/* base.c */
-const char *pb_str_or(const struct json *o, const char *k, const char *def);
 /* archives.c */
 int pb_archive_adopt(struct pool *p, const char *sha, const char *staged, size_t len, char *err, size_t errlen);
 /* candidates.c */

@@ -202,16 +202,7 @@ _Static_assert(PG_BASE + sizeof(pg_upgrades) / sizeof(pg_upgrades[0]) == N_LITE,
 
 char *pool_default_path(void)
 {
-	const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-
-	if (x && *x == '/')
-		return xasprintf("%s/aegis-sandbox/pool.db", x);
-	if (!home || *home != '/') {
-		struct passwd *pw = getpwuid(getuid());
-
-		home = pw ? pw->pw_dir : "/tmp";
-	}
-	return xasprintf("%s/.local/share/aegis-sandbox/pool.db", home);
+	return util_xdg_path("XDG_DATA_HOME", ".local/share", "pool.db");
 }
 
 /* The number in column COL of SQL's first row, into *OUT (0 when there is

@@ -97,7 +97,7 @@ int pool_claim(struct pool *p, const char *owner, double lease_s, struct pool_jo
 	if (!rows || !rows->count)
 		goto fail;
 	job->id = (long long)id;
-	job->code = xstrdup(pb_str_or(rows->items[0], "code", ""));
+	job->code = xstrdup(json_get_str_or(rows->items[0], "code", ""));
 	job->code_len = strlen(job->code);
 	job->request = json_take(rows->items[0], "request");
 	json_get_num(rows->items[0], "claims", &claims);

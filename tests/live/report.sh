@@ -65,7 +65,7 @@ expect "report: an approval nobody signed is shown forged" "$(grep -c '<span cla
 expect "report: a terminal escape in output is not passed on" "$(grep -c "$(printf '\033')" "$SITE/c/4.html")" 0
 expect "report: the caller's metrics are columns" "$(grep -c '<th>accuracy</th>' "$SITE/index.html")" 1
 expect "report: lineage by dot, with links" "$(grep -c 'xlink:href="c/4.html"\|href="c/4.html"' "$SITE/lineage.html")" 1
-expect "report: lineage nodes carry the name and the metric" "$(grep -c '>#1 gen0_seed<' "$SITE/lineage.html") $(grep -c '>heldout_loss [0-9.]*<' "$SITE/lineage.html")" "1 2"
+expect "report: lineage nodes carry the name and the metric" "$(grep -c '>#1 gen0_seed<' "$SITE/lineage.html") $(grep -c '>heldout_loss [0-9.e+-]*<' "$SITE/lineage.html")" "1 2"
 expect "report: a hostile name is cut to a label" "$(grep -c '>#4 x??&gt;\|>#4 x???' "$SITE/lineage.html")" 1
 expect "report: status and approval come first" "$(grep -o '<th class=pick></th><th>id</th><th>status</th><th>approval</th>' "$SITE/index.html" | wc -l)" 1
 # the table as data: CSV (a formula-looking text is defused) and JSON
